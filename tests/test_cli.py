@@ -75,3 +75,25 @@ def test_empty_input_and_bad_model(tmp_path, capsys):
     write_rows(src, ROWS[:1])
     assert main(["score", "--model", str(tmp_path), "--input", str(src), "--output", str(tmp_path / "o.jsonl")]) == 2
     assert "holds no config.json" in capsys.readouterr().err
+
+
+def _subcommands(parser, prefix=()):
+    """Every (sub)command path of the CLI, e.g. ("data", "split")."""
+    import argparse
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _subcommands(sub, prefix + (name,))
+            return
+    yield prefix
+
+
+def test_every_help_page_renders(capsys):
+    from gram.cli import build_parser
+    paths = list(_subcommands(build_parser()))
+    assert ("finetune",) in paths and ("data", "split") in paths
+    for path in paths:
+        with pytest.raises(SystemExit) as stop:
+            main([*path, "--help"])
+        assert stop.value.code == 0, path
+        assert "usage:" in capsys.readouterr().out

@@ -117,7 +117,8 @@ def add_arguments(parser: argparse.ArgumentParser, config_cls) -> None:
     for f in dataclasses.fields(config_cls):
         kind, optional = _base_type(f.type)
         flag = "--" + f.name.replace("_", "-")
-        help_text = f.metadata.get("help", "") + f" (default: {f.default})"
+        # argparse %-formats help strings: a literal "%" must be doubled
+        help_text = (f.metadata.get("help", "") + f" (default: {f.default})").replace("%", "%%")
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
