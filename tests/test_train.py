@@ -196,3 +196,18 @@ def test_bradley_terry_baseline_trains_and_scores(tmp_path, tiny_model_dir):
     assert swapped.score_a == pytest.approx(scores[0].score_b, abs=1e-5)  # order-free
     assert sum(s.score_a > 0.5 for s in scores) >= 5  # trained on these: prefers the right response
     assert summary(out)["eval"]["accuracy"] >= 5 / 6
+
+
+def test_bradley_terry_model_adapts_from_its_own_checkpoint(tmp_path, tiny_model_dir):
+    """Task adaptation of the BT baseline: train-bt again from a BT checkpoint keeps its trained head."""
+    from safetensors.torch import load_file
+
+    data = write_pairs(tmp_path / "l.jsonl")
+    first, second = tmp_path / "bt", tmp_path / "bt-adapted"
+    flags = ["--train-file", str(data), "--batch-size", "6", "--grad-accum", "1", "--learning-rate", "1e-3",
+             "--logging-steps", "1", "--save-steps", "8", "--max-length", "1024"]
+    assert main(["train-bt", "--model", str(tiny_model_dir), "--output-dir", str(first), "--max-steps", "4", *flags]) == 0
+    assert main(["train-bt", "--model", str(first), "--output-dir", str(second), "--max-steps", "2", "--limit", "6",
+                 *flags]) == 0
+    head = [load_file(d / "model.safetensors")["score.weight"] for d in (first, second)]
+    assert head[0].shape == head[1].shape and not torch.equal(head[0], head[1])
