@@ -198,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_parser(sub)
     add_train_parsers(sub)
     add_eval_parser(sub, add_model_args)
+    from .serve import add_parser as add_serve_parser
+
+    add_serve_parser(sub, add_model_args)
     return parser
 
 
