@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from transformers import Trainer, TrainerCallback, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .. import backbone
 from ..jsonl import write_json_atomic
@@ -196,7 +196,7 @@ def run(stage: str, config: TrainConfig) -> dict:
     args = training_arguments(config)
     trainer = trainer_cls(model=model, args=args, train_dataset=examples, data_collator=collator,
                           processing_class=tokenizer, callbacks=[ProgressCallback()], **extra)
-    last = get_last_checkpoint(config.output_dir) if config.resume and Path(config.output_dir).is_dir() else None
+    last = last_complete_checkpoint(config.output_dir) if config.resume else None
     if last:
         log.warning("resuming from %s", last)
     start = time.perf_counter()
@@ -216,6 +216,29 @@ def run(stage: str, config: TrainConfig) -> dict:
         write_model_card(Path(config.output_dir), stage, summary, trainer.state.log_history)
         write_json_atomic(Path(config.output_dir, "train_summary.json"), json.loads(json.dumps(summary, default=str)))
     return summary
+
+
+def last_complete_checkpoint(output_dir: str | Path) -> str | None:
+    """The newest checkpoint-N that was written to the end, or None.
+
+    Trainer writes a checkpoint in place (weights, optimizer, RNG states, then trainer_state.json), so a
+    process killed mid-save leaves a newer, partial directory; resuming from it would fail or, worse, mix
+    states. trainer_state.json comes last: a checkpoint whose state file parses is complete."""
+    root = Path(output_dir)
+    if not root.is_dir():
+        return None
+    steps = []
+    for d in root.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+        if d.is_dir() and d.name.split("-")[-1].isdigit():
+            steps.append((int(d.name.split("-")[-1]), d))
+    for _, d in sorted(steps, reverse=True):
+        try:
+            json.loads((d / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            log.warning("skipping %s: written only in part (killed while saving?)", d)
+            continue
+        return str(d)
+    return None
 
 
 def save_final(trainer: Trainer, config: TrainConfig, tokenizer):

@@ -1,0 +1,85 @@
+"""Jobs killed with SIGKILL and resumed end where an uninterrupted run ends (tiny models, real subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from gram.records import PreferencePair
+from gram.train.trainer import last_complete_checkpoint
+
+
+def gram(*args) -> list[str]:
+    return [sys.executable, "-m", "gram.cli", *map(str, args)]
+
+
+def write_pairs(path, n=16):
+    rows = []
+    for i in range(n):
+        good, bad = f"The answer {i} is right.", f"no {i}"
+        rows.append(PreferencePair.from_preference(f"Question {i}?", good, bad, source="t").to_row())
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def kill_when(cmd, ready, timeout=120.0) -> None:
+    """Start `cmd`, SIGKILL it as soon as `ready()` holds; fail if it ended by itself first."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + timeout
+    while not ready():
+        if proc.poll() is not None:
+            pytest.fail(f"finished (exit {proc.returncode}) before it could be killed: {proc.stderr.read()[-2000:]}")
+        if time.time() > deadline:
+            proc.kill()
+            pytest.fail("timed out waiting to kill")
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait()
+
+
+def step_of(checkpoint: str | None) -> int:
+    return int(checkpoint.rsplit("-", 1)[1]) if checkpoint else 0
+
+
+def history(out):
+    state = json.loads((out / "checkpoint-24" / "trainer_state.json").read_text())
+    return [(h["step"], h["loss"]) for h in state["log_history"] if "loss" in h]
+
+
+def test_training_killed_and_resumed_ends_like_an_uninterrupted_run(tmp_path, tiny_model_dir):
+    data = write_pairs(tmp_path / "pairs.jsonl")
+    flags = ["finetune", "--model", tiny_model_dir, "--train-file", data, "--max-steps", 24, "--save-steps", 4,
+             "--save-total-limit", 2, "--logging-steps", 1, "--batch-size", 2, "--grad-accum", 2,
+             "--learning-rate", "1e-3", "--warmup-ratio", "0.1", "--lr-scheduler", "cosine", "--seed", 7,
+             "--max-length", 1024]
+    clean, resumed = tmp_path / "clean", tmp_path / "resumed"
+    subprocess.run(gram(*flags, "--output-dir", clean), check=True, capture_output=True)
+
+    for after in (4, 12):  # killed once a checkpoint at or past `after` is complete: mid-step, at some point
+        kill_when(gram(*flags, "--output-dir", resumed),
+                  lambda: step_of(last_complete_checkpoint(resumed)) >= after)
+        assert not (resumed / "train_summary.json").exists()
+    # a kill in the middle of writing a checkpoint leaves a newer directory without its state file
+    partial = resumed / f"checkpoint-{step_of(last_complete_checkpoint(resumed)) + 4}"
+    partial.mkdir()
+    (partial / "model.safetensors").write_bytes(b"\0" * 100)
+    assert last_complete_checkpoint(resumed) != str(partial)
+    subprocess.run(gram(*flags, "--output-dir", resumed), check=True, capture_output=True)
+
+    summary = json.loads((resumed / "train_summary.json").read_text())
+    assert summary["resumed_from"] and summary["steps"] == 24
+    (steps_a, loss_a), (steps_b, loss_b) = zip(*history(clean)), zip(*history(resumed))
+    assert steps_a == steps_b == tuple(range(1, 25))
+    assert loss_b == pytest.approx(loss_a, rel=1e-5)  # every step's loss, the last one included
+    a, b = load_file(clean / "model.safetensors"), load_file(resumed / "model.safetensors")
+    assert a.keys() == b.keys()
+    worst = max((a[k] - b[k]).abs().max().item() for k in a)
+    print(f"largest weight difference after two kills: {worst:.2e}")
+    assert worst <= 1e-6, worst
+    assert any(not torch.equal(a[k], load_file(tiny_model_dir / "model.safetensors")[k]) for k in a)  # it trained
