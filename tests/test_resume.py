@@ -83,3 +83,66 @@ def test_training_killed_and_resumed_ends_like_an_uninterrupted_run(tmp_path, ti
     print(f"largest weight difference after two kills: {worst:.2e}")
     assert worst <= 1e-6, worst
     assert any(not torch.equal(a[k], load_file(tiny_model_dir / "model.safetensors")[k]) for k in a)  # it trained
+
+
+def write_score_rows(path, n):
+    rows = [{"id": i, "prompt": f"Question {i}: " + "why? " * (i % 7), "response_a": "yes " * (1 + i % 5),
+             "response_b": "no " * (1 + i % 3)} for i in range(n)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def lines(path) -> int:
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def test_score_killed_and_resumed_writes_the_clean_run_rows(tmp_path, tiny_model_dir):
+    src = write_score_rows(tmp_path / "in.jsonl", 600)
+    clean, resumed = tmp_path / "clean.jsonl", tmp_path / "resumed.jsonl"
+    base = ["score", "--model", tiny_model_dir, "--input", src, "--quiet"]
+    subprocess.run(gram(*base, "--output", clean), check=True, capture_output=True)
+
+    partial = tmp_path / "resumed.jsonl.partial"
+    kill_when(gram(*base, "--output", resumed), lambda: lines(partial) >= 128)
+    assert not resumed.exists() and 128 <= lines(partial) < 600
+    with open(partial, "a") as f:
+        f.write('{"id": 99999, "prompt": "torn')  # a kill in the middle of a write
+    wrong = subprocess.run(gram(*base, "--output", resumed, "--resume", "--orders", "ab"), capture_output=True, text=True)
+    assert wrong.returncode == 2 and "other settings (orders)" in wrong.stderr
+    subprocess.run(gram(*base, "--output", resumed, "--resume"), check=True, capture_output=True)
+    assert resumed.read_text() == clean.read_text()  # no row lost, none twice, the same numbers
+    assert not partial.exists() and not (tmp_path / "resumed.jsonl.partial.json").exists()
+
+
+def test_eval_killed_and_resumed_matches_the_clean_run(tmp_path, tiny_model_dir):
+    rows = [PreferencePair.from_preference(f"Question {i}: " + "why? " * (i % 7), "yes " * (1 + i % 5),
+                                           "no " * (1 + i % 3), source="t", category=f"c{i % 3}").to_row()
+            for i in range(300)]
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    base = ["eval", "--model", tiny_model_dir, "--benchmark", bench, "--quiet"]
+    subprocess.run(gram(*base, "--output", tmp_path / "clean"), check=True, capture_output=True)
+    where = tmp_path / "resumed" / tiny_model_dir.name / "bench"
+    kill_when(gram(*base, "--output", tmp_path / "resumed"), lambda: lines(where / "scores.jsonl.partial") >= 64)
+    assert not (where / "results.json").exists()
+    subprocess.run(gram(*base, "--output", tmp_path / "resumed", "--resume"), check=True, capture_output=True)
+    clean = tmp_path / "clean" / tiny_model_dir.name / "bench"
+    assert (where / "scores.jsonl").read_text() == (clean / "scores.jsonl").read_text()
+    a, b = (json.loads((d / "results.json").read_text()) for d in (clean, where))
+    assert (a["overall"], a["categories"], a["n"]) == (b["overall"], b["categories"], b["n"])
+    again = subprocess.run(gram(*base, "--output", tmp_path / "resumed", "--resume"), check=True, capture_output=True,
+                           text=True)
+    assert "already done" in again.stderr  # a finished benchmark is not scored twice
+
+
+def test_rank_killed_and_resumed_matches_the_clean_run(tmp_path, tiny_model_dir):
+    sets = [{"prompt": f"Question {i}?", "responses": [f"answer {j} " * (1 + (i + j) % 4) for j in range(4)],
+             "best": i % 4} for i in range(100)]
+    src = tmp_path / "sets.jsonl"
+    src.write_text("".join(json.dumps(s) + "\n" for s in sets))
+    base = ["rank", "--model", tiny_model_dir, "--input", src, "--strategy", "knockout", "--quiet"]
+    clean, resumed = tmp_path / "clean.jsonl", tmp_path / "resumed.jsonl"
+    subprocess.run(gram(*base, "--output", clean), check=True, capture_output=True)
+    kill_when(gram(*base, "--output", resumed), lambda: lines(tmp_path / "resumed.jsonl.partial") >= 10)
+    subprocess.run(gram(*base, "--output", resumed, "--resume"), check=True, capture_output=True)
+    assert resumed.read_text() == clean.read_text()

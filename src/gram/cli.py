@@ -28,10 +28,14 @@ def add_model_args(parser: argparse.ArgumentParser, several: bool = False) -> No
                         help="weights dtype; auto = bfloat16 on a GPU that has it, float32 otherwise")
 
 
+SCORE_CHUNK = 64  # pairs scored, then appended to the output, at a time
+
+
 def cmd_score(args) -> int:
     from tqdm import tqdm
 
-    from .judge import Judge, summarize
+    from .judge import Judge, PairScore, summarize
+    from .resume import PartialOutput
 
     rows = list(read_jsonl(args.input))
     if args.limit is not None:
@@ -42,20 +46,30 @@ def cmd_score(args) -> int:
                        batch_size=args.batch_size, template=args.template,
                        max_batch_tokens=args.max_batch_tokens)
     log.info("loaded %s in %.1f s", args.model, time.perf_counter() - start)
+    inputs = [row for _, row in rows]
+    settings = {"input": str(args.input), "model": args.model, "orders": args.orders, "template": args.template,
+                "max_length": args.max_length, "rows": len(inputs)}
+    out = PartialOutput(args.output, settings, args.resume, chunk=SCORE_CHUNK)
+    out.check(inputs)
+    resumed_at = out.done
     start = time.perf_counter()
-    with tqdm(total=len(pairs), unit="pair", file=sys.stderr, desc="scoring", disable=args.quiet) as bar:
-        scores = judge.compare_many(pairs, orders=args.orders, progress=bar)
+    with tqdm(total=len(pairs), initial=out.done, unit="pair", file=sys.stderr, desc="scoring",
+              disable=args.quiet) as bar:
+        # fixed chunks from the first row: a resumed run sends the judge the same batches as a clean one
+        for first in range(out.done, len(pairs), SCORE_CHUNK):
+            chunk = judge.compare_many(pairs[first:first + SCORE_CHUNK], orders=args.orders, progress=bar)
+            out.append([{**row, "score_a": s.score_a, "score_b": s.score_b, "p_a_ab": s.p_a_ab, "p_a_ba": s.p_a_ba,
+                         "truncated": s.truncated} for row, s in zip(inputs[first:], chunk)])
     seconds = time.perf_counter() - start
-
-    out_rows = []
-    for (_, row), s in zip(rows, scores):
-        out_rows.append({**row, "score_a": s.score_a, "score_b": s.score_b, "p_a_ab": s.p_a_ab, "p_a_ba": s.p_a_ba})
-    write_jsonl_atomic(args.output, out_rows)
+    out.finish()
+    scores = [PairScore(r["score_a"], r["score_b"], r["p_a_ab"], r["p_a_ba"], r["truncated"]) for r in out.rows]
 
     summary = summarize(scores, seconds)
     consistency = ("n/a (one order)" if summary["position_consistency"] is None
                    else f"{summary['position_consistency']:.3f}")
-    print(f"gram score: {summary['pairs']} pairs in {seconds:.1f} s ({summary['pairs_per_s']:.2f} pairs/s), "
+    rate = (len(scores) - resumed_at) / seconds if seconds > 0 else float("nan")
+    resumed = f" ({resumed_at} from the interrupted run)" if resumed_at else ""
+    print(f"gram score: {summary['pairs']} pairs{resumed} in {seconds:.1f} s ({rate:.2f} pairs/s), "
           f"orders {args.orders}, truncated {summary['truncated']}, position consistency {consistency} "
           f"-> {args.output}", file=sys.stderr)
     return 0
@@ -68,6 +82,7 @@ def cmd_rank(args) -> int:
     from .judge import Judge
     from .rank import rank
     from .records import ResponseSet
+    from .resume import PartialOutput
 
     records = read(args.format, args.input).records
     sets = [r for r in records if isinstance(r, ResponseSet)]
@@ -76,17 +91,20 @@ def cmd_rank(args) -> int:
     sets = sets[:args.limit] if args.limit else sets
     judge = Judge.load(args.model, device=args.device, dtype=args.dtype, max_length=args.max_length,
                        batch_size=args.batch_size)
-    rows, comparisons, hits, known, start = [], 0, 0, 0, time.perf_counter()
-    for s in tqdm(sets, unit="list", file=sys.stderr, disable=args.quiet):
+    settings = {"input": str(args.input), "format": args.format, "model": args.model, "strategy": args.strategy,
+                "budget": args.budget, "seed": args.seed, "max_length": args.max_length, "lists": len(sets)}
+    out = PartialOutput(args.output, settings, args.resume)
+    out.check([s.to_row() for s in sets])
+    start = time.perf_counter()
+    for s in tqdm(sets[out.done:], unit="list", file=sys.stderr, disable=args.quiet, initial=out.done, total=len(sets)):
         r = rank(judge, s.prompt, s.responses, args.strategy, budget=args.budget, seed=args.seed)
-        comparisons += r.comparisons
-        if s.best is not None:
-            known += 1
-            hits += r.best == s.best
-        rows.append({**s.to_row(), "ranking": r.order, "picked": r.best, "comparisons": r.comparisons,
-                     "rounds": r.rounds, "bt_scores": r.scores, "budget_exhausted": r.budget_exhausted})
+        out.append([{**s.to_row(), "ranking": r.order, "picked": r.best, "comparisons": r.comparisons,
+                     "rounds": r.rounds, "bt_scores": r.scores, "budget_exhausted": r.budget_exhausted}])
     seconds = time.perf_counter() - start
-    write_jsonl_atomic(args.output, rows)
+    out.finish()
+    comparisons = sum(row["comparisons"] for row in out.rows)
+    known = sum(row["best"] is not None for row in out.rows)
+    hits = sum(row["best"] is not None and row["picked"] == row["best"] for row in out.rows)
     accuracy = f", picked the known best in {hits}/{known} ({hits / known:.3f})" if known else ""
     print(f"gram rank: {len(sets)} lists, strategy {args.strategy}, {comparisons} comparisons in {seconds:.1f} s"
           f"{accuracy} -> {args.output}", file=sys.stderr)
@@ -153,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="gram: the reference fine-tuning prompt ending in '#Preferred:' (default); "
                             "gram-eval: the reference evaluation scripts' prompt")
     score.add_argument("--limit", type=int, default=None, help="score only the first N rows (a quick look)")
+    score.add_argument("--resume", action="store_true",
+                       help="go on from where an interrupted run with the same output stopped")
     score.add_argument("--quiet", action="store_true", help="no progress bar")
     score.set_defaults(func=cmd_score)
 
@@ -171,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     rank_p.add_argument("--batch-size", type=int, default=8, help="pairs per forward pass")
     rank_p.add_argument("--max-length", type=int, default=2048, help="tokens per judge prompt")
     rank_p.add_argument("--limit", type=int, default=None, help="the first N lists only")
+    rank_p.add_argument("--resume", action="store_true",
+                        help="go on from where an interrupted run with the same output stopped")
     rank_p.add_argument("--quiet", action="store_true", help="no progress bar")
     rank_p.set_defaults(func=cmd_rank)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -21,6 +22,8 @@ def add_parser(sub, add_model_args) -> None:
     p.add_argument("--max-length", type=int, default=2048, help="tokens per judge prompt")
     p.add_argument("--orders", choices=["both", "ab"], default="both", help="presentation orders scored")
     p.add_argument("--limit", type=int, default=None, help="the first N pairs of each benchmark only")
+    p.add_argument("--resume", action="store_true",
+                   help="keep finished benchmarks and go on from where an interrupted one stopped")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_eval)
 
@@ -29,27 +32,41 @@ def cmd_eval(args) -> int:
     from tqdm import tqdm
 
     from . import backbone
-    from .evaluate import comparison, evaluate, load_benchmark, model_label, write_reports
+    from .evaluate import EVAL_CHUNK, comparison, evaluate, load_benchmark, model_label, write_reports
     from .judge import Judge
+    from .resume import PartialOutput
 
     models = args.model or [backbone.DEFAULT_MODEL]
     benches = [load_benchmark(b, args.format) for b in args.benchmark]  # read all data before any model
     out = Path(args.output)
     everything = []
     for model in models:
-        judge = Judge.load(model, device=args.device, dtype=args.dtype, max_length=args.max_length,
-                           batch_size=args.batch_size)
+        judge = None
         for name, pairs, identity in benches:
             pairs = pairs[:args.limit] if args.limit else pairs
+            where = out / model_label(model) / name
+            settings = {"model": model, "data": {**identity, "evaluated": len(pairs)}, "orders": args.orders,
+                        "max_length": args.max_length}
+            finished = where / "results.json"
+            if args.resume and finished.exists() and json.loads(finished.read_text()).get("settings") == settings:
+                everything.append(json.loads(finished.read_text()))
+                print(f"gram eval: {model} on {name}: already done -> {where}", file=sys.stderr)
+                continue
+            if judge is None:
+                judge = Judge.load(model, device=args.device, dtype=args.dtype, max_length=args.max_length,
+                                   batch_size=args.batch_size)
+            partial = PartialOutput(where / "scores.jsonl", settings, args.resume, chunk=EVAL_CHUNK)
+            partial.check([p.to_row() for p in pairs])
             with tqdm(total=len(pairs), unit="pair", file=sys.stderr, desc=f"{model_label(model)} {name}",
                       disable=args.quiet) as bar:
-                results, scores = evaluate(judge, pairs, args.orders, bar)
-            results = {"model": model, "orders": args.orders, "data": {**identity, "evaluated": len(pairs)}, **results}
-            write_reports(out / model_label(model) / name, results, pairs, scores)
+                results, scores = evaluate(judge, pairs, args.orders, bar, partial)
+            results = {"model": model, "orders": args.orders, "data": settings["data"], **results,
+                       "settings": settings}
+            write_reports(where, results, pairs, scores)
             everything.append(results)
             acc = "-" if results["overall"] is None else f"{results['overall']:.3f}"
             print(f"gram eval: {model} on {name}: accuracy {acc} over {results['n']} pairs "
-                  f"({results['seconds']} s) -> {out / model_label(model) / name}", file=sys.stderr)
+                  f"({results['seconds']} s) -> {where}", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     (out / "comparison.md").write_text(comparison(everything))
     print(comparison(everything))

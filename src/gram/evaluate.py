@@ -78,11 +78,28 @@ def fingerprint(pairs: list[PreferencePair]) -> str:
     return h.hexdigest()[:16]
 
 
-def evaluate(judge, pairs: list[PreferencePair], orders: str = "both", progress=None) -> tuple[dict, list]:
+EVAL_CHUNK = 64  # pairs scored, then appended to scores.jsonl.partial, at a time
+
+
+def evaluate(judge, pairs: list[PreferencePair], orders: str = "both", progress=None, partial=None
+             ) -> tuple[dict, list]:
+    """Score and summarise. With `partial` (a resume.PartialOutput for scores.jsonl) the rows are appended
+    a chunk at a time, and the rows an interrupted run left there are kept, not scored again."""
+    from .judge import PairScore
     from .official import official_summaries
 
     start = time.perf_counter()
-    scores = judge.compare_many(pairs, orders=orders, progress=progress)
+    if partial is None:
+        scores = judge.compare_many(pairs, orders=orders, progress=progress)
+    else:
+        if progress is not None:
+            progress.update(partial.done)
+        for first in range(partial.done, len(pairs), EVAL_CHUNK):
+            chunk = pairs[first:first + EVAL_CHUNK]
+            partial.append([score_row(p, s) for p, s in
+                            zip(chunk, judge.compare_many(chunk, orders=orders, progress=progress))])
+        partial.finish()
+        scores = [PairScore(r["score_a"], r["score_b"], r["p_a_ab"], r["p_a_ba"], r["truncated"]) for r in partial.rows]
     seconds = time.perf_counter() - start
     results = summarize_scores(pairs, scores)
     results.update(official_summaries(pairs, scores))
@@ -91,14 +108,18 @@ def evaluate(judge, pairs: list[PreferencePair], orders: str = "both", progress=
     return results, scores
 
 
+def score_row(pair: PreferencePair, s) -> dict:
+    return {**pair.to_row(), "score_a": s.score_a, "score_b": s.score_b, "p_a_ab": s.p_a_ab, "p_a_ba": s.p_a_ba,
+            "truncated": s.truncated}
+
+
 def model_label(model: str) -> str:
     return Path(model).name if Path(model).exists() else model.replace("/", "_")
 
 
 def write_reports(out: Path, results: dict, pairs: list[PreferencePair], scores: list) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    write_jsonl_atomic(out / "scores.jsonl", ({**p.to_row(), "score_a": s.score_a, "score_b": s.score_b,
-                                               "p_a_ab": s.p_a_ab, "p_a_ba": s.p_a_ba} for p, s in zip(pairs, scores)))
+    write_jsonl_atomic(out / "scores.jsonl", (score_row(p, s) for p, s in zip(pairs, scores)))
     write_json_atomic(out / "results.json", results)
     (out / "results.md").write_text(markdown(results))
     plot_categories(results, out / "accuracy.png")
