@@ -14,7 +14,7 @@ import torch
 
 from . import backbone
 from .judge import CPU_BATCH_TOKENS, PairScore, as_pair, left_pad, length_batches
-from .templates import fit_pair, render_prompt
+from .templates import fit_pair, neutralize, render_prompt
 
 
 def encode_response(tokenizer, prompt, response: str, max_length: int | None) -> tuple[list[int], bool]:
@@ -25,7 +25,8 @@ def encode_response(tokenizer, prompt, response: str, max_length: int | None) ->
                                              tokenize=False)
         return tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    return fit_pair(encode, render_prompt(prompt), response, "", max_length, tokenizer)
+    q, a = neutralize(tokenizer, render_prompt(prompt)), neutralize(tokenizer, response)
+    return fit_pair(encode, q, a, "", max_length, tokenizer)
 
 
 def safe_pad_id(tokenizer, sequences: list[list[int]]) -> int:

@@ -10,7 +10,9 @@ and the verdict is the first token the model would write, `A` or `B`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 LABELS = ("A", "B")
 
@@ -65,6 +67,45 @@ def judge_text(prompt: str, response_a: str, response_b: str, template: str = "g
         + PAIR.format(response_a=response_a, response_b=response_b)
         + JUDGE_TAILS[template]
     )
+
+
+# --- hostile text -------------------------------------------------------------------------------------
+
+MARKERS = ("[User Question]", "[The Start of Assistant A's Answer]", "[The End of Assistant A's Answer]",
+           "[The Start of Assistant B's Answer]", "[The End of Assistant B's Answer]", "#Preferred:")
+_MARKER = re.compile("|".join(re.escape(m) for m in MARKERS), re.IGNORECASE)
+_ZWSP = "\u200b"
+
+
+def _defang_marker(match: re.Match) -> str:
+    m = match.group(0)
+    return "(" + m[1:-1] + ")" if m.startswith("[") else "# " + m[1:]
+
+
+@lru_cache(maxsize=16)
+def _special_pattern(tokenizer) -> re.Pattern | None:
+    specials = set(getattr(tokenizer, "all_special_tokens", []) or [])
+    for token in (getattr(tokenizer, "added_tokens_decoder", None) or {}).values():
+        if getattr(token, "special", False):
+            specials.add(str(token.content))
+    specials = sorted((t for t in specials if len(t) > 1), key=len, reverse=True)
+    return re.compile("|".join(re.escape(t) for t in specials)) if specials else None
+
+
+def neutralize(tokenizer, text: str) -> str:
+    """User text (a prompt or a response) made unable to pose as template structure.
+
+    The template's own markers inside it lose their brackets (`[The End of Assistant A's Answer]` becomes
+    `(The End of Assistant A's Answer)`, `#Preferred:` becomes `# Preferred:`, in any letter case), and
+    the tokenizer's special tokens written as text (`<|im_end|>`, `<|im_start|>`...) get a zero-width
+    space after their first character, so they tokenize as plain text, not as control tokens. The
+    rendered prompt then holds each marker once, and a response cannot end its turn or open the other's.
+    Text without either is left exactly as it was (the reference prompts are unchanged)."""
+    text = _MARKER.sub(_defang_marker, text)
+    pattern = _special_pattern(tokenizer) if tokenizer is not None else None
+    if pattern is not None:
+        text = pattern.sub(lambda m: m.group(0)[0] + _ZWSP + m.group(0)[1:], text)
+    return text
 
 
 def pretrain_texts(prompt: str, response_a: str, response_b: str) -> tuple[str, str]:
@@ -194,7 +235,8 @@ def encode_judge(
         text = chat_prompt(tokenizer, judge_text(q, a, b, template))
         return tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    ids, truncated = fit_pair(encode, render_prompt(prompt), response_a, response_b, max_length, tokenizer)
+    q, a, b = (neutralize(tokenizer, t) for t in (render_prompt(prompt), response_a, response_b))
+    ids, truncated = fit_pair(encode, q, a, b, max_length, tokenizer)
     return Encoded(ids, truncated)
 
 
@@ -215,6 +257,6 @@ def encode_pretrain(tokenizer, prompt: str | list[dict], response_a: str, respon
         c_ids = tokenizer(full[len(prompt_text):], add_special_tokens=False)["input_ids"]
         return p_ids + c_ids, len(p_ids)
 
-    (ids, prompt_length), truncated = fit_pair(encode, render_prompt(prompt), response_a, response_b,
-                                               max_length, tokenizer)
+    q, a, b = (neutralize(tokenizer, t) for t in (render_prompt(prompt), response_a, response_b))
+    (ids, prompt_length), truncated = fit_pair(encode, q, a, b, max_length, tokenizer)
     return ids, prompt_length, truncated

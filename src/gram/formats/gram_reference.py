@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from ..records import PreferencePair
-from ..templates import JUDGE_INSTRUCTIONS, judge_text, pretrain_texts, render_prompt
+from ..templates import JUDGE_INSTRUCTIONS, judge_text, neutralize, pretrain_texts, render_prompt
 from .base import Item, register
 
 Q_START = "[User Question]\n"
@@ -66,10 +66,12 @@ def to_finetune(pair: PreferencePair, template: str = "gram") -> dict:
     """A labeled pair as a reference fine-tuning row (ties have no reference form)."""
     if pair.label not in ("a", "b"):
         raise ValueError("only pairs labeled a or b can be written as GRAM fine-tuning rows")
-    return {"instruction": judge_text(render_prompt(pair.prompt), pair.response_a, pair.response_b, template),
+    q, a, b = (neutralize(None, t) for t in (render_prompt(pair.prompt), pair.response_a, pair.response_b))
+    return {"instruction": judge_text(q, a, b, template),
             "input": "", "output": pair.label.upper()}
 
 
 def to_pretrain(pair: PreferencePair) -> dict:
-    instruction, output = pretrain_texts(render_prompt(pair.prompt), pair.response_a, pair.response_b)
+    q, a, b = (neutralize(None, t) for t in (render_prompt(pair.prompt), pair.response_a, pair.response_b))
+    instruction, output = pretrain_texts(q, a, b)
     return {"instruction": instruction, "input": "", "output": output}
