@@ -48,3 +48,19 @@ def test_dtype_auto():
     assert backbone.resolve_dtype("auto", torch.device("cpu")) == torch.float32
     with pytest.raises(BackboneError, match="unknown dtype"):
         backbone.resolve_dtype("int3", torch.device("cpu"))
+
+
+def test_safe_defaults(tmp_path, tiny_model, tiny_tokenizer):
+    """Weights load from safetensors only (a pickled checkpoint is refused, not unpickled), no remote code
+    unless asked for, and the server binds the loopback interface unless told otherwise."""
+    from gram.cli import build_parser
+
+    pickled = tmp_path / "pickled"
+    tiny_model.config.save_pretrained(pickled)
+    tiny_tokenizer.save_pretrained(pickled)
+    torch.save(tiny_model.state_dict(), pickled / "pytorch_model.bin")  # the legacy pickle format
+    with pytest.raises(Exception, match="safetensors"):
+        backbone.load(str(pickled), device="cpu")
+    import inspect
+    assert inspect.signature(backbone.load).parameters["trust_remote_code"].default is False
+    assert build_parser().parse_args(["serve"]).host == "127.0.0.1"
