@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -176,21 +180,18 @@ def test_queue_full_gives_429_and_cancelled_jobs_are_dropped():
     assert b.stats["jobs_dropped"] == 1 and sum(judge.calls) == 2  # the cancelled job was never scored
 
 
-def test_gram_serve_runs_under_uvicorn(tiny_model_dir):
-    """The real command: uvicorn on a free loopback port, a scoring call, a clean shutdown."""
-    import socket
-    import subprocess
-    import sys
-
+@contextlib.contextmanager
+def running_server(model_dir, *flags):
+    """`gram serve` in a subprocess on a free loopback port; yields its base URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "gram.cli", "serve", "--model", str(tiny_model_dir), "--port",
-                             str(port), "--token", "t", "--log-level", "warning"],
+    proc = subprocess.Popen([sys.executable, "-m", "gram.cli", "serve", "--model", str(model_dir), "--port",
+                             str(port), "--log-level", "warning", *flags],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
+        for _ in range(600):
             try:
                 if httpx.get(base + "/health", timeout=1).status_code == 200:
                     break
@@ -198,11 +199,34 @@ def test_gram_serve_runs_under_uvicorn(tiny_model_dir):
                 time.sleep(0.1)
         else:
             pytest.fail("server did not come up: " + proc.stdout.read())
-        r = httpx.post(base + "/compare", json={"pairs": PAIRS[:1]}, headers={"Authorization": "Bearer t"})
-        assert r.status_code == 200 and 0 < r.json()["scores"][0]["score_a"] < 1
-        assert httpx.post(base + "/compare", json={"pairs": PAIRS[:1]}).status_code == 401
-        assert "swagger" in httpx.get(base + "/docs").text.lower()
+        yield base
     finally:
         proc.terminate()
         # uvicorn shuts down gracefully on SIGTERM, then re-raises it so the exit status tells why it stopped
         assert proc.wait(timeout=30) in (0, -15)
+
+
+def test_gram_serve_runs_under_uvicorn(tiny_model_dir):
+    """The real command: uvicorn on a free loopback port, a scoring call, a clean shutdown."""
+    with running_server(tiny_model_dir, "--token", "t") as base:
+        r = httpx.post(base + "/compare", json={"pairs": PAIRS[:1]}, headers={"Authorization": "Bearer t"})
+        assert r.status_code == 200 and 0 < r.json()["scores"][0]["score_a"] < 1
+        assert httpx.post(base + "/compare", json={"pairs": PAIRS[:1]}).status_code == 401
+        assert "swagger" in httpx.get(base + "/docs").text.lower()
+
+
+def test_load_mixed_valid_and_invalid(tiny_model_dir):
+    """The load test of benchmarks/serve_load.py, smaller: no 5xx, every answer the status its kind
+    expects, and nothing left in the queue (abandoned requests included)."""
+    from gram.loadtest import EXPECTED, kind_of, run_load
+
+    n = 240
+    with running_server(tiny_model_dir, "--token", "t", "--max-body-bytes", "20000") as base:
+        result = asyncio.run(run_load(base, "t", n, 16, 20000))
+    assert result["server_errors"] == 0 and result["unexpected_count"] == 0, result["unexpected"]
+    kinds = [kind_of(i) for i in range(n)]
+    for kind, status in EXPECTED.items():
+        if status != 200:
+            assert result["statuses"][str(status)] == kinds.count(kind)
+    assert result["statuses"]["200"] == kinds.count("compare") + kinds.count("rank")
+    assert result["server_after"]["queued_pairs"] == 0
