@@ -146,3 +146,36 @@ def test_rank_killed_and_resumed_matches_the_clean_run(tmp_path, tiny_model_dir)
     kill_when(gram(*base, "--output", resumed), lambda: lines(tmp_path / "resumed.jsonl.partial") >= 10)
     subprocess.run(gram(*base, "--output", resumed, "--resume"), check=True, capture_output=True)
     assert resumed.read_text() == clean.read_text()
+
+
+def test_two_processes_score_and_eval_the_same_rows_as_one(tmp_path, tiny_model_dir):
+    """torchrun with 2 CPU processes: each scores a slice, rank 0 merges them in input order."""
+    import os
+
+    src = write_score_rows(tmp_path / "in.jsonl", 150)
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text("".join(json.dumps(PreferencePair.from_preference(f"Q{i}?", "yes " * (1 + i % 5), "no",
+                                                                       category=f"c{i % 2}").to_row()) + "\n"
+                             for i in range(90)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    two = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531", "-m",
+           "gram.cli"]
+    for runner, tag in ((gram(), "one"), (two, "two")):
+        for args in (["score", "--input", src, "--output", tmp_path / f"{tag}.jsonl"],
+                     ["eval", "--benchmark", bench, "--output", tmp_path / tag]):
+            done = subprocess.run([*runner, *map(str, args), "--model", str(tiny_model_dir), "--quiet"], env=env,
+                                  capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stderr[-3000:]
+    for a, b in ((tmp_path / "one.jsonl", tmp_path / "two.jsonl"),
+                 (tmp_path / "one" / tiny_model_dir.name / "bench" / "scores.jsonl",
+                  tmp_path / "two" / tiny_model_dir.name / "bench" / "scores.jsonl")):
+        rows_a = [json.loads(line) for line in a.read_text().splitlines()]
+        rows_b = [json.loads(line) for line in b.read_text().splitlines()]
+        assert len(rows_a) == len(rows_b) > 0
+        for x, y in zip(rows_a, rows_b):
+            assert {k: v for k, v in x.items() if not k.startswith(("score", "p_a"))} == \
+                   {k: v for k, v in y.items() if not k.startswith(("score", "p_a"))}  # same rows, same order
+            assert y["score_a"] == pytest.approx(x["score_a"], abs=1e-5)  # batches differ: float noise only
+    assert not list(tmp_path.glob("two.jsonl.rank*"))
+    res = [json.loads((tmp_path / t / tiny_model_dir.name / "bench" / "results.json").read_text()) for t in ("one", "two")]
+    assert res[0]["n"] == res[1]["n"] == 90 and res[0]["overall"] == pytest.approx(res[1]["overall"], abs=0.012)

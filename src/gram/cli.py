@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -34,6 +35,7 @@ SCORE_CHUNK = 64  # pairs scored, then appended to the output, at a time
 def cmd_score(args) -> int:
     from tqdm import tqdm
 
+    from . import sharding
     from .judge import Judge, PairScore, summarize
     from .resume import PartialOutput
 
@@ -49,27 +51,42 @@ def cmd_score(args) -> int:
     inputs = [row for _, row in rows]
     settings = {"input": str(args.input), "model": args.model, "orders": args.orders, "template": args.template,
                 "max_length": args.max_length, "rows": len(inputs)}
-    out = PartialOutput(args.output, settings, args.resume, chunk=SCORE_CHUNK)
-    out.check(inputs)
+    rank, size = sharding.world()
+    lo, hi = sharding.bounds(len(pairs), rank, size)  # this process's slice (all of it without a launcher)
+    out = PartialOutput(sharding.shard_path(args.output, rank, size), {**settings, "slice": [lo, hi]}, args.resume,
+                        chunk=SCORE_CHUNK)
+    out.check(inputs[lo:hi])
     resumed_at = out.done
     start = time.perf_counter()
-    with tqdm(total=len(pairs), initial=out.done, unit="pair", file=sys.stderr, desc="scoring",
-              disable=args.quiet) as bar:
-        # fixed chunks from the first row: a resumed run sends the judge the same batches as a clean one
-        for first in range(out.done, len(pairs), SCORE_CHUNK):
-            chunk = judge.compare_many(pairs[first:first + SCORE_CHUNK], orders=args.orders, progress=bar)
+    with tqdm(total=hi - lo, initial=out.done, unit="pair", file=sys.stderr, desc="scoring",
+              disable=args.quiet or rank > 0) as bar:
+        # fixed chunks from the slice's first row: a resumed run sends the judge the same batches as a clean one
+        for first in range(lo + out.done, hi, SCORE_CHUNK):
+            chunk = judge.compare_many(pairs[first:min(first + SCORE_CHUNK, hi)], orders=args.orders, progress=bar)
             out.append([{**row, "score_a": s.score_a, "score_b": s.score_b, "p_a_ab": s.p_a_ab, "p_a_ba": s.p_a_ba,
                          "truncated": s.truncated} for row, s in zip(inputs[first:], chunk)])
     seconds = time.perf_counter() - start
     out.finish()
-    scores = [PairScore(r["score_a"], r["score_b"], r["p_a_ab"], r["p_a_ba"], r["truncated"]) for r in out.rows]
+    if size > 1:
+        sharding.barrier()
+        if rank == 0:
+            write_jsonl_atomic(args.output, sharding.merged_rows(args.output, size))
+            sharding.remove_shards(args.output, size)
+        sharding.finish()
+        if rank > 0:
+            return 0
+        out_rows = [json.loads(line) for line in open(args.output, encoding="utf-8")]
+    else:
+        out_rows = out.rows
+    scores = [PairScore(r["score_a"], r["score_b"], r["p_a_ab"], r["p_a_ba"], r["truncated"]) for r in out_rows]
 
     summary = summarize(scores, seconds)
     consistency = ("n/a (one order)" if summary["position_consistency"] is None
                    else f"{summary['position_consistency']:.3f}")
-    rate = (len(scores) - resumed_at) / seconds if seconds > 0 else float("nan")
+    rate = (hi - lo - resumed_at) * size / seconds if seconds > 0 else float("nan")
     resumed = f" ({resumed_at} from the interrupted run)" if resumed_at else ""
-    print(f"gram score: {summary['pairs']} pairs{resumed} in {seconds:.1f} s ({rate:.2f} pairs/s), "
+    processes = f", {size} processes" if size > 1 else ""
+    print(f"gram score: {summary['pairs']} pairs{resumed} in {seconds:.1f} s ({rate:.2f} pairs/s{processes}), "
           f"orders {args.orders}, truncated {summary['truncated']}, position consistency {consistency} "
           f"-> {args.output}", file=sys.stderr)
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 
@@ -31,8 +32,17 @@ def add_parser(sub, add_model_args) -> None:
 def cmd_eval(args) -> int:
     from tqdm import tqdm
 
-    from . import backbone
-    from .evaluate import EVAL_CHUNK, comparison, evaluate, load_benchmark, model_label, write_reports
+    from . import backbone, sharding
+    from .evaluate import (
+        EVAL_CHUNK,
+        comparison,
+        load_benchmark,
+        model_label,
+        score_pairs,
+        scores_of,
+        summarize_results,
+        write_reports,
+    )
     from .judge import Judge
     from .resume import PartialOutput
 
@@ -40,6 +50,7 @@ def cmd_eval(args) -> int:
     benches = [load_benchmark(b, args.format) for b in args.benchmark]  # read all data before any model
     out = Path(args.output)
     everything = []
+    rank, size = sharding.world()
     for model in models:
         judge = None
         for name, pairs, identity in benches:
@@ -55,18 +66,31 @@ def cmd_eval(args) -> int:
             if judge is None:
                 judge = Judge.load(model, device=args.device, dtype=args.dtype, max_length=args.max_length,
                                    batch_size=args.batch_size)
-            partial = PartialOutput(where / "scores.jsonl", settings, args.resume, chunk=EVAL_CHUNK)
-            partial.check([p.to_row() for p in pairs])
-            with tqdm(total=len(pairs), unit="pair", file=sys.stderr, desc=f"{model_label(model)} {name}",
-                      disable=args.quiet) as bar:
-                results, scores = evaluate(judge, pairs, args.orders, bar, partial)
-            results = {"model": model, "orders": args.orders, "data": settings["data"], **results,
-                       "settings": settings}
+            lo, hi = sharding.bounds(len(pairs), rank, size)  # this process's slice (all without a launcher)
+            partial = PartialOutput(sharding.shard_path(where / "scores.jsonl", rank, size),
+                                    {**settings, "slice": [lo, hi]}, args.resume, chunk=EVAL_CHUNK)
+            partial.check([p.to_row() for p in pairs[lo:hi]])
+            start = time.perf_counter()
+            with tqdm(total=hi - lo, unit="pair", file=sys.stderr, desc=f"{model_label(model)} {name}",
+                      disable=args.quiet or rank > 0) as bar:
+                scores = score_pairs(judge, pairs[lo:hi], args.orders, bar, partial)
+            seconds = time.perf_counter() - start
+            if size > 1:
+                sharding.barrier()
+                if rank > 0:
+                    continue
+                scores = [scores_of(r) for r in sharding.merged_rows(where / "scores.jsonl", size)]
+                sharding.remove_shards(where / "scores.jsonl", size)
+            results = {"model": model, "orders": args.orders, "data": settings["data"],
+                       **summarize_results(pairs, scores, seconds), "settings": settings}
             write_reports(where, results, pairs, scores)
             everything.append(results)
             acc = "-" if results["overall"] is None else f"{results['overall']:.3f}"
             print(f"gram eval: {model} on {name}: accuracy {acc} over {results['n']} pairs "
                   f"({results['seconds']} s) -> {where}", file=sys.stderr)
+    sharding.finish()
+    if rank > 0:
+        return 0
     out.mkdir(parents=True, exist_ok=True)
     (out / "comparison.md").write_text(comparison(everything))
     print(comparison(everything))

@@ -85,27 +85,39 @@ def evaluate(judge, pairs: list[PreferencePair], orders: str = "both", progress=
              ) -> tuple[dict, list]:
     """Score and summarise. With `partial` (a resume.PartialOutput for scores.jsonl) the rows are appended
     a chunk at a time, and the rows an interrupted run left there are kept, not scored again."""
+    start = time.perf_counter()
+    scores = score_pairs(judge, pairs, orders, progress, partial)
+    return summarize_results(pairs, scores, time.perf_counter() - start), scores
+
+
+def score_pairs(judge, pairs: list[PreferencePair], orders: str = "both", progress=None, partial=None) -> list:
+
+    if partial is None:
+        return judge.compare_many(pairs, orders=orders, progress=progress)
+    if progress is not None:
+        progress.update(partial.done)
+    for first in range(partial.done, len(pairs), EVAL_CHUNK):
+        chunk = pairs[first:first + EVAL_CHUNK]
+        partial.append([score_row(p, s) for p, s in zip(chunk, judge.compare_many(chunk, orders=orders,
+                                                                                  progress=progress))])
+    partial.finish()
+    return [scores_of(r) for r in partial.rows]
+
+
+def scores_of(row: dict):
     from .judge import PairScore
+
+    return PairScore(row["score_a"], row["score_b"], row["p_a_ab"], row["p_a_ba"], row["truncated"])
+
+
+def summarize_results(pairs: list[PreferencePair], scores: list, seconds: float) -> dict:
     from .official import official_summaries
 
-    start = time.perf_counter()
-    if partial is None:
-        scores = judge.compare_many(pairs, orders=orders, progress=progress)
-    else:
-        if progress is not None:
-            progress.update(partial.done)
-        for first in range(partial.done, len(pairs), EVAL_CHUNK):
-            chunk = pairs[first:first + EVAL_CHUNK]
-            partial.append([score_row(p, s) for p, s in
-                            zip(chunk, judge.compare_many(chunk, orders=orders, progress=progress))])
-        partial.finish()
-        scores = [PairScore(r["score_a"], r["score_b"], r["p_a_ab"], r["p_a_ba"], r["truncated"]) for r in partial.rows]
-    seconds = time.perf_counter() - start
     results = summarize_scores(pairs, scores)
     results.update(official_summaries(pairs, scores))
     results["seconds"] = round(seconds, 1)
     results["truncated"] = sum(s.truncated for s in scores)
-    return results, scores
+    return results
 
 
 def score_row(pair: PreferencePair, s) -> dict:
