@@ -109,3 +109,30 @@ def test_batches_respect_rows_and_token_budget(tiny_model, tiny_tokenizer):
         assert widths == sorted(widths, reverse=True) and len(g) <= 3
         assert len(g) == 1 or len(g) * widths[0] <= 100
     assert Judge(tiny_model, tiny_tokenizer).max_batch_tokens == 2048  # the CPU default
+
+
+def test_prefix_reuse_is_exact_and_runs_fewer_tokens(tiny_model, tiny_tokenizer):
+    """The template head (and each prompt's question, within its group) is run once: same scores as
+    running every sequence in full, for fewer tokens through the model."""
+    ranking = [Pair("Pick the best colour for a sky.", f"colour {i} " * (1 + i), f"other {i}") for i in range(4)]
+    pairs = PAIRS + ranking + [Pair("same", "x", "x"), Pair("q", "", "a")]
+    seen = []
+    hook = tiny_model.register_forward_pre_hook(lambda m, a, kw: seen.append(kw["input_ids"].numel()),
+                                                with_kwargs=True)
+    try:
+        full = Judge(tiny_model, tiny_tokenizer, reuse_prefix=False).compare_many(pairs, batch_size=3)
+        full_tokens, seen[:] = sum(seen), []
+        reuse = Judge(tiny_model, tiny_tokenizer)
+        fast = reuse.compare_many(pairs, batch_size=3)
+        fast_tokens, seen[:] = sum(seen), []
+        again = reuse.compare_many(pairs[:1])  # the kept head is not run again
+        second_call = sum(seen)
+    finally:
+        hook.remove()
+    for a, b in zip(full, fast):
+        assert b.p_a_ab == pytest.approx(a.p_a_ab, abs=1e-5) and b.p_a_ba == pytest.approx(a.p_a_ba, abs=1e-5)
+    assert again[0].score_a == pytest.approx(full[0].score_a, abs=1e-5)
+    assert fast_tokens < 0.6 * full_tokens
+    head = len(reuse._template_prefix[0])
+    assert head > 100 and second_call < 2 * (len(encode_judge(tiny_tokenizer, *pairs[0].__dict__.values()).input_ids)
+                                             - head) + 1

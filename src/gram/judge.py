@@ -98,7 +98,7 @@ class Judge:
     """A causal LM used as a pairwise judge. Loads once; scores any number of pairs in batches."""
 
     def __init__(self, model, tokenizer, max_length: int | None = 2048, batch_size: int = 8,
-                 template: str = "gram", max_batch_tokens: int | None = None):
+                 template: str = "gram", max_batch_tokens: int | None = None, reuse_prefix: bool = True):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.label_ids = list(label_token_ids(tokenizer))
@@ -114,6 +114,11 @@ class Judge:
             # 512, and loses ~25% at 1500 with padding, so rows x width is capped on the CPU.
             max_batch_tokens = CPU_BATCH_TOKENS
         self.max_batch_tokens = max_batch_tokens
+        # Sliding-window and recurrent caches do not extend a shared prefix the same way: full forward there.
+        config = getattr(model, "config", None)
+        self.reuse_prefix = reuse_prefix and getattr(config, "sliding_window", None) in (None, 0) \
+            and "past_key_values" in inspect.signature(model.forward).parameters
+        self._template_prefix: tuple[tuple[int, ...], list] | None = None  # (ids, per-layer (k, v))
 
     @classmethod
     def load(cls, name: str = backbone.DEFAULT_MODEL, device=None, dtype=None, **kwargs):
@@ -138,21 +143,25 @@ class Judge:
         """Scores for many pairs, in input order. `progress`: a tqdm-like bar advanced per pair."""
         if orders not in ORDERS:
             raise ValueError(f"orders must be one of {ORDERS}, not {orders!r}")
+        from .records import prompt_key  # records imports this module's Pair (through jsonl)
+
         pairs = [as_pair(p) for p in pairs]
-        sequences, truncated = [], []
+        sequences, truncated, groups = [], [], {}
         for p in pairs:
+            groups.setdefault(prompt_key(p.prompt), []).append(len(sequences))
             ab = encode_judge(self.tokenizer, p.prompt, p.response_a, p.response_b, self.max_length, self.template)
             sequences.append(ab.input_ids)
             cut = ab.truncated
             if orders == "both":
                 ba = encode_judge(self.tokenizer, p.prompt, p.response_b, p.response_a, self.max_length,
                                   self.template)
+                groups[prompt_key(p.prompt)].append(len(sequences))
                 sequences.append(ba.input_ids)
                 cut = cut or ba.truncated
             truncated.append(cut)
         per_pair = 2 if orders == "both" else 1
         rows = (batch_size or self.batch_size) * per_pair
-        p_a = self.label_probs(sequences, rows, progress=progress, per_pair=per_pair)
+        p_a = self.label_probs(sequences, rows, progress=progress, per_pair=per_pair, groups=list(groups.values()))
         if per_pair == 2:
             return [combine(p_a[2 * i], p_a[2 * i + 1], truncated[i]) for i in range(len(pairs))]
         return [combine(p_a[i], None, truncated[i]) for i in range(len(pairs))]
@@ -162,27 +171,102 @@ class Judge:
 
     @torch.inference_mode()
     def label_probs(self, sequences: list[list[int]], rows_per_batch: int, progress=None,
-                    per_pair: int = 1) -> list[float]:
+                    per_pair: int = 1, groups: list[list[int]] | None = None) -> list[float]:
         """P(A) over {A, B} at the last position of each token sequence.
 
         Sequences are batched longest first by length (little padding), left-padded so that the last
         position is every row's own last token, with position ids that skip the padding. A batch holds at
         most `rows_per_batch` rows and, where set, `max_batch_tokens` tokens with padding.
+
+        With `reuse_prefix`, shared prefixes are run once and their keys and values reused (exact: the
+        same attention over the same keys): the judge template's head (chat-template preamble and
+        instructions, the same for every pair, kept across calls), then, within each of `groups` (the
+        sequences of one prompt: both orders, every pair of a ranking), the question.
         """
         out = [0.0] * len(sequences)
-        device = self.device
-        for idx in self.batches(sequences, rows_per_batch):
-            input_ids, mask, positions = left_pad([sequences[i] for i in idx], self.pad_id)
-            kwargs = {"logits_to_keep": 1} if self._keep_kwarg else {}
-            logits = self.model(input_ids=input_ids.to(device), attention_mask=mask.to(device),
-                                position_ids=positions.to(device), use_cache=False, **kwargs).logits
-            z = logits[:, -1, self.label_ids].float()  # (rows, 2): only the label tokens, last position
-            probs = torch.softmax(z, dim=-1)[:, 0].tolist()
-            for i, p in zip(idx, probs):
-                out[i] = p
-            if progress is not None:
-                progress.update(len(idx) / per_pair)
+        head = self._shared_head(sequences) if self.reuse_prefix else None
+        if head is None:
+            self._run(sequences, list(range(len(sequences))), rows_per_batch, None, out, progress, per_pair)
+            return out
+        pool = []
+        for group in groups or [[i] for i in range(len(sequences))]:
+            members = [sequences[i] for i in group]
+            extra = min(_common_prefix_length(members), min(map(len, members)) - 1) - len(head[0])
+            if len(group) > 1 and extra >= MIN_PREFIX:
+                cache = self._extend(head, sequences[group[0]][len(head[0]):len(head[0]) + extra])
+                self._run(sequences, group, rows_per_batch, cache, out, progress, per_pair)
+            else:
+                pool.extend(group)
+        self._run(sequences, pool, rows_per_batch, head, out, progress, per_pair)
         return out
+
+    def _run(self, sequences, idx: list[int], rows_per_batch: int, prefix, out: list, progress, per_pair) -> None:
+        """Score sequences `idx`, each continuing `prefix` ((ids, per-layer (k, v)) or None)."""
+        skip = len(prefix[0]) if prefix else 0
+        rest = [sequences[i][skip:] for i in idx]
+        for batch in length_batches([len(r) + skip for r in rest], rows_per_batch, self.max_batch_tokens):
+            input_ids, mask, positions = left_pad([rest[j] for j in batch], self.pad_id)
+            kwargs = {"logits_to_keep": 1} if self._keep_kwarg else {}
+            if prefix:
+                mask = torch.cat([torch.ones((len(batch), skip), dtype=mask.dtype), mask], dim=1)
+                positions = positions + skip
+                kwargs["past_key_values"] = self._cache(prefix[1], len(batch))
+            device = self.device
+            logits = self.model(input_ids=input_ids.to(device), attention_mask=mask.to(device),
+                                position_ids=positions.to(device), use_cache=bool(prefix), **kwargs).logits
+            z = logits[:, -1, self.label_ids].float()  # (rows, 2): only the label tokens, last position
+            for j, p in zip(batch, torch.softmax(z, dim=-1)[:, 0].tolist()):
+                out[idx[j]] = p
+            if progress is not None:
+                progress.update(len(batch) / per_pair)
+
+    def _shared_head(self, sequences):
+        """The prefix every sequence starts with (the template's head), run once. Kept across calls: keys
+        and values of a prefix's first n tokens do not depend on what follows, so a kept head that is
+        longer than this call's shared part is cut to it rather than run again. None when too short."""
+        kept = self._template_prefix
+        limit = min(len(s) for s in sequences) - 1  # every sequence keeps a token of its own
+        n = min(_common_prefix_length(sequences + ([list(kept[0])] if kept else [])), limit)
+        if kept is None or n < MIN_PREFIX:
+            n = min(_common_prefix_length(sequences), limit)
+            if n < MIN_PREFIX:
+                return None
+            self._template_prefix = self._extend(None, sequences[0][:n])
+        elif n < len(kept[0]):
+            self._template_prefix = (kept[0][:n], [(k[:, :, :n], v[:, :, :n]) for k, v in kept[1]])
+        return self._template_prefix
+
+    def _extend(self, prefix, ids: list[int]):
+        """(ids, per-layer (k, v)) of `prefix` followed by `ids`."""
+        device = self.device
+        start = len(prefix[0]) if prefix else 0
+        out = self.model(input_ids=torch.tensor([ids], device=device),
+                         position_ids=torch.arange(start, start + len(ids), device=device)[None],
+                         past_key_values=self._cache(prefix[1], 1) if prefix else None, use_cache=True,
+                         **({"logits_to_keep": 1} if self._keep_kwarg else {}))
+        cache = out.past_key_values
+        layers = [(layer.keys, layer.values) for layer in cache.layers]
+        return (tuple(prefix[0]) if prefix else ()) + tuple(ids), layers
+
+    def _cache(self, layers, rows: int):
+        from transformers import DynamicCache
+
+        return DynamicCache(ddp_cache_data=[(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1))
+                                            for k, v in layers], config=self.model.config)
+
+
+MIN_PREFIX = 16  # tokens a shared prefix needs before running it once pays for the extra forward call
+
+
+def _common_prefix_length(sequences: list[list[int]]) -> int:
+    first = sequences[0]
+    n = min(len(s) for s in sequences)
+    for s in sequences[1:]:
+        i = 0
+        while i < n and s[i] == first[i]:
+            i += 1
+        n = i
+    return n
 
 
 def summarize(scores: list[PairScore], seconds: float) -> dict:
