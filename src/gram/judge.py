@@ -184,19 +184,26 @@ class Judge:
         sequences of one prompt: both orders, every pair of a ranking), the question.
         """
         out = [0.0] * len(sequences)
-        head = self._shared_head(sequences) if self.reuse_prefix else None
-        if head is None:
-            self._run(sequences, list(range(len(sequences))), rows_per_batch, None, out, progress, per_pair)
+        head = self._template_head() if self.reuse_prefix else None
+        n = len(head[0]) if head else 0
+        fits = [i for i, seq in enumerate(sequences) if head and len(seq) > n and tuple(seq[:n]) == head[0]]
+        fitting = set(fits)
+        self._run(sequences, [i for i in range(len(sequences)) if i not in fitting], rows_per_batch, None, out,
+                  progress, per_pair)
+        if not fits:
             return out
         pool = []
         for group in groups or [[i] for i in range(len(sequences))]:
-            members = [sequences[i] for i in group]
-            extra = min(_common_prefix_length(members), min(map(len, members)) - 1) - len(head[0])
-            if len(group) > 1 and extra >= MIN_PREFIX:
-                cache = self._extend(head, sequences[group[0]][len(head[0]):len(head[0]) + extra])
-                self._run(sequences, group, rows_per_batch, cache, out, progress, per_pair)
+            members = [i for i in group if i in fitting]
+            if not members:
+                continue
+            seqs = [sequences[i] for i in members]
+            extra = min(_common_prefix_length(seqs), min(map(len, seqs)) - 1) - n
+            if len(members) > 1 and extra >= MIN_PREFIX:
+                cache = self._extend(head, seqs[0][n:n + extra])
+                self._run(sequences, members, rows_per_batch, cache, out, progress, per_pair)
             else:
-                pool.extend(group)
+                pool.extend(members)
         self._run(sequences, pool, rows_per_batch, head, out, progress, per_pair)
         return out
 
@@ -220,21 +227,19 @@ class Judge:
             if progress is not None:
                 progress.update(len(batch) / per_pair)
 
-    def _shared_head(self, sequences):
-        """The prefix every sequence starts with (the template's head), run once. Kept across calls: keys
-        and values of a prefix's first n tokens do not depend on what follows, so a kept head that is
-        longer than this call's shared part is cut to it rather than run again. None when too short."""
-        kept = self._template_prefix
-        limit = min(len(s) for s in sequences) - 1  # every sequence keeps a token of its own
-        n = min(_common_prefix_length(sequences + ([list(kept[0])] if kept else [])), limit)
-        if kept is None or n < MIN_PREFIX:
-            n = min(_common_prefix_length(sequences), limit)
-            if n < MIN_PREFIX:
-                return None
-            self._template_prefix = self._extend(None, sequences[0][:n])
-        elif n < len(kept[0]):
-            self._template_prefix = (kept[0][:n], [(k[:, :, :n], v[:, :, :n]) for k, v in kept[1]])
-        return self._template_prefix
+    def _template_head(self):
+        """The judge template's head (chat preamble and instructions, up to the question), run once and kept.
+
+        Found as the tokens two judge prompts with nothing in common share; a sequence is scored from it
+        only if it starts with exactly these tokens. It depends on the tokenizer and template alone, never
+        on which pairs came before, so every run splits a sequence at the same place (identical numbers
+        whether a job ran through or was resumed)."""
+        if self._template_prefix is None:
+            one = encode_judge(self.tokenizer, "Zq 1", "x", "y", None, self.template).input_ids
+            two = encode_judge(self.tokenizer, "# other?", "u", "v", None, self.template).input_ids
+            n = _common_prefix_length([one, two])
+            self._template_prefix = self._extend(None, one[:n]) if n >= MIN_PREFIX else ((), None)
+        return self._template_prefix if self._template_prefix[1] is not None else None
 
     def _extend(self, prefix, ids: list[int]):
         """(ids, per-layer (k, v)) of `prefix` followed by `ids`."""
