@@ -211,3 +211,29 @@ def test_bradley_terry_model_adapts_from_its_own_checkpoint(tmp_path, tiny_model
                  *flags]) == 0
     head = [load_file(d / "model.safetensors")["score.weight"] for d in (first, second)]
     assert head[0].shape == head[1].shape and not torch.equal(head[0], head[1])
+
+
+def test_shared_template_head_gives_the_same_loss_and_gradients(tiny_model_dir, tiny_tokenizer):
+    """Stage 2 with the template head run once per batch equals running it in every row."""
+    from gram.templates import label_token_ids, template_head
+    from gram.train.data import LeftPadCollator, finetune_examples
+    from gram.train.trainer import GramTrainer
+
+    pairs = [PreferencePair(q, f"The answer {i} is right.", f"no {i}", "a" if i % 2 else "b")
+             for i, q in enumerate(QUESTIONS)]
+    examples, _ = finetune_examples(pairs, tiny_tokenizer, 1024, True, "gram")
+    head = tuple(template_head(tiny_tokenizer))
+    split, plain = LeftPadCollator(0, head)(examples), LeftPadCollator(0)(examples)
+    assert "head_ids" in split and split["input_ids"].shape[1] == plain["input_ids"].shape[1] - len(head)
+    results = []
+    for batch in (split, plain):
+        model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+        trainer = GramTrainer.__new__(GramTrainer)  # compute_loss only: no Trainer machinery needed
+        trainer.label_ids, trainer.label_smoothing, trainer.loss_type = list(label_token_ids(tiny_tokenizer)), 0.1, "gram"
+        loss = trainer.compute_loss(model, dict(batch))
+        loss.backward()
+        results.append((loss.item(), {n: p.grad.clone() for n, p in model.named_parameters()}))
+    (a, ga), (b, gb) = results
+    assert a == pytest.approx(b, rel=1e-5)
+    for name in ga:
+        assert torch.allclose(ga[name], gb[name], atol=1e-5, rtol=1e-4), name

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from . import backbone
-from .templates import encode_judge, label_token_ids
+from .templates import encode_judge, label_token_ids, template_head
 
 ORDERS = ("both", "ab")
 CPU_BATCH_TOKENS = 2048
@@ -235,10 +235,8 @@ class Judge:
         on which pairs came before, so every run splits a sequence at the same place (identical numbers
         whether a job ran through or was resumed)."""
         if self._template_prefix is None:
-            one = encode_judge(self.tokenizer, "Zq 1", "x", "y", None, self.template).input_ids
-            two = encode_judge(self.tokenizer, "# other?", "u", "v", None, self.template).input_ids
-            n = _common_prefix_length([one, two])
-            self._template_prefix = self._extend(None, one[:n]) if n >= MIN_PREFIX else ((), None)
+            head = template_head(self.tokenizer, self.template)
+            self._template_prefix = self._extend(None, head) if len(head) >= MIN_PREFIX else ((), None)
         return self._template_prefix if self._template_prefix[1] is not None else None
 
     def _extend(self, prefix, ids: list[int]):

@@ -240,6 +240,17 @@ def encode_judge(
     return Encoded(ids, truncated)
 
 
+def template_head(tokenizer, template: str = "gram") -> list[int]:
+    """The token ids every judge prompt of this tokenizer and template starts with: the chat preamble and
+    the instructions, up to the question. Found as what two prompts with nothing in common share."""
+    one = encode_judge(tokenizer, "Zq 1", "x", "y", None, template).input_ids
+    two = encode_judge(tokenizer, "# other?", "u", "v", None, template).input_ids
+    n = 0
+    while n < min(len(one), len(two)) and one[n] == two[n]:
+        n += 1
+    return one[:n]
+
+
 def encode_pretrain(tokenizer, prompt: str | list[dict], response_a: str, response_b: str,
                     max_length: int | None = None) -> tuple[list[int], int, bool]:
     """Stage-1 example: (ids, prompt_length, truncated). The target is the response pair as the

@@ -23,7 +23,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from .. import backbone
 from ..jsonl import write_json_atomic
 from ..losses import bradley_terry_loss, gram_loss
-from ..templates import label_token_ids
+from ..templates import label_token_ids, template_head
 from .config import FinetuneConfig, TrainConfig
 from .data import (
     LeftPadCollator,
@@ -56,7 +56,12 @@ class GramTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.pop("labels")  # (N,) 0 = A, 1 = B
-        outputs = model(**inputs, logits_to_keep=1, use_cache=False)
+        head_ids = inputs.pop("head_ids", None)
+        if head_ids is not None:  # the template head once, its keys and values shared by every row
+            inputs["past_key_values"] = shared_head_cache(model, head_ids, inputs["input_ids"].shape[0])
+            inputs["attention_mask"] = torch.cat([inputs["attention_mask"].new_ones(
+                (inputs["attention_mask"].shape[0], head_ids.shape[1])), inputs["attention_mask"]], dim=1)
+        outputs = model(**inputs, logits_to_keep=1, use_cache=head_ids is not None)
         last = outputs.logits[:, -1, :]  # (N, vocab)
         if self.loss_type == "gram":
             loss = gram_loss(last[:, self.label_ids], labels, self.label_smoothing)
@@ -64,6 +69,17 @@ class GramTrainer(Trainer):
             targets = torch.tensor(self.label_ids, device=labels.device)[labels]
             loss = F.cross_entropy(last.float(), targets)
         return (loss, outputs) if return_outputs else loss
+
+
+def shared_head_cache(model, head_ids: torch.Tensor, rows: int):
+    """A cache holding the head's keys and values (with their autograd graph), expanded to `rows` rows."""
+    from transformers import DynamicCache
+
+    head = model(input_ids=head_ids, position_ids=torch.arange(head_ids.shape[1], device=head_ids.device)[None],
+                 use_cache=True, logits_to_keep=1).past_key_values
+    config = getattr(model, "config", None)
+    return DynamicCache(ddp_cache_data=[(layer.keys.expand(rows, -1, -1, -1), layer.values.expand(rows, -1, -1, -1))
+                                        for layer in head.layers], config=config)
 
 
 class BTTrainer(Trainer):
@@ -185,7 +201,9 @@ def run(stage: str, config: TrainConfig) -> dict:
     else:
         assert isinstance(config, FinetuneConfig)
         examples, counts = finetune_examples(pairs, tokenizer, config.max_length, config.both_orders, config.template)
-        collator, trainer_cls = LeftPadCollator(pad_id), GramTrainer
+        # the shared template head: not with activation checkpointing, which runs without a cache
+        head = None if config.gradient_checkpointing else tuple(template_head(tokenizer, config.template))
+        collator, trainer_cls = LeftPadCollator(pad_id, head or None), GramTrainer
         extra = {"label_ids": label_token_ids(tokenizer), "label_smoothing": config.label_smoothing,
                  "loss_type": config.loss}
     if not examples:
