@@ -20,3 +20,10 @@ def replace_section(path: Path, name: str, text: str) -> None:
     with os.fdopen(fd, "w") as f:
         f.write(doc)
     os.replace(tmp, path)
+
+
+def report(text: str, section: str, write_docs: bool) -> None:
+    """Print a benchmark's table; with `write_docs`, also put it into docs/BENCHMARKS.md."""
+    print(text)
+    if write_docs:
+        replace_section(Path(__file__).resolve().parent.parent / "docs" / "BENCHMARKS.md", section, text)

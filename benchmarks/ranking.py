@@ -16,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
@@ -63,12 +62,9 @@ def main(argv=None) -> int:
              "|---|---|---|---|---|---|"]
     for n, strategy, c, r, sec in rows:
         lines.append(f"| {n} | {strategy} | {c:.0f} | {r:.0f} | {sec:.1f} | {sec / c:.2f} |")
-    text = "\n".join(lines)
-    print(text)
-    if args.write_docs:
-        from bench_docs import replace_section
+    from bench_docs import report
 
-        replace_section(ROOT / "docs" / "BENCHMARKS.md", "ranking-n", text)
+    report("\n".join(lines), "ranking-n", args.write_docs)
     return 0
 
 

@@ -24,7 +24,6 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
@@ -196,12 +195,9 @@ def main(argv=None) -> int:
         f"(prefix reuse skips work, so this can pass 100%).",
         f"- non-embedding parameters: {non_embedding / 1e6:.1f} M.",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.write_docs:
-        from bench_docs import replace_section
+    from bench_docs import report
 
-        replace_section(ROOT / "docs" / "BENCHMARKS.md", "scoring", text)
+    report("\n".join(lines), "scoring", args.write_docs)
     return 0
 
 
