@@ -30,7 +30,7 @@ def correctness(path: Path) -> list[int] | None:
     if not path.exists():
         return None
     out = []
-    for line in path.read_text().splitlines():
+    for line in path.read_text(encoding="utf-8").split("\n")[:-1]:
         r = json.loads(line)
         if r["label"] in ("a", "b"):
             chosen = r["score_a"] if r["label"] == "a" else r["score_b"]
@@ -40,7 +40,7 @@ def correctness(path: Path) -> list[int] | None:
 
 def longer_wins(path: Path) -> list[int]:
     out = []
-    for line in path.read_text().splitlines():
+    for line in path.read_text(encoding="utf-8").split("\n")[:-1]:
         r = json.loads(line)
         if r["label"] in ("a", "b"):
             a, b = len(r["response_a"]), len(r["response_b"])

@@ -59,9 +59,10 @@ def main(argv=None) -> int:
         s.close()
         model = args.model or str(tiny_model_dir(Path(tmp)))
         token = "load-test-token"
+        log = open(Path(tmp) / "server.log", "w")  # a file, not a pipe nobody reads (a full pipe blocks the server)
         server = subprocess.Popen([sys.executable, "-m", "gram.cli", "serve", "--model", model, "--port", str(port),
                                    "--token", token, "--max-body-bytes", str(args.max_body_bytes),
-                                   "--log-level", "warning"], stderr=subprocess.PIPE, text=True)
+                                   "--log-level", "warning"], stderr=log, text=True)
         try:
             base = f"http://127.0.0.1:{port}"
             for _ in range(1200):
@@ -70,7 +71,7 @@ def main(argv=None) -> int:
                     break
                 except httpx.TransportError:
                     if server.poll() is not None:
-                        raise SystemExit("server died: " + server.stderr.read()[-2000:])
+                        raise SystemExit("server died: " + (Path(tmp) / "server.log").read_text()[-2000:])
                     time.sleep(0.1)
             rss_idle = peak_rss_mb(server.pid)
             result = asyncio.run(run_load(base, token, args.requests, args.concurrency, args.max_body_bytes))

@@ -128,6 +128,13 @@ def test_token_and_limits():
         assert r.status_code == 413 and "pairs.response[0]" in r.json()["detail"]
         big = client.post("/compare", content=b"{" + b" " * 3000 + b"}", headers={**auth, "content-type": "application/json"})
         assert big.status_code == 413 and "2000 bytes" in big.json()["detail"]
+
+        def streamed():  # no Content-Length: the limit is enforced while the body is read
+            yield b'{"pairs": ['
+            yield b" " * 3000
+            yield b"]}"
+        chunked = client.post("/compare", content=streamed(), headers={**auth, "content-type": "application/json"})
+        assert chunked.status_code == 413 and "2000 bytes" in chunked.json()["detail"]
         long_list = {"lists": [{"prompt": "q", "responses": ["1"] * 5}]}
         assert client.post("/rank", json=long_list, headers=auth).status_code == 413
         assert client.post("/rank", json={"lists": [{"prompt": "q", "responses": []}]}, headers=auth).status_code == 422

@@ -36,7 +36,8 @@ def cmd_score(args) -> int:
     from tqdm import tqdm
 
     from . import sharding
-    from .judge import Judge, PairScore, summarize
+    from .evaluate import SCORE_FIELDS, score_fields, scores_of
+    from .judge import Judge, summarize
     from .resume import PartialOutput
 
     rows = list(read_jsonl(args.input))
@@ -49,13 +50,13 @@ def cmd_score(args) -> int:
                        max_batch_tokens=args.max_batch_tokens)
     log.info("loaded %s in %.1f s", args.model, time.perf_counter() - start)
     inputs = [row for _, row in rows]
-    settings = {"input": str(args.input), "model": args.model, "orders": args.orders, "template": args.template,
-                "max_length": args.max_length, "rows": len(inputs)}
+    settings = {"input": str(args.input), "model": args.model, "dtype": args.dtype, "orders": args.orders,
+                "template": args.template, "max_length": args.max_length, "rows": len(inputs)}
     rank, size = sharding.world()
     lo, hi = sharding.bounds(len(pairs), rank, size)  # this process's slice (all of it without a launcher)
     out = PartialOutput(sharding.shard_path(args.output, rank, size), {**settings, "slice": [lo, hi]}, args.resume,
                         chunk=SCORE_CHUNK)
-    out.check(inputs[lo:hi])
+    out.check(inputs[lo:hi], produced=SCORE_FIELDS)
     resumed_at = out.done
     start = time.perf_counter()
     with tqdm(total=hi - lo, initial=out.done, unit="pair", file=sys.stderr, desc="scoring",
@@ -63,8 +64,7 @@ def cmd_score(args) -> int:
         # fixed chunks from the slice's first row: a resumed run sends the judge the same batches as a clean one
         for first in range(lo + out.done, hi, SCORE_CHUNK):
             chunk = judge.compare_many(pairs[first:min(first + SCORE_CHUNK, hi)], orders=args.orders, progress=bar)
-            out.append([{**row, "score_a": s.score_a, "score_b": s.score_b, "p_a_ab": s.p_a_ab, "p_a_ba": s.p_a_ba,
-                         "truncated": s.truncated} for row, s in zip(inputs[first:], chunk)])
+            out.append([{**row, **score_fields(s)} for row, s in zip(inputs[first:], chunk)])
     seconds = time.perf_counter() - start
     out.finish()
     if size > 1:
@@ -78,7 +78,7 @@ def cmd_score(args) -> int:
         out_rows = [json.loads(line) for line in open(args.output, encoding="utf-8")]
     else:
         out_rows = out.rows
-    scores = [PairScore(r["score_a"], r["score_b"], r["p_a_ab"], r["p_a_ba"], r["truncated"]) for r in out_rows]
+    scores = [scores_of(r) for r in out_rows]
 
     summary = summarize(scores, seconds)
     consistency = ("n/a (one order)" if summary["position_consistency"] is None
@@ -108,10 +108,12 @@ def cmd_rank(args) -> int:
     sets = sets[:args.limit] if args.limit else sets
     judge = Judge.load(args.model, device=args.device, dtype=args.dtype, max_length=args.max_length,
                        batch_size=args.batch_size)
-    settings = {"input": str(args.input), "format": args.format, "model": args.model, "strategy": args.strategy,
+    settings = {"input": str(args.input), "format": args.format, "model": args.model, "dtype": args.dtype,
+                "strategy": args.strategy,
                 "budget": args.budget, "seed": args.seed, "max_length": args.max_length, "lists": len(sets)}
     out = PartialOutput(args.output, settings, args.resume)
-    out.check([s.to_row() for s in sets])
+    out.check([s.to_row() for s in sets], produced=("ranking", "picked", "comparisons", "rounds", "bt_scores",
+                                                    "budget_exhausted"))
     start = time.perf_counter()
     for s in tqdm(sets[out.done:], unit="list", file=sys.stderr, disable=args.quiet, initial=out.done, total=len(sets)):
         r = rank(judge, s.prompt, s.responses, args.strategy, budget=args.budget, seed=args.seed)

@@ -56,8 +56,8 @@ def cmd_eval(args) -> int:
         for name, pairs, identity in benches:
             pairs = pairs[:args.limit] if args.limit else pairs
             where = out / model_label(model) / name
-            settings = {"model": model, "data": {**identity, "evaluated": len(pairs)}, "orders": args.orders,
-                        "max_length": args.max_length}
+            settings = {"model": model, "dtype": args.dtype, "data": {**identity, "evaluated": len(pairs)},
+                        "orders": args.orders, "max_length": args.max_length}
             finished = where / "results.json"
             if args.resume and finished.exists() and json.loads(finished.read_text()).get("settings") == settings:
                 everything.append(json.loads(finished.read_text()))

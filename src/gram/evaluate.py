@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,15 +80,6 @@ def fingerprint(pairs: list[PreferencePair]) -> str:
 EVAL_CHUNK = 64  # pairs scored, then appended to scores.jsonl.partial, at a time
 
 
-def evaluate(judge, pairs: list[PreferencePair], orders: str = "both", progress=None, partial=None
-             ) -> tuple[dict, list]:
-    """Score and summarise. With `partial` (a resume.PartialOutput for scores.jsonl) the rows are appended
-    a chunk at a time, and the rows an interrupted run left there are kept, not scored again."""
-    start = time.perf_counter()
-    scores = score_pairs(judge, pairs, orders, progress, partial)
-    return summarize_results(pairs, scores, time.perf_counter() - start), scores
-
-
 def score_pairs(judge, pairs: list[PreferencePair], orders: str = "both", progress=None, partial=None) -> list:
 
     if partial is None:
@@ -120,9 +110,17 @@ def summarize_results(pairs: list[PreferencePair], scores: list, seconds: float)
     return results
 
 
-def score_row(pair: PreferencePair, s) -> dict:
-    return {**pair.to_row(), "score_a": s.score_a, "score_b": s.score_b, "p_a_ab": s.p_a_ab, "p_a_ba": s.p_a_ba,
+SCORE_FIELDS = ("score_a", "score_b", "p_a_ab", "p_a_ba", "truncated")
+
+
+def score_fields(s) -> dict:
+    """A PairScore as the fields gram writes into output rows."""
+    return {"score_a": s.score_a, "score_b": s.score_b, "p_a_ab": s.p_a_ab, "p_a_ba": s.p_a_ba,
             "truncated": s.truncated}
+
+
+def score_row(pair: PreferencePair, s) -> dict:
+    return {**pair.to_row(), **score_fields(s)}
 
 
 def model_label(model: str) -> str:

@@ -37,10 +37,7 @@ class PartialOutput:
                 raise InputError(self.partial, None, None, f"written with other settings ({', '.join(changed)}); "
                                  "run without --resume to start over")
             self.rows = self._read_rows()
-        elif resume and self.output.exists() and not self.meta.exists():  # the run had finished
-            self.rows = [json.loads(line) for line in self.output.read_text(encoding="utf-8").splitlines()]
-            self._file = None
-        else:
+        else:  # a fresh start (with --resume too when nothing was left: a finished OUTPUT is redone)
             self.partial.unlink(missing_ok=True)
             self.output.parent.mkdir(parents=True, exist_ok=True)
             write_json_atomic(self.meta, self.settings)
@@ -49,14 +46,15 @@ class PartialOutput:
     def done(self) -> int:
         return len(self.rows)
 
-    def check(self, inputs: list[dict]) -> None:
-        """The rows already written must be the outputs of the first input rows: same input fields."""
+    def check(self, inputs: list[dict], produced: tuple[str, ...] = ()) -> None:
+        """The rows already written must be the outputs of the first input rows: same input fields (but
+        for the `produced` ones, which the job itself writes over)."""
         if len(self.rows) > len(inputs):
             raise InputError(self.partial, None, None, f"holds {len(self.rows)} rows but the input has only "
                              f"{len(inputs)}; run without --resume to start over")
         for i, (done, want) in enumerate(zip(self.rows, inputs), 1):
             for key, value in want.items():
-                if done.get(key) != value:
+                if key not in produced and done.get(key) != value:
                     raise InputError(self.partial, i, key, "differs from the same row of the input (the input "
                                      "changed since the interrupted run); run without --resume to start over")
 
@@ -71,7 +69,7 @@ class PartialOutput:
     def finish(self) -> None:
         if self._file is not None:
             self._file.close()
-        if not self.partial.exists():  # it had finished, or there was nothing to do: still a whole file
+        if not self.partial.exists():  # nothing to do at all: still a whole (empty) file
             write_jsonl_atomic(self.partial, self.rows)
         os.replace(self.partial, self.output)
         self.meta.unlink(missing_ok=True)
@@ -80,7 +78,7 @@ class PartialOutput:
         data = self.partial.read_bytes()
         whole = data[:data.rfind(b"\n") + 1]  # a kill mid-write leaves a last line without its newline
         rows = []
-        for i, line in enumerate(whole.splitlines(), 1):
+        for i, line in enumerate(whole.split(b"\n")[:-1], 1):
             try:
                 row = json.loads(line)
             except ValueError as e:

@@ -23,6 +23,7 @@ its pairs are scored.
 
 import asyncio
 import hmac
+import logging
 import os
 import sys
 import threading
@@ -47,6 +48,8 @@ from .serve_schemas import (
 )
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at runtime.
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -99,7 +102,7 @@ class Batcher:
 
     @property
     def queued_pairs(self) -> int:
-        return sum(len(j.pairs) for j in self.queue)
+        return sum(len(j.pairs) for j in self.queue if not j.future.done())  # cancelled ones do not count
 
     async def compare(self, pairs: list[Pair]) -> list[PairScore]:
         if not pairs:
@@ -137,10 +140,13 @@ class Batcher:
             if self.max_wait_ms:
                 await asyncio.sleep(self.max_wait_ms / 1000)  # let concurrent requests join this batch
             while jobs := self._take():
-                pairs = [p for j in jobs for p in j.pairs]
                 try:
+                    pairs = [p for j in jobs for p in j.pairs]
                     scores = await loop.run_in_executor(self.model_thread, self._score, pairs)
-                except Exception as e:  # the judge failed: every waiting request hears why
+                    if len(scores) != len(pairs):
+                        raise RuntimeError(f"the judge returned {len(scores)} scores for {len(pairs)} pairs")
+                except Exception as e:  # every request of the batch hears why; the worker goes on
+                    log.exception("scoring a batch of %d requests failed", len(jobs))
                     for j in jobs:
                         if not j.future.done():
                             j.future.set_exception(e)
@@ -350,7 +356,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge()
+                    raise _TooLarge(self.max_bytes)
             return message
 
         try:
@@ -365,8 +371,12 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """Raised from `receive` while a body streams in: FastAPI turns other exceptions from the body reader
+    into 400, but passes an HTTPException through, so the client gets this 413."""
+
+    def __init__(self, max_bytes: int):
+        super().__init__(413, f"request body over this server's limit of {max_bytes} bytes")
 
 
 def serve(args) -> int:

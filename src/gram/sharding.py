@@ -31,10 +31,13 @@ def barrier() -> None:
     rank, size = world()
     if size == 1:
         return
+    from datetime import timedelta
+
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        dist.init_process_group("gloo")
+        # Ranks arrive when their slice is done, which after --resume can be hours apart: a long timeout.
+        dist.init_process_group("gloo", timeout=timedelta(hours=24))
     dist.barrier()
 
 

@@ -67,8 +67,10 @@ class LeftPadCollator:
 
     With `head` (the judge template's head, `templates.template_head`) and every row starting with it, the
     batch is split: `head_ids` (1, H) once, and each row's rest left-padded, its positions continuing at
-    H. GramTrainer runs the head once and lets every row attend to its keys and values: the same
-    gradients as running it in every row, for B - 1 fewer copies of its compute and activations."""
+    H; the attention mask covers both (H + width, ones over the head). GramTrainer runs the head once and
+    lets every row attend to its keys and values: the same gradients as running it in every row (with
+    dropout off; with LoRA dropout the head gets one mask instead of B), for B - 1 fewer copies of its
+    compute and activations."""
 
     pad_id: int
     head: tuple[int, ...] | None = None
@@ -79,6 +81,7 @@ class LeftPadCollator:
         h = len(self.head or ())
         if h and all(len(r) > h and tuple(r[:h]) == self.head for r in rows):
             ids, mask, positions = left_pad([r[h:] for r in rows], self.pad_id)
+            mask = torch.cat([torch.ones((len(rows), h), dtype=mask.dtype), mask], dim=1)
             return {"head_ids": torch.tensor([self.head]), "input_ids": ids, "attention_mask": mask,
                     "position_ids": positions + h, "labels": labels}
         ids, mask, positions = left_pad(rows, self.pad_id)

@@ -59,8 +59,6 @@ class GramTrainer(Trainer):
         head_ids = inputs.pop("head_ids", None)
         if head_ids is not None:  # the template head once, its keys and values shared by every row
             inputs["past_key_values"] = shared_head_cache(model, head_ids, inputs["input_ids"].shape[0])
-            inputs["attention_mask"] = torch.cat([inputs["attention_mask"].new_ones(
-                (inputs["attention_mask"].shape[0], head_ids.shape[1])), inputs["attention_mask"]], dim=1)
         outputs = model(**inputs, logits_to_keep=1, use_cache=head_ids is not None)
         last = outputs.logits[:, -1, :]  # (N, vocab)
         if self.loss_type == "gram":
