@@ -46,8 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED = 0
 
 SIZES = {
-    "stage1_pairs": 1200, "stage2_pairs": 500, "rmb_test": 100, "eval_per_set": 80, "judgebench": 64,
-    "hh_test": 200, "hh_pool": 400, "adapt_n": (100, 400),
+    "stage1_pairs": 800, "stage2_pairs": 320, "rmb_test": 60, "eval_per_set": 50, "judgebench": 40,
+    "hh_test": 120, "hh_pool": 200, "adapt_n": (50, 200),
 }
 LIMITS = {"stage1_tokens": 384, "stage2_tokens": 384, "eval_tokens": 768, "judgebench_tokens": 1024,
           "hh_tokens": 512}
@@ -57,7 +57,7 @@ OOD_SETS = ["judgebench", "llmbar-natural", "llmbar-adversarial", "hhh", "pandal
 TRAIN = ["--batch-size", "4", "--grad-accum", "4", "--learning-rate", "5e-5", "--epochs", "1",
          "--lr-scheduler", "cosine", "--warmup-ratio", "0.1", "--seed", "42", "--logging-steps", "2",
          "--save-steps", "10", "--save-total-limit", "1"]
-ADAPT = ["--batch-size", "4", "--grad-accum", "4", "--learning-rate", "2e-5", "--epochs", "2",
+ADAPT = ["--batch-size", "4", "--grad-accum", "4", "--learning-rate", "2e-5", "--epochs", "1",
          "--lr-scheduler", "cosine", "--warmup-ratio", "0.1", "--seed", "42", "--logging-steps", "2",
          "--save-steps", "10", "--save-total-limit", "1", "--max-length", str(LIMITS["hh_tokens"])]
 
