@@ -3,6 +3,7 @@
 import pytest
 
 from gram.judge import Judge
+from gram.records import prompt_key
 from gram.rlhf import GramReward
 
 
@@ -38,6 +39,15 @@ def test_greedy_reference_is_generated_once_per_prompt(judge, tiny_model, tiny_t
         del tiny_model.generate
     assert calls == [False, False]  # greedy, once for each of the two prompts
     assert again[0] == pytest.approx(first[0], abs=1e-6) and len(first) == 3
+
+
+def test_generated_references_are_bounded_least_recently_used_first(judge, tiny_model, tiny_tokenizer):
+    reward = GramReward(judge, policy=tiny_model, tokenizer=tiny_tokenizer, max_new_tokens=2, max_cached=2,
+                        references={"Pinned": "given"})
+    for prompt in ["one", "two", "one", "three"]:  # "two" is the least recently used when "three" arrives
+        reward.reference(prompt)
+    assert list(reward.cache) == [prompt_key("one"), prompt_key("three")]
+    assert reward.reference("Pinned") == "given" and len(reward.cache) == 2  # given ones are never evicted
 
 
 def test_trl_calls_it_like_a_reward_function(judge):

@@ -5,7 +5,8 @@ As in the GRAM reference (and ReMax), the reference is the policy's greedy respo
     reward(x, y) = s(y | x, y_ref) - c,    s = the judge's both-orders score of y in the pair (y, y_ref)
 
 with c = 0.5 when centred (a response as good as the reference gets 0). References are generated once per
-prompt and cached; a dataset column `reference` (or `references=` here) supplies them instead.
+prompt and cached (the `max_cached` most recently used; references given up front are never evicted); a
+dataset column `reference` (or `references=` here) supplies them instead.
 
 GramReward is a callable with TRL's reward-function signature, for GRPOTrainer and RLOOTrainer:
 
@@ -16,6 +17,8 @@ For PPO-style trainers that want one scalar per (prompt, response), call `reward
 """
 
 from __future__ import annotations
+
+from collections import OrderedDict
 
 import torch
 
@@ -35,21 +38,25 @@ class GramReward:
     __name__ = "gram_reward"  # TRL names reward columns after the callable
 
     def __init__(self, judge, policy=None, tokenizer=None, references: dict | None = None, center: bool = True,
-                 max_new_tokens: int = 256):
+                 max_new_tokens: int = 256, max_cached: int | None = None):
         self.judge = judge
         self.policy = policy
         self.tokenizer = tokenizer
         self.center = center
         self.max_new_tokens = max_new_tokens
-        self.cache: dict[str, str] = {}
-        for prompt, ref in (references or {}).items():
-            self.cache[prompt_key(prompt)] = ref
+        self.max_cached = max_cached
+        self.given = {prompt_key(prompt): ref for prompt, ref in (references or {}).items()}
+        self.cache: OrderedDict[str, str] = OrderedDict()  # generated references, least recently used first
 
     @torch.inference_mode()
     def reference(self, prompt) -> str:
         """The policy's greedy response to `prompt`, generated once and cached."""
         key = prompt_key(prompt)
-        if key not in self.cache:
+        if key in self.given:
+            return self.given[key]
+        if key in self.cache:
+            self.cache.move_to_end(key)
+        else:
             if self.policy is None or self.tokenizer is None:
                 raise ValueError("no reference for this prompt: pass policy and tokenizer, references=, or a "
                                  "`reference` column")
@@ -64,6 +71,9 @@ class GramReward:
                                        pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
             self.policy.train(was_training)
             self.cache[key] = self.tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+            # a long-running server sees unboundedly many prompts; a training run sees its dataset's
+            if self.max_cached is not None and len(self.cache) > self.max_cached:
+                self.cache.popitem(last=False)
         return self.cache[key]
 
     def score(self, prompts, responses, references=None) -> list[float]:

@@ -191,7 +191,8 @@ class _BatchedJudge:
 
 
 def create_app(judge, *, token: str | None = None, limits: Limits | None = None, policy=None, policy_tokenizer=None,
-               max_batch_pairs: int = 64, max_wait_ms: float = 2.0, model_name: str = "", max_new_tokens: int = 256):
+               max_batch_pairs: int = 64, max_wait_ms: float = 2.0, model_name: str = "", max_new_tokens: int = 256,
+               max_cached_references: int = 10_000):
     """The FastAPI app. `judge`: a loaded Judge; `policy` (+ tokenizer): writes references for /reward."""
     from .rlhf import GramReward
 
@@ -200,7 +201,8 @@ def create_app(judge, *, token: str | None = None, limits: Limits | None = None,
                       max_queue_pairs=limits.max_queue_pairs)
     # ranking runs in threads that block on the batcher: enough of them that concurrent lists batch together
     rank_threads = ThreadPoolExecutor(limits.max_items, thread_name_prefix="gram-rank")
-    references = GramReward(judge, policy=policy, tokenizer=policy_tokenizer, max_new_tokens=max_new_tokens)
+    references = GramReward(judge, policy=policy, tokenizer=policy_tokenizer, max_new_tokens=max_new_tokens,
+                            max_cached=max_cached_references)
 
     @asynccontextmanager
     async def lifespan(app):
