@@ -59,7 +59,7 @@ class TokenCounter:
         ids = kwargs.get("input_ids")
         if ids is None:
             return
-        past = kwargs.get("past_key_values")
+        past = kwargs.get("cache", kwargs.get("past_key_values"))
         before = past.get_seq_length() if past is not None else 0
         rows, length = ids.shape
         self.tokens += rows * length

@@ -136,3 +136,20 @@ def test_prefix_reuse_is_exact_and_runs_fewer_tokens(tiny_model, tiny_tokenizer)
     head = len(reuse._template_prefix[0])
     assert head > 100 and second_call < 2 * (len(encode_judge(tiny_tokenizer, *pairs[0].__dict__.values()).input_ids)
                                              - head) + 1
+
+
+def test_prefix_reuse_through_a_peft_wrapper_is_exact(tiny_model, tiny_tokenizer):
+    """A judge on unmerged LoRA adapters reuses the template head too, with the same scores."""
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(0)
+    model = get_peft_model(tiny_model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    try:
+        reuse = Judge(model, tiny_tokenizer)
+        assert reuse.reuse_prefix
+        fast = reuse.compare_many(PAIRS, batch_size=2)
+        full = Judge(model, tiny_tokenizer, reuse_prefix=False).compare_many(PAIRS, batch_size=2)
+    finally:
+        model.unload()  # the shared fixture gets its plain layers back
+    for a, b in zip(full, fast):
+        assert b.p_a_ab == pytest.approx(a.p_a_ab, abs=1e-5) and b.p_a_ba == pytest.approx(a.p_a_ba, abs=1e-5)

@@ -184,3 +184,20 @@ def load(name: str = DEFAULT_MODEL, device=None, dtype=None, trust_remote_code: 
         raise BackboneError(f"cannot load model {name!r} from {path}: {err}") from err
     model.to(device).eval()
     return model, tokenizer
+
+
+def cache_argument(model) -> str | None:
+    """The forward argument that takes a key/value cache: `cache` from transformers 5.24 on (where
+    `past_key_values` is a deprecated alias), `past_key_values` before; None for a model taking neither.
+    A PEFT wrapper passes it through to the model it wraps."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    parameters = inspect.signature(base.forward).parameters
+    return next((name for name in ("cache", "past_key_values") if name in parameters), None)
+
+
+def output_cache(outputs):
+    """The key/value cache a forward call returned, under either name."""
+    cache = outputs.get("cache") if hasattr(outputs, "get") else None
+    return cache if cache is not None else outputs.past_key_values

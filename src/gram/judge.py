@@ -117,8 +117,9 @@ class Judge:
         # Sliding-window caches do not extend a shared prefix the same way (recurrent ones are caught when
         # the head is first run): a full forward there.
         config = getattr(model, "config", None)
+        self._cache_kwarg = backbone.cache_argument(model)
         self.reuse_prefix = reuse_prefix and getattr(config, "sliding_window", None) in (None, 0) \
-            and "past_key_values" in inspect.signature(model.forward).parameters
+            and self._cache_kwarg is not None
         self._template_prefix: tuple[tuple[int, ...], list] | None = None  # (ids, per-layer (k, v))
 
     @classmethod
@@ -221,7 +222,7 @@ class Judge:
             if prefix:
                 mask = torch.cat([torch.ones((len(batch), skip), dtype=mask.dtype), mask], dim=1)
                 positions = positions + skip
-                kwargs["past_key_values"] = self._cache(prefix[1], len(batch))
+                kwargs[self._cache_kwarg] = self._cache(prefix[1], len(batch))
             device = self.device
             logits = self.model(input_ids=input_ids.to(device), attention_mask=mask.to(device),
                                 position_ids=positions.to(device), use_cache=bool(prefix), **kwargs).logits
@@ -252,11 +253,13 @@ class Judge:
         """(ids, per-layer (k, v)) of `prefix` followed by `ids`."""
         device = self.device
         start = len(prefix[0]) if prefix else 0
+        kwargs = {"logits_to_keep": 1} if self._keep_kwarg else {}
+        if prefix:
+            kwargs[self._cache_kwarg] = self._cache(prefix[1], 1)
         out = self.model(input_ids=torch.tensor([ids], device=device),
                          position_ids=torch.arange(start, start + len(ids), device=device)[None],
-                         past_key_values=self._cache(prefix[1], 1) if prefix else None, use_cache=True,
-                         **({"logits_to_keep": 1} if self._keep_kwarg else {}))
-        cache = out.past_key_values
+                         use_cache=True, **kwargs)
+        cache = backbone.output_cache(out)
         layers = [(layer.keys, layer.values) for layer in cache.layers]
         return (tuple(prefix[0]) if prefix else ()) + tuple(ids), layers
 

@@ -58,7 +58,8 @@ class GramTrainer(Trainer):
         labels = inputs.pop("labels")  # (N,) 0 = A, 1 = B
         head_ids = inputs.pop("head_ids", None)
         if head_ids is not None:  # the template head once, its keys and values shared by every row
-            inputs["past_key_values"] = shared_head_cache(model, head_ids, inputs["input_ids"].shape[0])
+            cache = shared_head_cache(model, head_ids, inputs["input_ids"].shape[0])
+            inputs[backbone.cache_argument(model) or "past_key_values"] = cache
         outputs = model(**inputs, logits_to_keep=1, use_cache=head_ids is not None)
         last = outputs.logits[:, -1, :]  # (N, vocab)
         if self.loss_type == "gram":
@@ -73,8 +74,8 @@ def shared_head_cache(model, head_ids: torch.Tensor, rows: int):
     """A cache holding the head's keys and values (with their autograd graph), expanded to `rows` rows."""
     from transformers import DynamicCache
 
-    head = model(input_ids=head_ids, position_ids=torch.arange(head_ids.shape[1], device=head_ids.device)[None],
-                 use_cache=True, logits_to_keep=1).past_key_values
+    head = backbone.output_cache(model(input_ids=head_ids, use_cache=True, logits_to_keep=1,
+                                       position_ids=torch.arange(head_ids.shape[1], device=head_ids.device)[None]))
     config = getattr(model, "config", None)
     return DynamicCache(ddp_cache_data=[(layer.keys.expand(rows, -1, -1, -1), layer.values.expand(rows, -1, -1, -1))
                                         for layer in head.layers], config=config)
