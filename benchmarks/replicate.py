@@ -15,6 +15,8 @@ Every stage is a separate process (`gram pretrain|finetune|adapt|train-bt|eval`,
 logged to RUN/logs/<stage>.log. A stage is done when RUN/done/<stage>.json exists (written atomically after
 it succeeds, with its wall time); an interrupted training stage resumes from its last checkpoint, an
 interrupted evaluation from its last finished benchmark. No stage needs more than about an hour here.
+Finished stages' results (never models or data) are kept in benchmarks/results/replicate/, to commit, so
+that a run can go on in a later session on a fresh machine (see replicate_archive.py).
 
 Data (seed 0 everywhere; nothing from an evaluation set or the adaptation test set is trained on: their
 prompts are removed from every training source before sampling):
@@ -41,6 +43,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from replicate_archive import ARCHIVE, archive_stage, restore, stages_to_run
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 0
@@ -107,15 +111,15 @@ def stages(run: Path) -> list[Stage]:
         Stage("bt", [["gram", "train-bt", "--train-file", str(data / "stage2_train.jsonl"), "--output-dir",
                       str(models / "bt"), "--max-length", str(LIMITS["stage2_tokens"]), *TRAIN]], [None]),
     ]
+    # Ordered so that what needs stage 1 (the longest stage) comes first and what needs only the backbone
+    # (stage 2 only, zero-shot) last: a session cut short loses the stages cheapest to run again.
     ood = ["rmb-test", *OOD_SETS]
-    out += [eval_stage(run, m, ood) for m in ("zero-shot", "gram", "bt")]
+    out += [eval_stage(run, m, ood) for m in ("gram", "bt")]
     out += [
-        Stage("stage2-only", [[*finetune, "--model", "smollm2-135m", "--output-dir", str(models / "stage2-only"),
-                               "--label-smoothing", "0.1"]], [None]),
         Stage("gram-eps0", [[*finetune, "--model", str(models / "stage1"), "--output-dir", str(models / "gram-eps0"),
                              "--label-smoothing", "0"]], [None]),
+        eval_stage(run, "gram-eps0", ood),
     ]
-    out += [eval_stage(run, m, ood) for m in ("stage2-only", "gram-eps0")]
     for n in SIZES["adapt_n"]:
         out.append(Stage(f"adapt-gram-{n}", [["gram", "adapt", "--model", str(models / "gram"), "--train-file",
                                               str(data / "hh_pool.jsonl"), "--limit", str(n), "--output-dir",
@@ -128,6 +132,12 @@ def stages(run: Path) -> list[Stage]:
         out.append(eval_stage(run, m, ["hh-test"], tag="adapt-eval"))
         for n in SIZES["adapt_n"]:
             out.append(eval_stage(run, f"adapt-{m}-{n}", ["hh-test"], tag="adapt-eval"))
+    out += [
+        Stage("stage2-only", [[*finetune, "--model", "smollm2-135m", "--output-dir", str(models / "stage2-only"),
+                               "--label-smoothing", "0.1"]], [None]),
+        eval_stage(run, "stage2-only", ood),
+        eval_stage(run, "zero-shot", ood),
+    ]
     return out
 
 
@@ -268,6 +278,8 @@ def run_stage(run: Path, stage: Stage) -> None:
     seconds = finish_attempt(run, stage.name)
     write_json_atomic(done_path(run, stage.name), {"stage": stage.name, "seconds": round(seconds, 1),
                                                    "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
+    if stage.name != "data":
+        archive_stage(run, stage)
     print(f"[replicate] {stage.name}: done in {seconds / 60:.1f} min", flush=True)
 
 
@@ -287,9 +299,9 @@ def main(argv=None) -> int:
             print(f"{s.name:24s} {state}")
         return 0
     if args.report:
-        sys.path.insert(0, str(Path(__file__).parent))
         from replicate_report import write_report
 
+        restore(run)
         write_report(run, all_stages, ROOT / "docs")
         return 0
     os.environ.setdefault("GRAM_DATA", str(ROOT.parent / "shared" / "data"))
@@ -300,10 +312,14 @@ def main(argv=None) -> int:
     unknown = wanted - {s.name for s in all_stages}
     if unknown:
         parser.error(f"unknown stage(s): {', '.join(sorted(unknown))}")
-    for stage in all_stages:
-        if (wanted and stage.name not in wanted) or done_path(run, stage.name).exists():
-            continue
-        run_stage(run, stage)
+    if not done_path(run, "data").exists():
+        run_stage(run, all_stages[0])
+    restored = restore(run)
+    if restored:
+        print(f"[replicate] restored from {ARCHIVE}: {', '.join(restored)}", flush=True)
+    for stage in stages_to_run(run, all_stages, lambda s: done_path(run, s.name).exists()):
+        if not wanted or stage.name in wanted:
+            run_stage(run, stage)
     return 0
 
 

@@ -1,0 +1,88 @@
+"""What the replication's report needs, kept in git so that a run can span sessions (benchmarks/replicate.py).
+
+A session's machine is gone when it ends, runs/ with it. After each stage finishes, its done marker (with
+its wall time) and, for an evaluation, each benchmark's results.json and scores without the pairs' text
+(label and scores only: nothing of the data sets) are copied to benchmarks/results/replicate/. A later run
+on a fresh machine rebuilds the data (seeded, minutes), checks it is byte-identical to the data the
+archive was made from, and puts the archived stages back as done; a finished training stage runs again
+only if a stage still to do needs its model (models are 538 MB each and are never committed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+ARCHIVE = Path(__file__).resolve().parent / "results" / "replicate"
+SCORE_KEYS = ("label", "score_a", "score_b", "p_a_ab", "p_a_ba", "truncated")
+
+
+def data_hashes(run: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((run / "data").glob("*.jsonl"))}
+
+
+def eval_dirs(stage) -> list[Path]:
+    """The per-benchmark output folders of an evaluation stage (empty for a training stage)."""
+    return [Path(c).parent for c in stage.creates if c and c.endswith("reliability.png")]
+
+
+def archive_stage(run: Path, stage, archive: Path = ARCHIVE) -> None:
+    """Copy a finished stage's done marker and evaluation results (no pair text) into `archive`."""
+    from gram.jsonl import write_json_atomic, write_jsonl_atomic
+
+    hashes = data_hashes(run)
+    kept = archive / "data.json"
+    if kept.exists() and json.loads(kept.read_text()) != hashes:
+        raise SystemExit(f"replicate: {archive} holds results of other data (sizes or sources changed); "
+                         "move it away to start a new archive")
+    write_json_atomic(kept, hashes)
+    for folder in eval_dirs(stage):
+        target = archive / folder.relative_to(run)
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(folder / "results.json", target / "results.json")
+        rows = [json.loads(line) for line in (folder / "scores.jsonl").read_text(encoding="utf-8").splitlines()]
+        write_jsonl_atomic(target / "scores.jsonl", ({k: r[k] for k in SCORE_KEYS if k in r} for r in rows))
+    done = Path("done") / f"{stage.name}.json"
+    (archive / "done").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(run / done, archive / done)
+
+
+def restore(run: Path, archive: Path = ARCHIVE) -> list[str]:
+    """Put archived stages back into `run` (never over a file there); the names of the stages restored.
+    Nothing is restored unless the run's data is byte-identical to the archive's."""
+    kept = archive / "data.json"
+    if not kept.exists():
+        return []
+    if json.loads(kept.read_text()) != data_hashes(run):
+        print(f"replicate: {archive} was made from other data; not restored", flush=True)
+        return []
+    restored = []
+    for path in sorted(p for p in archive.rglob("*") if p.is_file() and p != kept):
+        target = run / path.relative_to(archive)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            if path.parent.name == "done":
+                restored.append(path.stem)
+    return restored
+
+
+def arguments(stage, flag: str) -> list[str]:
+    return [c[i + 1] for c in stage.commands for i, a in enumerate(c[:-1]) if a == flag]
+
+
+def stages_to_run(run: Path, stages, is_done) -> list:
+    """Stages not done, plus any done training stage whose model is gone but is read by one of them
+    (walked backwards, so a chain such as stage1 -> gram -> adapt-gram comes back whole)."""
+    models = run / "models"
+    todo = {s.name for s in stages if not is_done(s)}
+    makers = {Path(out).name: s.name for s in stages for out in arguments(s, "--output-dir")
+              if Path(out).parent == models}
+    for s in reversed(stages):
+        if s.name in todo:
+            for model in arguments(s, "--model"):
+                if Path(model).parent == models and not Path(model).exists() and Path(model).name in makers:
+                    todo.add(makers[Path(model).name])
+    return [s for s in stages if s.name in todo]
