@@ -4,6 +4,7 @@
     python benchmarks/replicate.py --list           # the stages, done or not, with their wall times
     python benchmarks/replicate.py --only gram      # one stage (or several: --only bt --only eval-bt)
     python benchmarks/replicate.py --report         # docs/RESULTS.md and its plots from what has run
+    python benchmarks/replicate.py --archive        # (again) keep finished stages' results for a later session
 
 Claims tested (Wang et al., ICML 2025): (1) pre-training on unlabeled response pairs (stage 1) helps a
 generative reward model generalise out of distribution, against the same model trained on labels alone;
@@ -289,6 +290,7 @@ def main(argv=None) -> int:
     parser.add_argument("--only", action="append", help="run just this stage (repeatable)")
     parser.add_argument("--list", action="store_true", help="list the stages and stop")
     parser.add_argument("--report", action="store_true", help="write docs/RESULTS.md from the finished stages")
+    parser.add_argument("--archive", action="store_true", help=f"copy every finished stage's results to {ARCHIVE}")
     args = parser.parse_args(argv)
     run = Path(args.run_dir)
     all_stages = stages(run)
@@ -297,6 +299,11 @@ def main(argv=None) -> int:
             d = done_path(run, s.name)
             state = f"done, {json.loads(d.read_text())['seconds'] / 60:.1f} min" if d.exists() else "to do"
             print(f"{s.name:24s} {state}")
+        return 0
+    if args.archive:
+        for s in all_stages[1:]:
+            if done_path(run, s.name).exists():
+                archive_stage(run, s)
         return 0
     if args.report:
         from replicate_report import write_report
