@@ -156,19 +156,26 @@ def write_report(run: Path, stages, docs: Path) -> None:
 
     # adaptation
     sizes = [0, *manifest["sizes"]["adapt_n"]]
-    curve = {}
+    curve, correct = {}, {}
     for kind in ("gram", "bt"):
         curve[kind] = []
         for n in sizes:
             name = kind if n == 0 else f"adapt-{kind}-{n}"
             c = correctness(run / "adapt-eval" / name / "hh-test" / "scores.jsonl")
             curve[kind].append(None if c is None else (sum(c) / len(c), *bootstrap(c)))
+            correct[f"{kind}-{n}"] = c
     if any(v for k in curve for v in curve[k]):
         lines += ["### Task adaptation: HH-RLHF harmlessness (held-out test side)", "",
                   "| task pairs | " + " | ".join(str(n) for n in sizes) + " |", "|---|" + "---|" * len(sizes)]
         for kind in ("gram", "bt"):
             cells = ["-" if v is None else f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}]" for v in curve[kind]]
             lines.append(f"| {LABELS[kind]} | " + " | ".join(cells) + " |")
+        cells = []
+        for n in sizes:
+            g, b = correct[f"gram-{n}"], correct[f"bt-{n}"]
+            cells.append("-" if g is None or b is None else
+                         "{:+.3f} [{:+.3f}, {:+.3f}]".format(sum(g) / len(g) - sum(b) / len(b), *bootstrap(g, b)))
+        lines.append("| GRAM minus BT (paired) | " + " | ".join(cells) + " |")
         longer = longer_wins(data / "hh-test.jsonl")
         lines += ["", f'"Longer response wins" on the same test side: {sum(longer) / len(longer):.3f}.', ""]
         fig, ax = plt.subplots(figsize=(5, 3.4))
