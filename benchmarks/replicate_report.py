@@ -48,6 +48,24 @@ def longer_wins(path: Path) -> list[int]:
     return out
 
 
+def picks_longer(scores: Path, data: Path) -> tuple[int, int] | None:
+    """(pairs where the model's preferred response is the longer one, pairs with a preference and unequal
+    lengths). scores.jsonl rows follow the data file's order; the archive keeps scores without the text."""
+    if not scores.exists():
+        return None
+    texts = [json.loads(line) for line in data.read_text(encoding="utf-8").split("\n")[:-1]]
+    rows = [json.loads(line) for line in scores.read_text(encoding="utf-8").split("\n")[:-1]]
+    if len(texts) != len(rows):
+        raise ValueError(f"{scores}: {len(rows)} rows, but {data} has {len(texts)}")
+    longer = counted = 0
+    for t, r in zip(texts, rows):
+        a, b = len(t["response_a"]), len(t["response_b"])
+        if a != b and r["score_a"] != r["score_b"]:
+            counted += 1
+            longer += (r["score_a"] > r["score_b"]) == (a > b)
+    return longer, counted
+
+
 def bootstrap(values: list[int], paired: list[int] | None = None, n: int = 2000, seed: int = 0):
     rng = random.Random(seed)
     k = len(values)
@@ -102,9 +120,9 @@ def write_report(run: Path, stages, docs: Path) -> None:
     correct = {m: {b: correctness(run / "eval" / eval_dir(m) / b / "scores.jsonl") for b in SETS}
                for m in MODELS}
     correct["longer"] = {b: longer_wins(data / f"{b}.jsonl") for b in SETS}
-    header = "| model | " + " | ".join(SETS) + " | OOD pooled [95% CI] | OOD mean of sets | consistency (OOD) |"
+    header = "| model | " + " | ".join(SETS) + " | OOD pooled [95% CI] | OOD mean of sets | consistency (OOD) | picks longer (OOD) |"
     lines += ["### Accuracy (both orders averaged; RMB held-out is in distribution, the rest out of it)", "",
-              header, "|" + "---|" * (len(SETS) + 4)]
+              header, "|" + "---|" * (len(SETS) + 5)]
     pooled = {}
     for m in [*MODELS, "longer"]:
         cells, have = [], all(correct[m][b] is not None for b in OOD)
@@ -122,11 +140,17 @@ def write_report(run: Path, stages, docs: Path) -> None:
                     consistency.append(r["position_consistency"])
             cons = f"{sum(consistency) / len(consistency):.3f}" if consistency else "-"
             extra = f"{sum(pooled[m]) / len(pooled[m]):.3f} [{lo:.3f}, {hi:.3f}] | {mean_sets:.3f} | {cons}"
+            if m == "longer":
+                extra += " | 1.000"
+            else:
+                counts = [picks_longer(run / "eval" / eval_dir(m) / b / "scores.jsonl", data / f"{b}.jsonl") for b in OOD]
+                extra += f" | {sum(c[0] for c in counts) / sum(c[1] for c in counts):.3f}"
         else:
-            extra = "- | - | -"
+            extra = "- | - | - | -"
         lines.append(f"| {LABELS[m]} | " + " | ".join(cells) + f" | {extra} |")
     counts = " / ".join(f"{b} {len(correct['longer'][b])}" for b in SETS)
-    lines += ["", f"Pairs per set: {counts}.", ""]
+    lines += ["", f"Pairs per set: {counts}. \"Picks longer\": share of OOD pairs (with unequal lengths in "
+              "characters and a preference) where the model prefers the longer response.", ""]
 
     # paired differences
     if "gram" in pooled:

@@ -1,0 +1,38 @@
+"""The replication report's length-preference figure."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+from replicate_report import picks_longer  # noqa: E402
+
+
+def write(path: Path, rows) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_picks_longer_counts_only_pairs_with_a_preference_and_unequal_lengths(tmp_path):
+    data = write(tmp_path / "d.jsonl", [
+        {"response_a": "long answer", "response_b": "short"},   # model prefers a: longer
+        {"response_a": "x", "response_b": "a longer one"},      # model prefers a: shorter
+        {"response_a": "same", "response_b": "size"},           # equal lengths: not counted
+        {"response_a": "long answer", "response_b": "short"},   # tie: not counted
+    ])
+    scores = write(tmp_path / "s.jsonl", [
+        {"score_a": 0.7, "score_b": 0.3}, {"score_a": 0.6, "score_b": 0.4},
+        {"score_a": 0.9, "score_b": 0.1}, {"score_a": 0.5, "score_b": 0.5},
+    ])
+    assert picks_longer(scores, data) == (1, 2)
+    assert picks_longer(tmp_path / "missing.jsonl", data) is None
+
+
+def test_picks_longer_refuses_scores_that_do_not_match_the_data(tmp_path):
+    data = write(tmp_path / "d.jsonl", [{"response_a": "a", "response_b": "bb"}])
+    scores = write(tmp_path / "s.jsonl", [{"score_a": 0.7, "score_b": 0.3}] * 2)
+    with pytest.raises(ValueError, match="2 rows"):
+        picks_longer(scores, data)
