@@ -10,7 +10,8 @@ Claims tested (Wang et al., ICML 2025): (1) pre-training on unlabeled response p
 generative reward model generalise out of distribution, against the same model trained on labels alone;
 (2) label smoothing (eps 0.1) helps against eps = 0 (plain Bradley-Terry over the two label tokens);
 (3) GRAM generalises better than a discriminative Bradley-Terry reward model trained on the same pairs;
-(4) GRAM adapts to a new task (HH-RLHF harmlessness) with few labels better than that BT model.
+(4) GRAM adapts to a new task (HH-RLHF harmlessness; RMB's Summarization group, which stage 2 leaves out)
+with few labels better than that BT model.
 
 Every stage is a separate process (`gram pretrain|finetune|adapt|train-bt|eval`, or the data build here),
 logged to RUN/logs/<stage>.log. A stage is done when RUN/done/<stage>.json exists (written atomically after
@@ -30,7 +31,8 @@ prompts are removed from every training source before sampling):
   HHH alignment, PandaLM (ties apart), MT-Bench human judgements: pairs whose judge prompt is <= 768 tokens,
   then a seeded sample;
 - adaptation: HH-RLHF harmless-base test, judge prompt <= 512 tokens, split by prompt into a test side and
-  a pool; n task pairs = the first n of the shuffled pool (nested sets).
+  a pool; n task pairs = the first n of the shuffled pool (nested sets). The same for RMB's Summarization
+  group at judge prompt <= 1,024 tokens (only 159 of its 530 pairs, on 44 prompts, are that short).
 """
 
 from __future__ import annotations
@@ -52,10 +54,10 @@ SEED = 0
 
 SIZES = {
     "stage1_pairs": 800, "stage2_pairs": 320, "rmb_test": 60, "eval_per_set": 50, "judgebench": 40,
-    "hh_test": 120, "hh_pool": 200, "adapt_n": (50, 200),
+    "hh_test": 120, "hh_pool": 200, "adapt_n": (50, 200), "summ_test": 60, "summ_adapt_n": (40, 80),
 }
 LIMITS = {"stage1_tokens": 384, "stage2_tokens": 384, "eval_tokens": 768, "judgebench_tokens": 1024,
-          "hh_tokens": 512}
+          "hh_tokens": 512, "summ_tokens": 1024}
 OOD_SETS = ["judgebench", "llmbar-natural", "llmbar-adversarial", "hhh", "pandalm", "mt-bench"]
 
 # Shared by every stage-2 style run so that the models differ only where the claim says they do.
@@ -64,7 +66,10 @@ TRAIN = ["--batch-size", "4", "--grad-accum", "4", "--learning-rate", "5e-5", "-
          "--save-steps", "10", "--save-total-limit", "1"]
 ADAPT = ["--batch-size", "4", "--grad-accum", "4", "--learning-rate", "2e-5", "--epochs", "1",
          "--lr-scheduler", "cosine", "--warmup-ratio", "0.1", "--seed", "42", "--logging-steps", "2",
-         "--save-steps", "10", "--save-total-limit", "1", "--max-length", str(LIMITS["hh_tokens"])]
+         "--save-steps", "10", "--save-total-limit", "1"]
+# task -> (pool file, adaptation sizes, max length, evaluation tag); models are named adapt-{gram|bt}[-summ]-{n}
+TASKS = {"hh": ("hh_pool", "adapt_n", "hh_tokens", "adapt-eval"),
+         "summ": ("summ_pool", "summ_adapt_n", "summ_tokens", "summ-eval")}
 
 # model name -> (how it was made, for the tables)
 MODELS = {
@@ -121,24 +126,38 @@ def stages(run: Path) -> list[Stage]:
                              "--label-smoothing", "0"]], [None]),
         eval_stage(run, "gram-eps0", ood),
     ]
-    for n in SIZES["adapt_n"]:
-        out.append(Stage(f"adapt-gram-{n}", [["gram", "adapt", "--model", str(models / "gram"), "--train-file",
-                                              str(data / "hh_pool.jsonl"), "--limit", str(n), "--output-dir",
-                                              str(models / f"adapt-gram-{n}"), "--label-smoothing", "0.1", *ADAPT]],
-                         [None]))
-        out.append(Stage(f"adapt-bt-{n}", [["gram", "train-bt", "--model", str(models / "bt"), "--train-file",
-                                            str(data / "hh_pool.jsonl"), "--limit", str(n), "--output-dir",
-                                            str(models / f"adapt-bt-{n}"), *ADAPT]], [None]))
-    for m in ("gram", "bt"):  # n = 0: the stage-2 models themselves
-        out.append(eval_stage(run, m, ["hh-test"], tag="adapt-eval"))
-        for n in SIZES["adapt_n"]:
-            out.append(eval_stage(run, f"adapt-{m}-{n}", ["hh-test"], tag="adapt-eval"))
+    out += adaptation_stages(run, "hh")
     out += [
         Stage("stage2-only", [[*finetune, "--model", "smollm2-135m", "--output-dir", str(models / "stage2-only"),
                                "--label-smoothing", "0.1"]], [None]),
         eval_stage(run, "stage2-only", ood),
         eval_stage(run, "zero-shot", ood),
     ]
+    out += adaptation_stages(run, "summ")  # added after the rest had run; needs stage 1 and GRAM again
+    return out
+
+
+def adapted_name(model: str, task: str, n: int) -> str:
+    return f"adapt-{model}-{n}" if task == "hh" else f"adapt-{model}-{task}-{n}"
+
+
+def adaptation_stages(run: Path, task: str) -> list[Stage]:
+    """GRAM and BT adapted with n task pairs (nested: the first n of the pool), then each evaluated on the
+    task's test side together with n = 0 (the stage-2 models themselves)."""
+    data, models = run / "data", run / "models"
+    pool, sizes, limit, tag = TASKS[task]
+    common = ["--train-file", str(data / f"{pool}.jsonl"), *ADAPT, "--max-length", str(LIMITS[limit])]
+    out = []
+    for n in SIZES[sizes]:
+        gram, bt = adapted_name("gram", task, n), adapted_name("bt", task, n)
+        out.append(Stage(gram, [["gram", "adapt", "--model", str(models / "gram"), "--limit", str(n), "--output-dir",
+                                 str(models / gram), "--label-smoothing", "0.1", *common]], [None]))
+        out.append(Stage(bt, [["gram", "train-bt", "--model", str(models / "bt"), "--limit", str(n), "--output-dir",
+                               str(models / bt), *common]], [None]))
+    test = "hh-test" if task == "hh" else f"{task}-test"
+    for m in ("gram", "bt"):
+        out.append(eval_stage(run, m, [test], tag=tag))
+        out += [eval_stage(run, adapted_name(m, task, n), [test], tag=tag) for n in SIZES[sizes]]
     return out
 
 
@@ -196,6 +215,15 @@ def build_data(run: Path) -> None:
     save("hh-test", test, f"HH-RLHF harmless-base test, <= {LIMITS['hh_tokens']} tokens, split by prompt")
     save("hh_pool", pool[:SIZES["hh_pool"]], "adaptation pool (other prompts), shuffled; --limit n takes the first n")
     held_out |= test_keys
+
+    summ = [p for p in read("rmb-pairwise", shared / "rmb/RMB_dataset/Pairwise_set").records
+            if "Summarization" in p.category and prompt_key(p.prompt) not in held_out]
+    summ = short(summ, LIMITS["summ_tokens"])
+    pool, test = split_by_prompt(summ, SIZES["summ_test"], seed=SEED)
+    random.Random(SEED).shuffle(pool)
+    save("summ-test", test, f"RMB Summarization, <= {LIMITS['summ_tokens']} tokens, split by prompt")
+    save("summ_pool", pool, "adaptation pool (other prompts), shuffled; --limit n takes the first n")
+    held_out |= {prompt_key(p.prompt) for p in summ}
 
     rmb = [p for p in read("rmb-pairwise", shared / "rmb/RMB_dataset/Pairwise_set").records
            if "Summarization" not in p.category and prompt_key(p.prompt) not in held_out]

@@ -3,8 +3,9 @@
 A session's machine is gone when it ends, runs/ with it. After each stage finishes, its done marker (with
 its wall time) and, for an evaluation, each benchmark's results.json and scores without the pairs' text
 (label and scores only: nothing of the data sets) are copied to benchmarks/results/replicate/. A later run
-on a fresh machine rebuilds the data (seeded, minutes), checks it is byte-identical to the data the
-archive was made from, and puts the archived stages back as done; a finished training stage runs again
+on a fresh machine rebuilds the data (seeded, minutes), checks that every file the archive was made from
+is byte-identical (files added since, for stages added since, may join), and puts the archived stages back
+as done; a finished training stage runs again
 only if a stage still to do needs its model (models are 538 MB each and are never committed).
 """
 
@@ -28,13 +29,18 @@ def eval_dirs(stage) -> list[Path]:
     return [Path(c).parent for c in stage.creates if c and c.endswith("reliability.png")]
 
 
+def same_data(kept: dict[str, str], hashes: dict[str, str]) -> bool:
+    """Every file the archive was made from is in the run, byte-identical; the run may have more."""
+    return all(hashes.get(name) == digest for name, digest in kept.items())
+
+
 def archive_stage(run: Path, stage, archive: Path = ARCHIVE) -> None:
     """Copy a finished stage's done marker and evaluation results (no pair text) into `archive`."""
     from gram.jsonl import write_json_atomic, write_jsonl_atomic
 
     hashes = data_hashes(run)
     kept = archive / "data.json"
-    if kept.exists() and json.loads(kept.read_text()) != hashes:
+    if kept.exists() and not same_data(json.loads(kept.read_text()), hashes):
         raise SystemExit(f"replicate: {archive} holds results of other data (sizes or sources changed); "
                          "move it away to start a new archive")
     write_json_atomic(kept, hashes)
@@ -51,11 +57,11 @@ def archive_stage(run: Path, stage, archive: Path = ARCHIVE) -> None:
 
 def restore(run: Path, archive: Path = ARCHIVE) -> list[str]:
     """Put archived stages back into `run` (never over a file there); the names of the stages restored.
-    Nothing is restored unless the run's data is byte-identical to the archive's."""
+    Nothing is restored unless every data file the archive was made from is byte-identical in the run."""
     kept = archive / "data.json"
     if not kept.exists():
         return []
-    if json.loads(kept.read_text()) != data_hashes(run):
+    if not same_data(json.loads(kept.read_text()), data_hashes(run)):
         print(f"replicate: {archive} was made from other data; not restored", flush=True)
         return []
     restored = []

@@ -46,6 +46,10 @@ def test_results_come_back_on_a_fresh_machine_without_the_pairs_text(tmp_path):
     assert (fresh / "done" / "adapt-eval-gram.json").exists()
     assert (fresh / "adapt-eval" / "gram" / "hh-test" / "scores.jsonl").read_text() == kept
 
+    grown = fake_run(tmp_path / "d")  # a data file added since (for a stage added since): still restored
+    (grown / "data" / "summ-test.jsonl").write_text("z")
+    assert restore(grown, archive) == ["adapt-eval-gram"]
+
     other = fake_run(tmp_path / "c", data="y")  # other data: nothing restored, and no new archive over it
     assert restore(other, archive) == []
     finish(other, next(s for s in replicate.stages(other) if s.name == "adapt-eval-bt"), [row])
