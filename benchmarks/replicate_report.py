@@ -20,6 +20,10 @@ MODELS = ["zero-shot", "bt", "stage2-only", "gram-eps0", "gram"]
 LABELS = {"zero-shot": "SmolLM2-135M zero-shot", "bt": "Bradley-Terry RM", "stage2-only": "stage 2 only (eps 0.1)",
           "gram-eps0": "GRAM, eps 0", "gram": "GRAM (stage 1 + 2, eps 0.1)", "longer": '"longer response wins"'}
 
+# task -> (title, sizes key in the manifest, test file, evaluation folder, plot)
+ADAPTATION = {"hh": ("HH-RLHF harmlessness", "adapt_n", "hh-test", "adapt-eval", "adaptation.png"),
+              "summ": ("RMB Summarization", "summ_adapt_n", "summ-test", "summ-eval", "adaptation_summ.png")}
+
 
 def eval_dir(model: str) -> str:
     """The directory `gram eval` names after the model."""
@@ -178,45 +182,8 @@ def write_report(run: Path, stages, docs: Path) -> None:
         plt.close(fig)
         lines += ["![OOD accuracy](results/ood_accuracy.png)", ""]
 
-    # adaptation
-    sizes = [0, *manifest["sizes"]["adapt_n"]]
-    curve, correct = {}, {}
-    for kind in ("gram", "bt"):
-        curve[kind] = []
-        for n in sizes:
-            name = kind if n == 0 else f"adapt-{kind}-{n}"
-            c = correctness(run / "adapt-eval" / name / "hh-test" / "scores.jsonl")
-            curve[kind].append(None if c is None else (sum(c) / len(c), *bootstrap(c)))
-            correct[f"{kind}-{n}"] = c
-    if any(v for k in curve for v in curve[k]):
-        lines += ["### Task adaptation: HH-RLHF harmlessness (held-out test side)", "",
-                  "| task pairs | " + " | ".join(str(n) for n in sizes) + " |", "|---|" + "---|" * len(sizes)]
-        for kind in ("gram", "bt"):
-            cells = ["-" if v is None else f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}]" for v in curve[kind]]
-            lines.append(f"| {LABELS[kind]} | " + " | ".join(cells) + " |")
-        cells = []
-        for n in sizes:
-            g, b = correct[f"gram-{n}"], correct[f"bt-{n}"]
-            cells.append("-" if g is None or b is None else
-                         "{:+.3f} [{:+.3f}, {:+.3f}]".format(sum(g) / len(g) - sum(b) / len(b), *bootstrap(g, b)))
-        lines.append("| GRAM minus BT (paired) | " + " | ".join(cells) + " |")
-        longer = longer_wins(data / "hh-test.jsonl")
-        lines += ["", f'"Longer response wins" on the same test side: {sum(longer) / len(longer):.3f}.', ""]
-        fig, ax = plt.subplots(figsize=(5, 3.4))
-        for kind, color in (("gram", "#284"), ("bt", "#c96")):
-            pts = [(n, v) for n, v in zip(sizes, curve[kind]) if v]
-            if pts:
-                ax.errorbar([p[0] for p in pts], [p[1][0] for p in pts],
-                            yerr=[[p[1][0] - p[1][1] for p in pts], [p[1][2] - p[1][0] for p in pts]],
-                            marker="o", capsize=3, color=color, label=LABELS[kind])
-        ax.axhline(0.5, color="k", lw=0.8, ls=":")
-        ax.set_xlabel("HH-RLHF harmlessness pairs trained on")
-        ax.set_ylabel("accuracy on the held-out side")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(figures / "adaptation.png", dpi=110)
-        plt.close(fig)
-        lines += ["![adaptation](results/adaptation.png)", ""]
+    for task in ADAPTATION:
+        lines += adaptation_section(run, manifest, figures, task, plt)
 
     path = docs / "RESULTS.md"
     if not path.exists():
@@ -224,3 +191,48 @@ def write_report(run: Path, stages, docs: Path) -> None:
                         "<!-- replication:end -->\n")
     replace_section(path, "replication", "\n".join(lines))
     print(f"wrote {path} and {figures}/")
+
+
+def adaptation_section(run: Path, manifest: dict, figures: Path, task: str, plt) -> list[str]:
+    """Accuracy on the task's held-out side against task pairs trained on, GRAM and BT, with paired differences."""
+    title, sizes_key, test, tag, png = ADAPTATION[task]
+    sizes = [0, *manifest["sizes"].get(sizes_key, [])]
+    curve, correct = {}, {}
+    for kind in ("gram", "bt"):
+        curve[kind] = []
+        for n in sizes:
+            name = kind if n == 0 else (f"adapt-{kind}-{n}" if task == "hh" else f"adapt-{kind}-{task}-{n}")
+            c = correctness(run / tag / name / test / "scores.jsonl")
+            curve[kind].append(None if c is None else (sum(c) / len(c), *bootstrap(c)))
+            correct[f"{kind}-{n}"] = c
+    if not any(v for k in curve for v in curve[k]):
+        return []
+    n_test = next(len(c) for c in correct.values() if c is not None)
+    lines = [f"### Task adaptation: {title} (held-out test side, {n_test} pairs)", "",
+             "| task pairs | " + " | ".join(str(n) for n in sizes) + " |", "|---|" + "---|" * len(sizes)]
+    for kind in ("gram", "bt"):
+        cells = ["-" if v is None else f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}]" for v in curve[kind]]
+        lines.append(f"| {LABELS[kind]} | " + " | ".join(cells) + " |")
+    cells = []
+    for n in sizes:
+        g, b = correct[f"gram-{n}"], correct[f"bt-{n}"]
+        cells.append("-" if g is None or b is None else
+                     "{:+.3f} [{:+.3f}, {:+.3f}]".format(sum(g) / len(g) - sum(b) / len(b), *bootstrap(g, b)))
+    lines.append("| GRAM minus BT (paired) | " + " | ".join(cells) + " |")
+    longer = longer_wins(run / "data" / f"{test}.jsonl")
+    lines += ["", f'"Longer response wins" on the same test side: {sum(longer) / len(longer):.3f}.', ""]
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    for kind, color in (("gram", "#284"), ("bt", "#c96")):
+        pts = [(n, v) for n, v in zip(sizes, curve[kind]) if v]
+        if pts:
+            ax.errorbar([p[0] for p in pts], [p[1][0] for p in pts],
+                        yerr=[[p[1][0] - p[1][1] for p in pts], [p[1][2] - p[1][0] for p in pts]],
+                        marker="o", capsize=3, color=color, label=LABELS[kind])
+    ax.axhline(0.5, color="k", lw=0.8, ls=":")
+    ax.set_xlabel(f"{title} pairs trained on")
+    ax.set_ylabel("accuracy on the held-out side")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(figures / png, dpi=110)
+    plt.close(fig)
+    return lines + [f"![adaptation, {title}](results/{png})", ""]
