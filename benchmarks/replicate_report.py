@@ -197,14 +197,17 @@ def adaptation_section(run: Path, manifest: dict, figures: Path, task: str, plt)
     """Accuracy on the task's held-out side against task pairs trained on, GRAM and BT, with paired differences."""
     title, sizes_key, test, tag, png = ADAPTATION[task]
     sizes = [0, *manifest["sizes"].get(sizes_key, [])]
-    curve, correct = {}, {}
+    curve, correct, longer_share = {}, {}, {}
     for kind in ("gram", "bt"):
-        curve[kind] = []
+        curve[kind], longer_share[kind] = [], []
         for n in sizes:
             name = kind if n == 0 else (f"adapt-{kind}-{n}" if task == "hh" else f"adapt-{kind}-{task}-{n}")
-            c = correctness(run / tag / name / test / "scores.jsonl")
+            scores = run / tag / name / test / "scores.jsonl"
+            c = correctness(scores)
             curve[kind].append(None if c is None else (sum(c) / len(c), *bootstrap(c)))
             correct[f"{kind}-{n}"] = c
+            picked = picks_longer(scores, run / "data" / f"{test}.jsonl")
+            longer_share[kind].append("-" if picked is None else f"{picked[0] / picked[1]:.2f}")
     if not any(v for k in curve for v in curve[k]):
         return []
     n_test = next(len(c) for c in correct.values() if c is not None)
@@ -219,6 +222,9 @@ def adaptation_section(run: Path, manifest: dict, figures: Path, task: str, plt)
         cells.append("-" if g is None or b is None else
                      "{:+.3f} [{:+.3f}, {:+.3f}]".format(sum(g) / len(g) - sum(b) / len(b), *bootstrap(g, b)))
     lines.append("| GRAM minus BT (paired) | " + " | ".join(cells) + " |")
+    for kind in ("gram", "bt"):
+        lines.append(f"| {'GRAM' if kind == 'gram' else 'BT'} picks the longer response | "
+                     + " | ".join(longer_share[kind]) + " |")
     longer = longer_wins(run / "data" / f"{test}.jsonl")
     lines += ["", f'"Longer response wins" on the same test side: {sum(longer) / len(longer):.3f}.', ""]
     fig, ax = plt.subplots(figsize=(5, 3.4))
