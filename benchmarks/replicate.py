@@ -67,9 +67,23 @@ TRAIN = ["--batch-size", "4", "--grad-accum", "4", "--learning-rate", "5e-5", "-
 ADAPT = ["--batch-size", "4", "--grad-accum", "4", "--learning-rate", "2e-5", "--epochs", "1",
          "--lr-scheduler", "cosine", "--warmup-ratio", "0.1", "--seed", "42", "--logging-steps", "2",
          "--save-steps", "10", "--save-total-limit", "1"]
-# task -> (pool file, adaptation sizes, max length, evaluation tag); models are named adapt-{gram|bt}[-summ]-{n}
-TASKS = {"hh": ("hh_pool", "adapt_n", "hh_tokens", "adapt-eval"),
-         "summ": ("summ_pool", "summ_adapt_n", "summ_tokens", "summ-eval")}
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task-adaptation curve: GRAM and BT adapted with the first n pairs of `pool`, scored on `test`."""
+    title: str
+    pool: str  # data file (no .jsonl) the task pairs come from
+    test: str  # data file of the held-out side
+    sizes: str  # key of SIZES: the n to adapt with
+    limit: str  # key of LIMITS: max length
+    tag: str  # evaluation folder under the run
+    plot: str  # file under docs/results
+
+
+TASKS = {"hh": Task("HH-RLHF harmlessness", "hh_pool", "hh-test", "adapt_n", "hh_tokens", "adapt-eval", "adaptation.png"),
+         "summ": Task("RMB Summarization", "summ_pool", "summ-test", "summ_adapt_n", "summ_tokens", "summ-eval",
+                      "adaptation_summ.png")}
 
 # model name -> (how it was made, for the tables)
 MODELS = {
@@ -138,6 +152,9 @@ def stages(run: Path) -> list[Stage]:
 
 
 def adapted_name(model: str, task: str, n: int) -> str:
+    """adapt-gram-50 for HH-RLHF (the first task, named before there was a second), adapt-gram-summ-40 after."""
+    if n == 0:
+        return model  # the stage-2 model itself
     return f"adapt-{model}-{n}" if task == "hh" else f"adapt-{model}-{task}-{n}"
 
 
@@ -145,19 +162,17 @@ def adaptation_stages(run: Path, task: str) -> list[Stage]:
     """GRAM and BT adapted with n task pairs (nested: the first n of the pool), then each evaluated on the
     task's test side together with n = 0 (the stage-2 models themselves)."""
     data, models = run / "data", run / "models"
-    pool, sizes, limit, tag = TASKS[task]
-    common = ["--train-file", str(data / f"{pool}.jsonl"), *ADAPT, "--max-length", str(LIMITS[limit])]
+    t = TASKS[task]
+    common = ["--train-file", str(data / f"{t.pool}.jsonl"), *ADAPT, "--max-length", str(LIMITS[t.limit])]
     out = []
-    for n in SIZES[sizes]:
+    for n in SIZES[t.sizes]:
         gram, bt = adapted_name("gram", task, n), adapted_name("bt", task, n)
         out.append(Stage(gram, [["gram", "adapt", "--model", str(models / "gram"), "--limit", str(n), "--output-dir",
                                  str(models / gram), "--label-smoothing", "0.1", *common]], [None]))
         out.append(Stage(bt, [["gram", "train-bt", "--model", str(models / "bt"), "--limit", str(n), "--output-dir",
                                str(models / bt), *common]], [None]))
-    test = "hh-test" if task == "hh" else f"{task}-test"
     for m in ("gram", "bt"):
-        out.append(eval_stage(run, m, [test], tag=tag))
-        out += [eval_stage(run, adapted_name(m, task, n), [test], tag=tag) for n in SIZES[sizes]]
+        out += [eval_stage(run, adapted_name(m, task, n), [t.test], tag=t.tag) for n in (0, *SIZES[t.sizes])]
     return out
 
 

@@ -13,16 +13,13 @@ import random
 from pathlib import Path
 
 from bench_docs import replace_section
+from replicate import TASKS, adapted_name
 
 SETS = ["rmb-test", "judgebench", "llmbar-natural", "llmbar-adversarial", "hhh", "pandalm", "mt-bench"]
 OOD = SETS[1:]
 MODELS = ["zero-shot", "bt", "stage2-only", "gram-eps0", "gram"]
 LABELS = {"zero-shot": "SmolLM2-135M zero-shot", "bt": "Bradley-Terry RM", "stage2-only": "stage 2 only (eps 0.1)",
           "gram-eps0": "GRAM, eps 0", "gram": "GRAM (stage 1 + 2, eps 0.1)", "longer": '"longer response wins"'}
-
-# task -> (title, sizes key in the manifest, test file, evaluation folder, plot)
-ADAPTATION = {"hh": ("HH-RLHF harmlessness", "adapt_n", "hh-test", "adapt-eval", "adaptation.png"),
-              "summ": ("RMB Summarization", "summ_adapt_n", "summ-test", "summ-eval", "adaptation_summ.png")}
 
 
 def eval_dir(model: str) -> str:
@@ -147,8 +144,8 @@ def write_report(run: Path, stages, docs: Path) -> None:
             if m == "longer":
                 extra += " | 1.000"
             else:
-                counts = [picks_longer(run / "eval" / eval_dir(m) / b / "scores.jsonl", data / f"{b}.jsonl") for b in OOD]
-                extra += f" | {sum(c[0] for c in counts) / sum(c[1] for c in counts):.3f}"
+                picked = [picks_longer(run / "eval" / eval_dir(m) / b / "scores.jsonl", data / f"{b}.jsonl") for b in OOD]
+                extra += f" | {sum(p[0] for p in picked) / sum(p[1] for p in picked):.3f}"
         else:
             extra = "- | - | - | -"
         lines.append(f"| {LABELS[m]} | " + " | ".join(cells) + f" | {extra} |")
@@ -182,7 +179,7 @@ def write_report(run: Path, stages, docs: Path) -> None:
         plt.close(fig)
         lines += ["![OOD accuracy](results/ood_accuracy.png)", ""]
 
-    for task in ADAPTATION:
+    for task in TASKS:
         lines += adaptation_section(run, manifest, figures, task, plt)
 
     path = docs / "RESULTS.md"
@@ -195,23 +192,22 @@ def write_report(run: Path, stages, docs: Path) -> None:
 
 def adaptation_section(run: Path, manifest: dict, figures: Path, task: str, plt) -> list[str]:
     """Accuracy on the task's held-out side against task pairs trained on, GRAM and BT, with paired differences."""
-    title, sizes_key, test, tag, png = ADAPTATION[task]
-    sizes = [0, *manifest["sizes"].get(sizes_key, [])]
+    t = TASKS[task]
+    sizes = [0, *manifest["sizes"].get(t.sizes, [])]
     curve, correct, longer_share = {}, {}, {}
     for kind in ("gram", "bt"):
         curve[kind], longer_share[kind] = [], []
         for n in sizes:
-            name = kind if n == 0 else (f"adapt-{kind}-{n}" if task == "hh" else f"adapt-{kind}-{task}-{n}")
-            scores = run / tag / name / test / "scores.jsonl"
+            scores = run / t.tag / adapted_name(kind, task, n) / t.test / "scores.jsonl"
             c = correctness(scores)
             curve[kind].append(None if c is None else (sum(c) / len(c), *bootstrap(c)))
             correct[f"{kind}-{n}"] = c
-            picked = picks_longer(scores, run / "data" / f"{test}.jsonl")
+            picked = picks_longer(scores, run / "data" / f"{t.test}.jsonl")
             longer_share[kind].append("-" if picked is None else f"{picked[0] / picked[1]:.2f}")
     if not any(v for k in curve for v in curve[k]):
         return []
     n_test = next(len(c) for c in correct.values() if c is not None)
-    lines = [f"### Task adaptation: {title} (held-out test side, {n_test} pairs)", "",
+    lines = [f"### Task adaptation: {t.title} (held-out test side, {n_test} pairs)", "",
              "| task pairs | " + " | ".join(str(n) for n in sizes) + " |", "|---|" + "---|" * len(sizes)]
     for kind in ("gram", "bt"):
         cells = ["-" if v is None else f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}]" for v in curve[kind]]
@@ -225,7 +221,7 @@ def adaptation_section(run: Path, manifest: dict, figures: Path, task: str, plt)
     for kind in ("gram", "bt"):
         lines.append(f"| {'GRAM' if kind == 'gram' else 'BT'} picks the longer response | "
                      + " | ".join(longer_share[kind]) + " |")
-    longer = longer_wins(run / "data" / f"{test}.jsonl")
+    longer = longer_wins(run / "data" / f"{t.test}.jsonl")
     lines += ["", f'"Longer response wins" on the same test side: {sum(longer) / len(longer):.3f}.', ""]
     fig, ax = plt.subplots(figsize=(5, 3.4))
     for kind, color in (("gram", "#284"), ("bt", "#c96")):
@@ -235,10 +231,10 @@ def adaptation_section(run: Path, manifest: dict, figures: Path, task: str, plt)
                         yerr=[[p[1][0] - p[1][1] for p in pts], [p[1][2] - p[1][0] for p in pts]],
                         marker="o", capsize=3, color=color, label=LABELS[kind])
     ax.axhline(0.5, color="k", lw=0.8, ls=":")
-    ax.set_xlabel(f"{title} pairs trained on")
+    ax.set_xlabel(f"{t.title} pairs trained on")
     ax.set_ylabel("accuracy on the held-out side")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(figures / png, dpi=110)
+    fig.savefig(figures / t.plot, dpi=110)
     plt.close(fig)
-    return lines + [f"![adaptation, {title}](results/{png})", ""]
+    return lines + [f"![adaptation, {t.title}](results/{t.plot})", ""]
