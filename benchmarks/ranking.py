@@ -17,13 +17,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"  # $GRAM_DATA overrides
 
 
 def main(argv=None) -> int:
-    from gram.evaluate import data_dir
+    from gram.eval.benchmarks import data_dir
     from gram.formats import read
-    from gram.judge import Judge
-    from gram.rank import STRATEGIES, rank
+    from gram.scoring import Judge
+    from gram.scoring.rank import STRATEGIES, rank
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="smollm2-135m")
@@ -32,13 +33,13 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default="4,8,16")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args(argv)
-    if not data_dir().exists():
+    if not data_dir(default=SHARED_DATA).exists():
         print("ranking benchmark: ../shared/data not found (set GRAM_DATA); skipped")
         return 0
     sizes = [int(n) for n in args.sizes.split(",")]
     judge = Judge.load(args.model, max_length=2048)
     tok = judge.tokenizer
-    sets = read("alpaca-eval", data_dir() / "alpaca-eval/results").records
+    sets = read("alpaca-eval", data_dir(default=SHARED_DATA) / "alpaca-eval/results").records
     fit = [s for s in sets if isinstance(s.prompt, str) and len(s.responses) >= max(sizes)
            and all(len(tok(r, add_special_tokens=False)["input_ids"]) <= args.max_tokens for r in s.responses[:max(sizes)])]
     lists = random.Random(0).sample(fit, min(args.prompts, len(fit)))

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from replicate_archive import ARCHIVE, archive_stage, restore, stages_to_run
+from replicate_plan import TASKS, Task, adapted_name  # noqa: F401  (Task: re-exported for the tests)
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 0
@@ -68,22 +69,6 @@ ADAPT = ["--batch-size", "4", "--grad-accum", "4", "--learning-rate", "2e-5", "-
          "--lr-scheduler", "cosine", "--warmup-ratio", "0.1", "--seed", "42", "--logging-steps", "2",
          "--save-steps", "10", "--save-total-limit", "1"]
 
-
-@dataclass(frozen=True)
-class Task:
-    """A task-adaptation curve: GRAM and BT adapted with the first n pairs of `pool`, scored on `test`."""
-    title: str
-    pool: str  # data file (no .jsonl) the task pairs come from
-    test: str  # data file of the held-out side
-    sizes: str  # key of SIZES: the n to adapt with
-    limit: str  # key of LIMITS: max length
-    tag: str  # evaluation folder under the run
-    plot: str  # file under docs/results
-
-
-TASKS = {"hh": Task("HH-RLHF harmlessness", "hh_pool", "hh-test", "adapt_n", "hh_tokens", "adapt-eval", "adaptation.png"),
-         "summ": Task("RMB Summarization", "summ_pool", "summ-test", "summ_adapt_n", "summ_tokens", "summ-eval",
-                      "adaptation_summ.png")}
 
 # model name -> (how it was made, for the tables)
 MODELS = {
@@ -151,13 +136,6 @@ def stages(run: Path) -> list[Stage]:
     return out
 
 
-def adapted_name(model: str, task: str, n: int) -> str:
-    """adapt-gram-50 for HH-RLHF (the first task, named before there was a second), adapt-gram-summ-40 after."""
-    if n == 0:
-        return model  # the stage-2 model itself
-    return f"adapt-{model}-{n}" if task == "hh" else f"adapt-{model}-{task}-{n}"
-
-
 def adaptation_stages(run: Path, task: str) -> list[Stage]:
     """GRAM and BT adapted with n task pairs (nested: the first n of the pool), then each evaluated on the
     task's test side together with n = 0 (the stage-2 models themselves)."""
@@ -182,12 +160,12 @@ def build_data(run: Path) -> None:
     from transformers import AutoTokenizer
 
     from gram.backbone import resolve
-    from gram.building import pairs_from_set
-    from gram.evaluate import BENCHMARKS, data_dir
+    from gram.data.pairs import pairs_from_set
+    from gram.data.splits import split_by_prompt
+    from gram.eval.benchmarks import BENCHMARKS, data_dir
     from gram.formats import read
-    from gram.jsonl import write_json_atomic, write_jsonl_atomic
+    from gram.io import write_json_atomic, write_jsonl_atomic
     from gram.records import PreferencePair, prompt_key
-    from gram.splitting import split_by_prompt
     from gram.templates import encode_judge, encode_pretrain
 
     shared = data_dir()
@@ -280,7 +258,7 @@ def attempts_path(run: Path, name: str) -> Path:
 
 def start_attempt(run: Path, name: str) -> None:
     """Record when this attempt started; close an earlier killed attempt at its log's last write."""
-    from gram.jsonl import write_json_atomic
+    from gram.io import write_json_atomic
 
     path, log = attempts_path(run, name), run / "logs" / f"{name}.log"
     attempts = json.loads(path.read_text()) if path.exists() else []
@@ -291,7 +269,7 @@ def start_attempt(run: Path, name: str) -> None:
 
 def finish_attempt(run: Path, name: str) -> float:
     """Close this attempt; the stage's wall time is the sum over its attempts (time between sessions not counted)."""
-    from gram.jsonl import write_json_atomic
+    from gram.io import write_json_atomic
 
     path = attempts_path(run, name)
     attempts = json.loads(path.read_text())
@@ -301,7 +279,7 @@ def finish_attempt(run: Path, name: str) -> float:
 
 
 def run_stage(run: Path, stage: Stage) -> None:
-    from gram.jsonl import write_json_atomic
+    from gram.io import write_json_atomic
 
     log = run / "logs" / f"{stage.name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)

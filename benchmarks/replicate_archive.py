@@ -36,7 +36,7 @@ def same_data(kept: dict[str, str], hashes: dict[str, str]) -> bool:
 
 def archive_stage(run: Path, stage, archive: Path = ARCHIVE) -> None:
     """Copy a finished stage's done marker and evaluation results (no pair text) into `archive`."""
-    from gram.jsonl import write_json_atomic, write_jsonl_atomic
+    from gram.io import write_json_atomic, write_jsonl_atomic
 
     hashes = data_hashes(run)
     kept = archive / "data.json"

@@ -13,7 +13,7 @@ import random
 from pathlib import Path
 
 from bench_docs import replace_section
-from replicate import TASKS, adapted_name
+from replicate_plan import TASKS, adapted_name
 
 SETS = ["rmb-test", "judgebench", "llmbar-natural", "llmbar-adversarial", "hhh", "pandalm", "mt-bench"]
 OOD = SETS[1:]

@@ -25,13 +25,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"  # $GRAM_DATA overrides
 
 
 def pick_pairs(tokenizer, name: str, n: int, max_tokens: int, seed: int = 0):
-    from gram.evaluate import load_benchmark
+    from gram.eval.benchmarks import data_dir, load_benchmark
     from gram.templates import encode_judge
 
-    _, pairs, _ = load_benchmark(name)
+    _, pairs, _ = load_benchmark(name, root=data_dir(default=SHARED_DATA))
     pairs = [p for p in pairs if p.label in ("a", "b")]
     random.Random(seed).shuffle(pairs)
     chosen = []
@@ -70,7 +71,7 @@ def reference_scores(model, tokenizer, pairs):
     """One order per row, batch 1, full-vocabulary logits at every position."""
     import torch
 
-    from gram.judge import combine
+    from gram.scoring import combine
     from gram.templates import encode_judge, label_token_ids
 
     a_id, b_id = label_token_ids(tokenizer)
@@ -109,7 +110,7 @@ def main(argv=None) -> int:
     import torch
 
     from gram.backbone import load
-    from gram.judge import Judge
+    from gram.scoring import Judge
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="smollm2-135m")
@@ -120,9 +121,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    from gram.evaluate import data_dir
+    from gram.eval.benchmarks import data_dir
 
-    if not data_dir().exists():
+    if not data_dir(default=SHARED_DATA).exists():
         print("scoring benchmark: ../shared/data not found (set GRAM_DATA); skipped")
         return 0
 

@@ -1,4 +1,4 @@
-"""Load test of `gram serve` on loopback: starts the server, sends the request mix of gram.loadtest, and
+"""Load test of `gram serve` on loopback: starts the server, sends the request mix of loadtest.py, and
 reports latency percentiles, throughput, status counts (5xx must be 0) and the server's peak RSS.
 
     python benchmarks/serve_load.py                                   # tiny random model, 2,000 requests @ 32
@@ -42,8 +42,7 @@ def tiny_model_dir(root: Path) -> Path:
 
 def main(argv=None) -> int:
     import httpx
-
-    from gram.loadtest import run_load
+    from loadtest import run_load
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default=None)

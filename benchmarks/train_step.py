@@ -34,7 +34,7 @@ def build_batch(tokenizer, batch: int, length: int, seed: int = 0):
     """`batch` judge prompts of exactly `length` tokens (random words, truncated to fit), left-padded."""
     import torch
 
-    from gram.judge import left_pad
+    from gram.batching import left_pad
     from gram.templates import encode_judge, label_token_ids
 
     rng = random.Random(seed)
@@ -65,7 +65,7 @@ def run_variant(variant: str, model_name: str, batch: int, length: int, steps: i
     import torch
 
     from gram.backbone import load
-    from gram.train.trainer import peak_rss_mb
+    from gram.train.trainers import peak_rss_mb
 
     model, tokenizer = load(model_name)
     model.train()
@@ -103,7 +103,7 @@ def run_variant(variant: str, model_name: str, batch: int, length: int, steps: i
     if variant == "gram":  # what the GRAM trainer's collator gives it: the template head apart, once
         from gram.templates import template_head
         from gram.train.data import LeftPadCollator
-        from gram.train.trainer import GramTrainer
+        from gram.train.trainers import GramTrainer
 
         split = LeftPadCollator(tokenizer.pad_token_id or 0, tuple(template_head(tokenizer)))(
             [{"input_ids": r, "label": int(y)} for r, y in zip(rows, labels)])

@@ -33,12 +33,12 @@ def main() -> None:
     from trl import GRPOConfig, GRPOTrainer
 
     from gram import backbone
-    from gram.judge import Judge
+    from gram.scoring import load_judge
     from gram.rlhf import GramReward
 
     policy, tokenizer = backbone.load(args.policy)
     policy.train()
-    judge = Judge.load(args.judge, max_length=768)
+    judge = load_judge(args.judge, max_length=768)
     reward = GramReward(judge, policy=policy, tokenizer=tokenizer, max_new_tokens=48)
     data = Dataset.from_list([{"prompt": [{"role": "user", "content": p}]} for p in PROMPTS])
     config = GRPOConfig(output_dir=args.output_dir, max_steps=args.steps, per_device_train_batch_size=4,

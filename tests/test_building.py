@@ -1,10 +1,10 @@
 import json
 import random
 
-from gram.building import both_orders, pairs_from_set
-from gram.cleaning import clean, dedup, is_garbled
 from gram.cli import main
-from gram.overlap import prompt_overlap
+from gram.data.cleaning import clean, dedup, is_garbled
+from gram.data.overlap import prompt_overlap
+from gram.data.pairs import both_orders, pairs_from_set
 from gram.records import PreferencePair, ResponseSet
 
 
@@ -105,7 +105,7 @@ def test_data_cli_skip_bad_and_errors(tmp_path, capsys):
 
 
 def test_split_by_prompt_keeps_prompts_together(tmp_path, capsys):
-    from gram.splitting import split_by_prompt
+    from gram.data.splits import split_by_prompt
 
     records = [PreferencePair(f"q{i % 7}", f"a{i}", f"b{i}", "a") for i in range(40)]
     train, test = split_by_prompt(records, 10, seed=1)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from gram.cli import main
-from gram.judge import combine
-from gram.metrics import summarize_scores
-from gram.official import official_summaries, rewardbench_summary
+from gram.eval.metrics import summarize_scores
+from gram.eval.official import official_summaries, rewardbench_summary
 from gram.records import PreferencePair
+from gram.scoring import combine
 
 
 def pair(label, category="c", source="s", **meta):
@@ -116,7 +116,7 @@ DATA = Path(os.environ.get("GRAM_SHARED_DATA", Path(__file__).resolve().parents[
 
 @pytest.mark.skipif(not DATA.is_dir(), reason=f"{DATA} is absent")
 def test_every_named_benchmark_loads(monkeypatch):
-    from gram.evaluate import BENCHMARKS, load_benchmark
+    from gram.eval.benchmarks import BENCHMARKS, load_benchmark
 
     monkeypatch.setenv("GRAM_DATA", str(DATA))
     sizes = {}

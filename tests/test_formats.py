@@ -7,7 +7,7 @@ import pytest
 
 from gram.formats import FORMATS, read
 from gram.formats.gram_reference import to_finetune, to_pretrain
-from gram.jsonl import InputError
+from gram.io import InputError
 from gram.records import PreferencePair, ResponseSet
 
 

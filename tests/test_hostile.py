@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gram.formats import FORMATS, read
-from gram.jsonl import InputError, check_prompt, pair_from_row
+from gram.io import InputError, check_prompt
+from gram.records import pair_from_row
 from gram.templates import MARKERS, TemplateError, chat_prompt, encode_judge, judge_text, neutralize
 
 # Field names the readers look for, so generated records reach deep into the parsers.

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from gram.judge import Judge, Pair, combine
+from gram.records import Pair
+from gram.scoring import Judge, combine
 from gram.templates import encode_judge, label_token_ids
 
 PAIRS = [

@@ -11,7 +11,7 @@ import math
 import pytest
 import torch
 
-from gram.losses import bradley_terry_loss, gram_loss, gram_loss_from_margin, optimum_margin
+from gram.train.losses import bradley_terry_loss, gram_loss, gram_loss_from_margin, optimum_margin
 
 
 def test_hand_computed_value():

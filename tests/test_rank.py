@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from gram.judge import combine
-from gram.rank import bradley_terry, rank
+from gram.scoring import combine
+from gram.scoring.rank import bradley_terry, rank
 
 
 class FakeJudge:

@@ -11,7 +11,7 @@ import pytest
 
 from gram.cli import main
 from gram.formats import read
-from gram.jsonl import InputError
+from gram.io import InputError
 
 DATA = Path(os.environ.get("GRAM_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"{DATA} is absent")

@@ -20,7 +20,7 @@ def fake_run(root: Path, data: str = "x") -> Path:
 
 
 def finish(run: Path, stage, rows=None) -> None:
-    from gram.jsonl import write_json_atomic
+    from gram.io import write_json_atomic
 
     for folder in (Path(c).parent for c in stage.creates if c):
         folder.mkdir(parents=True)

@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from gram.records import PreferencePair
-from gram.train.trainer import last_complete_checkpoint
+from gram.train.checkpoints import last_complete_checkpoint
 
 
 def gram(*args) -> list[str]:

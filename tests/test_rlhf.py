@@ -2,9 +2,9 @@
 
 import pytest
 
-from gram.judge import Judge
 from gram.records import prompt_key
 from gram.rlhf import GramReward
+from gram.scoring import Judge
 
 
 @pytest.fixture()

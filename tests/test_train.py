@@ -84,7 +84,7 @@ def test_finetune_then_score(tmp_path, tiny_model_dir, capsys):
 
 def test_stage2_computes_logits_at_one_position(tiny_model, tiny_tokenizer):
     from gram.train.data import LeftPadCollator, finetune_examples
-    from gram.train.trainer import GramTrainer
+    from gram.train.trainers import GramTrainer
 
     examples, _ = finetune_examples([PreferencePair("q", "a", "bb", "a")], tiny_tokenizer, 1024)
     batch = LeftPadCollator(0)(examples)
@@ -175,8 +175,7 @@ def test_unmerged_lora_keeps_adapters(tmp_path, tiny_model_dir):
 
 
 def test_bradley_terry_baseline_trains_and_scores(tmp_path, tiny_model_dir):
-    from gram.judge import Judge
-    from gram.reward_model import RewardModelJudge
+    from gram.scoring import Judge, RewardModelJudge
 
     data, out = write_pairs(tmp_path / "l.jsonl"), tmp_path / "bt"
     assert main(["train-bt", "--model", str(tiny_model_dir), "--train-file", str(data), "--output-dir", str(out),
@@ -217,7 +216,7 @@ def test_shared_template_head_gives_the_same_loss_and_gradients(tiny_model_dir, 
     """Stage 2 with the template head run once per batch equals running it in every row."""
     from gram.templates import label_token_ids, template_head
     from gram.train.data import LeftPadCollator, finetune_examples
-    from gram.train.trainer import GramTrainer
+    from gram.train.trainers import GramTrainer
 
     pairs = [PreferencePair(q, f"The answer {i} is right.", f"no {i}", "a" if i % 2 else "b")
              for i, q in enumerate(QUESTIONS)]

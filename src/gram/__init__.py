@@ -1,7 +1,28 @@
-"""gram: generative foundation reward models (GRAM, Wang et al., ICML 2025)."""
+"""gram: generative foundation reward models (GRAM, Wang et al., ICML 2025).
 
-from .backbone import DEFAULT_MODEL, load
-from .judge import Judge, Pair, PairScore
+    from gram import load_judge
+    load_judge("smollm2-135m").compare("What is 2+2?", "4", "5").score_a
 
-__all__ = ["DEFAULT_MODEL", "Judge", "Pair", "PairScore", "load"]
+The package follows the data flow: `formats/` read sources into `records`, `data/` builds training pairs,
+`templates` renders prompts, `backbone` loads models, `scoring/` judges pairs and lists, `eval/` runs
+benchmarks, `train/` runs both GRAM stages, `rlhf` and `serve/` put the judge to use, `cli/` is the
+`gram` command. Names below are imported on first use, so `import gram` stays light.
+"""
+
+from importlib import import_module
+
 __version__ = "0.1.0"
+_EXPORTS = {
+    "DEFAULT_MODEL": "gram.backbone", "load": "gram.backbone",
+    "Pair": "gram.records",
+    "Judge": "gram.scoring", "PairScore": "gram.scoring", "RewardModelJudge": "gram.scoring",
+    "Scorer": "gram.scoring", "load_judge": "gram.scoring", "rank": "gram.scoring",
+}
+__all__ = ["DEFAULT_MODEL", "Judge", "Pair", "PairScore", "RewardModelJudge", "Scorer", "load", "load_judge",
+           "rank"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'gram' has no attribute {name!r}")

@@ -166,38 +166,41 @@ def is_reward_model(path: str) -> bool:
     return any(a.endswith("ForSequenceClassification") for a in json.loads(config.read_text()).get("architectures") or [])
 
 
-def load(name: str = DEFAULT_MODEL, device=None, dtype=None, trust_remote_code: bool = False, kind: str = "causal-lm"):
-    """(model, tokenizer) for a model name, in eval mode, on `device` (default: the best available).
-    kind: "causal-lm" (a judge) or "reward" (a sequence-classification reward model)."""
+def load_tokenizer(name: str = DEFAULT_MODEL, trust_remote_code: bool = False):
+    """The tokenizer of a model name alone (lengths, filters), without loading the weights."""
+    from transformers import AutoTokenizer
+
+    path = resolve(name)
+    try:
+        return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except OSError as err:
+        raise BackboneError(f"cannot load the tokenizer of {name!r} from {path}: {err}") from err
+
+
+def load(name: str = DEFAULT_MODEL, device=None, dtype=None, trust_remote_code: bool = False,
+         kind: str = "causal-lm", for_training: bool = False):
+    """(model, tokenizer) for a model name: the one model loader of gram.
+
+    kind: "causal-lm" (a judge, a policy, a model to train with GRAM) or "reward" (a sequence-
+    classification reward model; for training, the same backbone with a fresh one-output head).
+    For inference the model is moved to `device` (default: the best available) in eval mode; for training
+    it stays where `from_pretrained` puts it (the Trainer places it) and `dtype` is resolved for the
+    default device."""
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
+    if kind not in ("causal-lm", "reward"):
+        raise ValueError(f"kind must be causal-lm or reward, not {kind!r}")
     path = resolve(name)
     device = torch.device(device) if device is not None else default_device()
     torch_dtype = resolve_dtype(dtype, device)
     auto = AutoModelForSequenceClassification if kind == "reward" else AutoModelForCausalLM
+    extra = {"num_labels": 1} if kind == "reward" and for_training else {}
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-        model = auto.from_pretrained(
-            path, dtype=torch_dtype, trust_remote_code=trust_remote_code, use_safetensors=True
-        )
+        model = auto.from_pretrained(path, dtype=torch_dtype, trust_remote_code=trust_remote_code,
+                                     use_safetensors=True, **extra)
     except OSError as err:
         raise BackboneError(f"cannot load model {name!r} from {path}: {err}") from err
-    model.to(device).eval()
+    if not for_training:
+        model.to(device).eval()
     return model, tokenizer
-
-
-def cache_argument(model) -> str | None:
-    """The forward argument that takes a key/value cache: `cache` from transformers 5.24 on (where
-    `past_key_values` is a deprecated alias), `past_key_values` before; None for a model taking neither.
-    A PEFT wrapper passes it through to the model it wraps."""
-    import inspect
-
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    parameters = inspect.signature(base.forward).parameters
-    return next((name for name in ("cache", "past_key_values") if name in parameters), None)
-
-
-def output_cache(outputs):
-    """The key/value cache a forward call returned, under either name."""
-    cache = outputs.get("cache") if hasattr(outputs, "get") else None
-    return cache if cache is not None else outputs.past_key_values

@@ -1,5 +1,6 @@
-"""The two record types every reader produces and everything downstream consumes.
+"""The record types every reader produces and everything downstream consumes.
 
+    Pair             what a judge scores: a prompt and two responses, nothing else
     PreferencePair   a prompt, two responses, which is preferred ("a", "b", "tie", or None: unlabeled)
     ResponseSet      a prompt with n responses (the model that wrote each, where known; the best, where known)
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from .jsonl import InputError, check_prompt
+from .io import InputError, check_prompt
 from .templates import render_prompt
 
 LABELS = ("a", "b", "tie")
@@ -34,6 +35,19 @@ def normalize(text: str) -> str:
 
 def prompt_key(prompt: Prompt) -> str:
     return hashlib.sha1(normalize(prompt_text(prompt)).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Pair:
+    prompt: Prompt
+    response_a: str
+    response_b: str
+
+
+def pair_from_row(row: dict, path, line: int) -> Pair:
+    """The `gram score` input fields of one row: prompt, response_a, response_b."""
+    prompt = check_prompt(row.get("prompt"), path, line)
+    return Pair(prompt, _string(row, "response_a", path, line, None), _string(row, "response_b", path, line, None))
 
 
 @dataclass

@@ -10,7 +10,7 @@ dataset column `reference` (or `references=` here) supplies them instead.
 
 GramReward is a callable with TRL's reward-function signature, for GRPOTrainer and RLOOTrainer:
 
-    reward = GramReward(Judge.load("runs/stage2"), policy=policy_model, tokenizer=policy_tokenizer)
+    reward = GramReward(load_judge("runs/stage2"), policy=policy_model, tokenizer=policy_tokenizer)
     trainer = GRPOTrainer(model=policy_model, reward_funcs=[reward], args=GRPOConfig(...), train_dataset=prompts)
 
 For PPO-style trainers that want one scalar per (prompt, response), call `reward.score(prompts, responses)`.
@@ -20,8 +20,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-import torch
-
+from .generation import generate
 from .records import prompt_key
 
 
@@ -48,7 +47,6 @@ class GramReward:
         self.given = {prompt_key(prompt): ref for prompt, ref in (references or {}).items()}
         self.cache: OrderedDict[str, str] = OrderedDict()  # generated references, least recently used first
 
-    @torch.inference_mode()
     def reference(self, prompt) -> str:
         """The policy's greedy response to `prompt`, generated once and cached."""
         key = prompt_key(prompt)
@@ -60,17 +58,7 @@ class GramReward:
             if self.policy is None or self.tokenizer is None:
                 raise ValueError("no reference for this prompt: pass policy and tokenizer, references=, or a "
                                  "`reference` column")
-            messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
-            ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                                     return_dict=True)
-            device = next(self.policy.parameters()).device
-            was_training = self.policy.training
-            self.policy.eval()
-            out = self.policy.generate(**{k: v.to(device) for k, v in ids.items()}, do_sample=False,
-                                       max_new_tokens=self.max_new_tokens,
-                                       pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
-            self.policy.train(was_training)
-            self.cache[key] = self.tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+            self.cache[key] = generate(self.policy, self.tokenizer, prompt, max_new_tokens=self.max_new_tokens)[0]
             # a long-running server sees unboundedly many prompts; a training run sees its dataset's
             if self.max_cached is not None and len(self.cache) > self.max_cached:
                 self.cache.popitem(last=False)

@@ -1,4 +1,4 @@
-"""Judge and pre-training templates: the only code that knows the prompt text and the label tokens.
+"""Judge, pre-training and reward-model templates: the only code that knows prompt text and label tokens.
 
 Prompt- and token-compatible with the GRAM reference (NiuTrans/GRAM, a LLaMA-Factory fork): the whole
 judge prompt is one user message, rendered with the tokenizer's chat template and its generation prompt,
@@ -6,6 +6,8 @@ and the verdict is the first token the model would write, `A` or `B`.
 
     tok = AutoTokenizer.from_pretrained(path)
     ids, truncated = encode_judge(tok, "What is 2+2?", "4", "5", max_length=2048)
+
+The Bradley-Terry baseline reads the prompt and one response as a plain chat (`encode_response`).
 """
 
 from __future__ import annotations
@@ -271,3 +273,17 @@ def encode_pretrain(tokenizer, prompt: str | list[dict], response_a: str, respon
     q, a, b = (neutralize(tokenizer, t) for t in (render_prompt(prompt), response_a, response_b))
     (ids, prompt_length), truncated = fit_pair(encode, q, a, b, max_length, tokenizer)
     return ids, prompt_length, truncated
+
+
+def encode_response(tokenizer, prompt: str | list[dict], response: str, max_length: int | None
+                    ) -> tuple[list[int], bool]:
+    """The Bradley-Terry reward model's input: the prompt and one response as a chat (user turn,
+    assistant turn), fit to max_length. Returns (ids, truncated)."""
+
+    def encode(q, a, _unused):
+        text = tokenizer.apply_chat_template([{"role": "user", "content": q}, {"role": "assistant", "content": a}],
+                                             tokenize=False)
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    q, a = neutralize(tokenizer, render_prompt(prompt)), neutralize(tokenizer, response)
+    return fit_pair(encode, q, a, "", max_length, tokenizer)

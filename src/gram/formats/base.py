@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..jsonl import InputError, json_lines
+from ..io import InputError, json_lines
 from ..records import Record
 
 

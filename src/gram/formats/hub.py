@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..jsonl import InputError
+from ..io import InputError
 from .base import Item, input_files
 
 PATTERNS = ("*.parquet", "*.jsonl", "*.json", "*.jsonl.gz")

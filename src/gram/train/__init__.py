@@ -1,1 +1,1 @@
-"""GRAM training: stage 1 (pre-training on unlabeled pairs), stage 2 (GRAM loss), task adaptation."""
+"""Both GRAM training stages and the Bradley-Terry baseline: configs, examples, losses, trainers, runs."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..backbone import DEFAULT_MODEL
+from ..templates import JUDGE_TAILS
 
 
 def opt(default, help: str, **kwargs):
@@ -72,7 +73,7 @@ class FinetuneConfig(TrainConfig):
     both_orders: bool = opt(True, "train each pair in both presentation orders (position debiasing)")
     loss: str = opt("gram", "gram: cross-entropy over the two label tokens; full-vocab: plain cross-entropy over the "
                             "whole vocabulary at the label position (ablation)", choices=("gram", "full-vocab"))
-    template: str = opt("gram", "judge prompt: gram (reference fine-tuning prompt) or gram-eval", choices=("gram", "gram-eval"))
+    template: str = opt("gram", "judge prompt: gram (reference fine-tuning prompt) or gram-eval", choices=tuple(sorted(JUDGE_TAILS)))
 
 
 @dataclass
@@ -101,7 +102,7 @@ class ConfigError(ValueError):
     pass
 
 
-def _base_type(annotation):
+def base_type(annotation):
     """int for `int | None` and the like; the annotation strings come from `from __future__ import annotations`."""
     hint = annotation
     if isinstance(hint, str):
@@ -110,19 +111,6 @@ def _base_type(annotation):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         return args[0], True
     return hint, False
-
-
-def add_arguments(parser: argparse.ArgumentParser, config_cls) -> None:
-    parser.add_argument("--config", default=None, help="YAML file of these options (flags given here override it)")
-    for f in dataclasses.fields(config_cls):
-        kind, optional = _base_type(f.type)
-        flag = "--" + f.name.replace("_", "-")
-        # argparse %-formats help strings: a literal "%" must be doubled
-        help_text = (f.metadata.get("help", "") + f" (default: {f.default})").replace("%", "%%")
-        if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
-        else:
-            parser.add_argument(flag, type=kind, default=None, help=help_text, choices=f.metadata.get("choices"))
 
 
 def from_args(config_cls, args: argparse.Namespace):
@@ -153,7 +141,7 @@ def from_args(config_cls, args: argparse.Namespace):
         value = getattr(config, f.name)
         if f.metadata.get("required") and not value:
             raise ConfigError(f"--{f.name.replace('_', '-')} is required (on the command line or in --config)")
-        kind, optional = _base_type(f.type)
+        kind, optional = base_type(f.type)
         if value is None and optional:
             continue
         if kind is float and isinstance(value, int) and not isinstance(value, bool):

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import torch
 
+from ..batching import left_pad
 from ..formats import read
-from ..judge import left_pad
 from ..records import PreferencePair
-from ..templates import encode_judge, encode_pretrain
+from ..templates import encode_judge, encode_pretrain, encode_response
 
 log = logging.getLogger(__name__)
 IGNORE = -100
@@ -108,8 +108,6 @@ class RightPadCollator:
 
 
 def bt_examples(pairs: list[PreferencePair], tokenizer, max_length: int) -> tuple[list[dict], Counter]:
-    from ..reward_model import encode_response
-
     examples, counts = [], Counter()
     for p in pairs:
         if p.label not in ("a", "b"):

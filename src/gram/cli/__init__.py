@@ -1,0 +1,43 @@
+"""The `gram` command: one module per command (or family), each with `add_parser(sub)` and `run(args)`,
+sharing the flag groups of `flags`.
+
+    gram demo
+    gram score --model smollm2-135m --input pairs.jsonl --output scores.jsonl --batch-size 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from .. import backbone
+from ..io import InputError
+from ..templates import TemplateError
+from . import bon, data, demo, eval, rank, score, serve, train
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gram", description="Generative foundation reward models (GRAM).")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in (demo, score, rank, bon, data):
+        command.add_parser(sub)
+    train.add_parsers(sub)
+    eval.add_parser(sub)
+    serve.add_parser(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    for value, name in ((getattr(args, "batch_size", 1), "--batch-size"), (getattr(args, "max_length", 1), "--max-length")):
+        if value is not None and value < 1:
+            print(f"gram: error: {name} must be at least 1", file=sys.stderr)
+            return 2
+    try:
+        return args.func(args)
+    except (InputError, backbone.BackboneError, TemplateError) as err:
+        print(f"gram: error: {err}", file=sys.stderr)
+        return 2

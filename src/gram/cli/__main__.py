@@ -1,0 +1,7 @@
+"""`python -m gram.cli ...` (what torchrun launches)."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,53 @@
+"""`gram bon`: best-of-n: sample n responses from a policy, keep the judge's pick."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from .. import backbone
+from ..io import check_prompt, read_jsonl, write_jsonl_atomic
+from ..scoring import load_judge
+from ..scoring.bon import best_of_n
+from .flags import add_judge_args, add_model_args, add_run_args, add_strategy, judge_options
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("bon", help="best-of-n: sample n responses from a policy, keep the judge's pick")
+    add_model_args(p)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", help="JSONL rows with a `prompt` (string or messages)")
+    source.add_argument("--prompt", action="append", help="a prompt (repeat for several)")
+    p.add_argument("--output", required=True, help="JSONL: prompt, responses, best, best_response, ranking")
+    p.add_argument("--policy", default=backbone.DEFAULT_MODEL, help="the model that writes the responses")
+    p.add_argument("--n", type=int, default=4, help="samples per prompt (default 4)")
+    add_strategy(p)
+    p.add_argument("--budget", type=int, default=None, help="at most this many comparisons per prompt")
+    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--temperature", type=float, default=0.8)
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (prompt i uses seed + i)")
+    add_judge_args(p)
+    add_run_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    if args.prompt:
+        prompts = list(args.prompt)
+    else:
+        prompts = [check_prompt(row.get("prompt"), args.input, line) for line, row in read_jsonl(args.input)]
+    policy, tokenizer = backbone.load(args.policy, device=args.device, dtype=args.dtype)
+    judge = load_judge(args.model, device=args.device, dtype=args.dtype, **judge_options(args))
+    rows, start = [], time.perf_counter()
+    for i, prompt in enumerate(tqdm(prompts, unit="prompt", file=sys.stderr, disable=args.quiet)):
+        responses, r = best_of_n(policy, tokenizer, judge, prompt, args.n, args.strategy, args.budget,
+                                 max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed + i)
+        rows.append({"prompt": prompt, "responses": responses, "best": r.best, "best_response": responses[r.best],
+                     "ranking": r.order, "comparisons": r.comparisons})
+    write_jsonl_atomic(args.output, rows)
+    print(f"gram bon: {len(rows)} prompts x {args.n} samples, strategy {args.strategy}, "
+          f"{sum(r['comparisons'] for r in rows)} comparisons in {time.perf_counter() - start:.1f} s -> {args.output}",
+          file=sys.stderr)
+    return 0

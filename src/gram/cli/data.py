@@ -1,0 +1,234 @@
+"""`gram data`: convert source formats to gram records, build training pairs, describe, validate, and
+check two sets for prompt overlap.
+
+    gram data convert --format rmb-pairwise --input ../shared/data/rmb/RMB_dataset/Pairwise_set --output rmb.jsonl
+    gram data convert --format alpaca-eval --input ../shared/data/alpaca-eval/results --output ae_sets.jsonl
+    gram data pairs --input ae_sets.jsonl --output ae_pairs.jsonl --per-prompt 4 --seed 0
+    gram data stats --input rmb.jsonl
+    gram data validate --input rmb.jsonl
+    gram data split --input rmb.jsonl --test-size 150 --seed 0 --train-out train.jsonl --test-out test.jsonl
+    gram data overlap train.jsonl test.jsonl --check
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from collections import Counter
+
+from .. import backbone
+from ..data.cleaning import clean, dedup
+from ..data.pairs import both_orders, pairs_from_set
+from ..formats import FORMATS, read
+from ..formats.gram_reference import to_finetune, to_pretrain
+from ..io import write_json_atomic, write_jsonl_atomic
+from ..records import PreferencePair, ResponseSet
+from ..templates import JUDGE_TAILS
+
+OUTPUTS = ("gram", "gram-finetune", "gram-pretrain")
+
+
+def say(message: str) -> None:
+    print(f"gram data: {message}", file=sys.stderr)
+
+
+def load(args, skip_bad: bool | None = None):
+    """Read records; with --skip-bad, bad ones are counted by reason and written with their reasons to a
+    side file: --rejects, else OUTPUT.rejects.jsonl for a command with an --output, else none (nothing is
+    written where the command was not told to write)."""
+    skip_bad = args.skip_bad if skip_bad is None else skip_bad
+    result = read(args.format, args.input, skip_bad=skip_bad)
+    if result.rejects:
+        output = getattr(args, "output", None)
+        side = args.rejects or (f"{output}.rejects.jsonl" if output else None)
+        if side:
+            write_jsonl_atomic(side, result.rejects)
+        reasons = Counter(f"{r['field']}: {r['problem']}" if r["field"] else r["problem"] for r in result.rejects)
+        say(f"skipped {len(result.rejects)} bad records" + (f" -> {side}" if side else " (--rejects FILE keeps them)")
+            + ": " + "; ".join(f"{n} x {k}" for k, n in reasons.most_common(5)))
+    return result
+
+
+def write(records, args) -> int:
+    """Write records in the requested output format; returns how many rows were written."""
+    to = getattr(args, "to", "gram")
+    if to == "gram":
+        return write_jsonl_atomic(args.output, (r.to_row() for r in records))
+    rows, skipped = [], Counter()
+    for r in records:
+        if not isinstance(r, PreferencePair):
+            skipped["response sets (build pairs first: gram data pairs)"] += 1
+        elif to == "gram-finetune" and r.label not in ("a", "b"):
+            skipped[f"label {r.label!r} (fine-tuning rows need a or b)"] += 1
+        else:
+            rows.append(to_finetune(r, args.template) if to == "gram-finetune" else to_pretrain(r))
+    for reason, n in skipped.items():
+        say(f"not written: {n} x {reason}")
+    write_json_atomic(args.output, rows)
+    return len(rows)
+
+
+def kinds(records) -> str:
+    counts = Counter("pairs" if isinstance(r, PreferencePair) else "sets" for r in records)
+    return ", ".join(f"{n} {k}" for k, n in counts.items()) or "0 records"
+
+
+def cmd_convert(args) -> int:
+    result = load(args)
+    records = result.records
+    if args.chosen_first:
+        records = [r.swapped() if isinstance(r, PreferencePair) and r.label == "b" else r for r in records]
+    written = write(records, args)
+    say(f"read {result.items} items from {args.input} ({args.format}): {kinds(records)}; wrote {written} rows to "
+        f"{args.output}; skipped {len(result.rejects)}")
+    return 0
+
+
+def tokenizer_for(args):
+    return backbone.load_tokenizer(args.model)
+
+
+def cmd_pairs(args) -> int:
+    result = load(args)
+    rng = random.Random(args.seed)
+    pairs, counts = [], Counter()
+    for r in result.records:
+        if isinstance(r, ResponseSet):
+            pairs += pairs_from_set(r, args.per_prompt, rng)
+            counts["sets"] += 1
+        else:
+            counts["pairs"] += 1
+            if args.drop_labels:
+                r = PreferencePair(r.prompt, r.response_a, r.response_b, None, r.source, r.category, r.meta)
+            elif r.label == "tie" and not args.keep_ties:
+                counts["dropped: tie"] += 1
+                continue
+            pairs.append(r)
+    tokenizer = tokenizer_for(args) if args.max_tokens else None
+    pairs, dropped = clean(pairs, tokenizer, args.max_tokens)
+    removed = 0
+    if not args.keep_duplicates:
+        pairs, removed = dedup(pairs)
+    if args.both_orders:
+        pairs = both_orders(pairs)
+    write_jsonl_atomic(args.output, (p.to_row() for p in pairs))
+    parts = [f"{n} x {k}" for k, n in dropped.items()] + ([f"{removed} x duplicate"] if removed else [])
+    ties = counts.pop("dropped: tie", 0)
+    if ties:
+        parts.append(f"{ties} x tie (use --keep-ties)")
+    say(f"read {result.items} items ({counts['sets']} sets, {counts['pairs']} pairs); wrote {len(pairs)} pairs"
+        f"{' (both orders)' if args.both_orders else ''} to {args.output}; dropped "
+        + (", ".join(parts) if parts else "none"))
+    return 0
+
+
+def cmd_stats(args) -> int:
+    from ..data.stats import describe
+
+    result = load(args)
+    tokenizer = None if args.no_tokens else tokenizer_for(args)
+    stats = describe(result.records, tokenizer)
+    stats["items_read"] = result.items
+    print(json.dumps(stats, indent=1, ensure_ascii=False))
+    return 0
+
+
+def cmd_validate(args) -> int:
+    result = load(args, skip_bad=True)  # report every bad record, not just the first
+    for r in result.rejects[:10]:
+        print(f"  {r['where']}: {r['field'] + ': ' if r['field'] else ''}{r['problem']}", file=sys.stderr)
+    say(f"{args.input}: {result.items} items read, {kinds(result.records)} valid, {len(result.rejects)} bad")
+    return 1 if result.rejects else 0
+
+
+def cmd_split(args) -> int:
+    from ..data.overlap import prompt_overlap
+    from ..data.splits import split_by_prompt
+
+    result = load(args)
+    n = args.test_size if args.test_size is not None else round(args.test_fraction * len(result.records))
+    train, test = split_by_prompt(result.records, n, args.seed)
+    write_jsonl_atomic(args.train_out, (r.to_row() for r in train))
+    write_jsonl_atomic(args.test_out, (r.to_row() for r in test))
+    shared = prompt_overlap(train, test).shared
+    say(f"{len(result.records)} records -> {len(train)} train ({args.train_out}), {len(test)} test ({args.test_out}); "
+        f"split by prompt with seed {args.seed}; shared prompts: {shared}")
+    return 0
+
+
+def cmd_overlap(args) -> int:
+    from ..data.overlap import prompt_overlap
+
+    a = read(args.format_a, args.a).records
+    b = read(args.format_b, args.b).records
+    o = prompt_overlap(a, b)
+    say(f"{o.prompts_a} prompts in {args.a}, {o.prompts_b} in {args.b}: {o.shared} shared "
+        f"({o.share_of_b:.1%} of the second)")
+    for text in o.examples:
+        print(f"  shared: {text!r}", file=sys.stderr)
+    return 1 if args.check and o.shared else 0
+
+
+def add_parser(sub) -> None:
+    data = sub.add_parser("data", help="convert, build, describe and check preference data")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+    format_help = "input format (default gram): " + ", ".join(sorted(FORMATS))
+
+    def common(p, fmt_default="gram", output=True):
+        p.add_argument("--input", required=True, help="file or directory (or, for hub formats, a dataset id)")
+        p.add_argument("--format", default=fmt_default, required=fmt_default is None, help=format_help)
+        if output:
+            p.add_argument("--output", required=True, help="file to write (atomically)")
+        p.add_argument("--skip-bad", action="store_true",
+                       help="write bad records with their reasons to a side file and go on, instead of stopping")
+        p.add_argument("--rejects", default=None, help="side file for --skip-bad (default OUTPUT.rejects.jsonl)")
+
+    p = dsub.add_parser("convert", help="read a source format, write gram JSONL (or the reference repo's JSON)")
+    common(p, fmt_default=None)
+    p.add_argument("--to", choices=OUTPUTS, default="gram",
+                   help="gram: JSONL rows (default); gram-finetune / gram-pretrain: the GRAM reference repo's JSON")
+    p.add_argument("--template", choices=sorted(JUDGE_TAILS), default="gram", help="judge prompt for --to gram-finetune")
+    p.add_argument("--chosen-first", action="store_true",
+                   help="put the chosen response first (label a) instead of a content-hash placement (half b)")
+    p.set_defaults(func=cmd_convert)
+
+    p = dsub.add_parser("pairs", help="training pairs: unlabeled from response sets, labeled from pairs; cleaned")
+    common(p)
+    p.add_argument("--per-prompt", type=int, default=None, help="pairs sampled per set (default: all n(n-1)/2)")
+    p.add_argument("--seed", type=int, default=0, help="seed for sampling and placement (default 0)")
+    p.add_argument("--both-orders", action="store_true", help="also write each pair swapped")
+    p.add_argument("--drop-labels", action="store_true", help="labeled pairs become unlabeled (for stage 1)")
+    p.add_argument("--keep-ties", action="store_true", help="keep pairs labeled tie (dropped by default)")
+    p.add_argument("--keep-duplicates", action="store_true", help="do not deduplicate")
+    p.add_argument("--max-tokens", type=int, default=None, help="drop pairs whose judge prompt is longer")
+    p.add_argument("--model", default=backbone.DEFAULT_MODEL, help="tokenizer for --max-tokens")
+    p.set_defaults(func=cmd_pairs)
+
+    p = dsub.add_parser("stats", help="counts by source / category / label, token-length percentiles (JSON)")
+    common(p, output=False)
+    p.add_argument("--model", default=backbone.DEFAULT_MODEL, help="tokenizer for lengths")
+    p.add_argument("--no-tokens", action="store_true", help="counts only, no tokenizer")
+    p.set_defaults(func=cmd_stats)
+
+    p = dsub.add_parser("validate", help="check every record, list the bad ones; exit 1 if any is bad")
+    common(p, output=False)
+    p.set_defaults(func=cmd_validate)
+
+    p = dsub.add_parser("split", help="train / test split by prompt (no prompt on both sides), seeded")
+    common(p, output=False)
+    size = p.add_mutually_exclusive_group(required=True)
+    size.add_argument("--test-size", type=int, help="records in the test side (whole prompts: may be a few more)")
+    size.add_argument("--test-fraction", type=float, help="share of the records in the test side")
+    p.add_argument("--seed", type=int, default=0, help="seed for the prompt order (default 0)")
+    p.add_argument("--train-out", required=True, help="JSONL for the training side")
+    p.add_argument("--test-out", required=True, help="JSONL for the test side")
+    p.set_defaults(func=cmd_split)
+
+    p = dsub.add_parser("overlap", help="prompts shared by two sets (to prove a split does not leak)")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--format-a", default="gram", help=format_help)
+    p.add_argument("--format-b", default="gram", help=format_help)
+    p.add_argument("--check", action="store_true", help="exit 1 when any prompt is shared")
+    p.set_defaults(func=cmd_overlap)

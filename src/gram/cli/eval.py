@@ -1,0 +1,84 @@
+"""`gram eval`: score benchmarks with one or more models and write results, tables and plots.
+
+    gram eval --model runs/stage2 --benchmark judgebench --benchmark llmbar-natural --output eval/stage2
+    gram eval --model smollm2-135m --model runs/stage2 --benchmark hhh --output eval/compare
+    gram eval --model M --benchmark my_pairs.jsonl --output DIR              # any gram pair file
+    gram eval --model M --benchmark rb.parquet --format rewardbench --output DIR
+
+Named benchmarks are read under $GRAM_DATA, else under ../shared/data (this project's checkout layout).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .. import backbone
+from ..eval import sharding
+from ..eval.benchmarks import BENCHMARKS, data_dir, load_benchmark
+from ..eval.reports import comparison, model_label, summarize_results, write_reports
+from ..eval.runner import score_rows
+from ..io import write_text_atomic
+from ..scoring import load_judge
+from .flags import add_judge_args, add_model_args, add_run_args, judge_options
+
+PROJECT_DATA = "../shared/data"  # where the data sits beside a checkout of this project
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("eval", help="accuracy, consistency and calibration of one or more models on benchmarks",
+                       description="Benchmarks by name: " + "; ".join(f"{b.name}: {b.note}" for b in BENCHMARKS.values())
+                       + ". Or a file of labeled pairs (gram rows, or --format F).")
+    add_model_args(p, several=True)
+    p.add_argument("--benchmark", action="append", required=True,
+                   help="a benchmark name or a file of labeled pairs (repeat for several)")
+    p.add_argument("--format", default=None, help="reader for benchmark files (default gram)")
+    p.add_argument("--output", required=True, help="directory for results, tables and plots")
+    add_judge_args(p, orders=True)
+    add_run_args(p, limit="the first N pairs of each benchmark only",
+                 resume="keep finished benchmarks and go on from where an interrupted one stopped")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    models = args.model or [backbone.DEFAULT_MODEL]
+    root = data_dir(default=PROJECT_DATA)
+    benches = [load_benchmark(b, args.format, root) for b in args.benchmark]  # read all data before any model
+    out = Path(args.output)
+    everything = []
+    rank, _ = sharding.world()
+    for model in models:
+        judge = None
+        for name, pairs, identity in benches:
+            pairs = pairs[:args.limit] if args.limit else pairs
+            where = out / model_label(model) / name
+            settings = {"model": model, "dtype": args.dtype, "data": {**identity, "evaluated": len(pairs)},
+                        "orders": args.orders, "max_length": args.max_length}
+            if args.template != "gram":  # (the default is left out: results written before the flag stay valid)
+                settings["template"] = args.template
+            finished = where / "results.json"
+            if args.resume and finished.exists() and json.loads(finished.read_text()).get("settings") == settings:
+                everything.append(json.loads(finished.read_text()))
+                print(f"gram eval: {model} on {name}: already done -> {where}", file=sys.stderr)
+                continue
+            if judge is None:
+                judge = load_judge(model, device=args.device, dtype=args.dtype, **judge_options(args))
+            done = score_rows(judge, pairs, [p.to_row() for p in pairs], where / "scores.jsonl", settings,
+                              resume=args.resume, orders=args.orders, desc=f"{model_label(model)} {name}",
+                              quiet=args.quiet)
+            if done.rows is None:  # another process of a sharded run: rank 0 reports
+                continue
+            results = {"model": model, "orders": args.orders, "data": settings["data"],
+                       **summarize_results(pairs, done.scores, done.seconds), "settings": settings}
+            write_reports(where, results)
+            everything.append(results)
+            acc = "-" if results["overall"] is None else f"{results['overall']:.3f}"
+            print(f"gram eval: {model} on {name}: accuracy {acc} over {results['n']} pairs "
+                  f"({results['seconds']} s) -> {where}", file=sys.stderr)
+    sharding.finish()
+    if rank > 0:
+        return 0
+    write_text_atomic(out / "comparison.md", comparison(everything))
+    print(comparison(everything))
+    return 0

@@ -1,0 +1,62 @@
+"""Flag groups shared by the `gram` commands, each defined once: the model to load, how the judge reads
+pairs, and how a file job runs (a quick look, resuming, progress)."""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import backbone
+from ..scoring import STRATEGIES
+from ..templates import JUDGE_TAILS
+
+
+def add_model_args(parser: argparse.ArgumentParser, several: bool = False) -> None:
+    parser.add_argument("--model", default=None if several else backbone.DEFAULT_MODEL,
+                        action="append" if several else "store",
+                        help=f"embedded name ({', '.join(backbone.EMBEDDED)}), model directory or hub id "
+                             f"(default: {backbone.DEFAULT_MODEL})" + ("; repeat for several" if several else ""))
+    parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+                        help="weights dtype; auto = bfloat16 on a GPU that has it, float32 otherwise")
+
+
+def add_judge_args(parser: argparse.ArgumentParser, orders: bool = False) -> None:
+    """How the judge reads pairs: batch, length and template (and, for file jobs, the orders scored)."""
+    parser.add_argument("--batch-size", type=int, default=8, help="pairs per forward pass (default 8)")
+    parser.add_argument("--max-batch-tokens", type=int, default=None,
+                        help="cap on rows x padded length per forward pass (default: 2048 on the CPU, where "
+                             "bigger batches of long pairs are slower; none on a GPU)")
+    parser.add_argument("--max-length", type=int, default=2048,
+                        help="tokens per judge prompt; longer pairs lose the middles of their responses, "
+                             "then of the prompt (default 2048)")
+    if orders:
+        parser.add_argument("--orders", choices=["both", "ab"], default="both",
+                            help="both: average the two presentation orders (default); ab: response_a first "
+                                 "only, half the cost, position bias not removed")
+    parser.add_argument("--template", choices=sorted(JUDGE_TAILS), default="gram",
+                        help="gram: the reference fine-tuning prompt ending in '#Preferred:' (default); "
+                             "gram-eval: the reference evaluation scripts' prompt")
+
+
+def judge_options(args) -> dict:
+    """The keyword arguments of gram.scoring.load_judge that the judge flags set."""
+    return {"max_length": args.max_length, "batch_size": args.batch_size, "max_batch_tokens": args.max_batch_tokens,
+            "template": args.template}
+
+
+def add_run_args(parser: argparse.ArgumentParser, limit: str | None = None, resume: str | None = None) -> None:
+    """--limit (help: `limit`), --resume (help: `resume`), each only where given, and --quiet."""
+    if limit:
+        parser.add_argument("--limit", type=int, default=None, help=limit)
+    if resume:
+        parser.add_argument("--resume", action="store_true", help=resume)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+RESUME = "go on from where an interrupted run with the same output stopped"
+
+
+def add_strategy(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strategy", choices=STRATEGIES, default="knockout",
+                        help="linear (reference), knockout (batched rounds), round-robin (Bradley-Terry scores), "
+                             "selection (full ranking)")

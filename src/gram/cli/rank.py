@@ -1,0 +1,61 @@
+"""`gram rank`: rank the responses of each prompt (best-of-n sets) with the judge, resumable."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from ..eval.partial import PartialOutput
+from ..formats import read
+from ..io import InputError
+from ..records import ResponseSet
+from ..scoring import load_judge, rank
+from .flags import RESUME, add_judge_args, add_model_args, add_run_args, add_strategy, judge_options
+
+PRODUCED = ("ranking", "picked", "comparisons", "rounds", "bt_scores", "budget_exhausted")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("rank", help="rank the responses of each prompt (best-of-n) with the judge",
+                       description="Input rows: response sets (prompt, responses[, best]) as `gram data` "
+                                   "writes them, or any set format with --format (e.g. rmb-bon).")
+    add_model_args(p)
+    p.add_argument("--input", required=True, help="response sets")
+    p.add_argument("--format", default="gram", help="reader for the input (default gram)")
+    p.add_argument("--output", required=True, help="JSONL: each set plus ranking, picked, comparisons")
+    add_strategy(p)
+    p.add_argument("--budget", type=int, default=None, help="at most this many comparisons per list")
+    p.add_argument("--seed", type=int, default=0, help="seed for budgeted round-robin sampling")
+    add_judge_args(p)
+    add_run_args(p, limit="the first N lists only", resume=RESUME)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    records = read(args.format, args.input).records
+    sets = [r for r in records if isinstance(r, ResponseSet)]
+    if len(sets) != len(records):
+        raise InputError(args.input, None, None, "expected response sets (prompt, responses), found pairs")
+    sets = sets[:args.limit] if args.limit else sets
+    judge = load_judge(args.model, device=args.device, dtype=args.dtype, **judge_options(args))
+    settings = {"input": str(args.input), "format": args.format, "model": args.model, "dtype": args.dtype,
+                "strategy": args.strategy,
+                "budget": args.budget, "seed": args.seed, "max_length": args.max_length, "lists": len(sets)}
+    out = PartialOutput(args.output, settings, args.resume)
+    out.check([s.to_row() for s in sets], produced=PRODUCED)
+    start = time.perf_counter()
+    for s in tqdm(sets[out.done:], unit="list", file=sys.stderr, disable=args.quiet, initial=out.done, total=len(sets)):
+        r = rank(judge, s.prompt, s.responses, args.strategy, budget=args.budget, seed=args.seed)
+        out.append([{**s.to_row(), "ranking": r.order, "picked": r.best, "comparisons": r.comparisons,
+                     "rounds": r.rounds, "bt_scores": r.scores, "budget_exhausted": r.budget_exhausted}])
+    seconds = time.perf_counter() - start
+    out.finish()
+    comparisons = sum(row["comparisons"] for row in out.rows)
+    known = sum(row["best"] is not None for row in out.rows)
+    hits = sum(row["best"] is not None and row["picked"] == row["best"] for row in out.rows)
+    accuracy = f", picked the known best in {hits}/{known} ({hits / known:.3f})" if known else ""
+    print(f"gram rank: {len(sets)} lists, strategy {args.strategy}, {comparisons} comparisons in {seconds:.1f} s"
+          f"{accuracy} -> {args.output}", file=sys.stderr)
+    return 0

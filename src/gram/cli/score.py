@@ -1,0 +1,57 @@
+"""`gram score`: pairwise scores for a JSONL file of pairs, resumable and sharded (gram.eval.runner).
+
+    gram score --model smollm2-135m --input pairs.jsonl --output scores.jsonl --batch-size 8
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from ..eval.runner import score_rows
+from ..io import read_jsonl
+from ..records import pair_from_row
+from ..scoring import load_judge, summarize
+from .flags import RESUME, add_judge_args, add_model_args, add_run_args, judge_options
+
+log = logging.getLogger("gram")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("score", help="pairwise scores for a JSONL file of pairs",
+                       description="Input rows: prompt (string or message list), response_a, response_b. "
+                                   "Output rows: every input field plus score_a, score_b, p_a_ab, p_a_ba.")
+    add_model_args(p)
+    p.add_argument("--input", required=True, help="JSONL file of pairs")
+    p.add_argument("--output", required=True, help="JSONL file to write (atomically)")
+    add_judge_args(p, orders=True)
+    add_run_args(p, limit="score only the first N rows (a quick look)", resume=RESUME)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    rows = list(read_jsonl(args.input))
+    if args.limit is not None:
+        rows = rows[:args.limit]
+    pairs = [pair_from_row(row, args.input, line) for line, row in rows]  # validate all before loading
+    start = time.perf_counter()
+    judge = load_judge(args.model, device=args.device, dtype=args.dtype, **judge_options(args))
+    log.info("loaded %s in %.1f s", args.model, time.perf_counter() - start)
+    inputs = [row for _, row in rows]
+    settings = {"input": str(args.input), "model": args.model, "dtype": args.dtype, "orders": args.orders,
+                "template": args.template, "max_length": args.max_length, "rows": len(inputs)}
+    done = score_rows(judge, pairs, inputs, args.output, settings, resume=args.resume, orders=args.orders,
+                      quiet=args.quiet)
+    if done.rows is None:  # another process of a sharded run: rank 0 reports
+        return 0
+    summary = summarize(done.scores, done.seconds)
+    consistency = ("n/a (one order)" if summary["position_consistency"] is None
+                   else f"{summary['position_consistency']:.3f}")
+    rate = done.scored * done.processes / done.seconds if done.seconds > 0 else float("nan")
+    resumed = f" ({done.resumed} from the interrupted run)" if done.resumed else ""
+    processes = f", {done.processes} processes" if done.processes > 1 else ""
+    print(f"gram score: {summary['pairs']} pairs{resumed} in {done.seconds:.1f} s ({rate:.2f} pairs/s{processes}), "
+          f"orders {args.orders}, truncated {summary['truncated']}, position consistency {consistency} "
+          f"-> {args.output}", file=sys.stderr)
+    return 0

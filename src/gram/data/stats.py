@@ -1,0 +1,41 @@
+"""Counts by source, category and label, and length percentiles in tokens."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from ..records import PreferencePair, Record, prompt_text
+
+
+def percentiles(values: Sequence[int], points=(50, 90, 99)) -> dict:
+    if not values:
+        return {}
+    ordered = sorted(values)
+    out = {f"p{p}": ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] for p in points}
+    out["max"] = ordered[-1]
+    return out
+
+
+def describe(records: Sequence[Record], tokenizer=None) -> dict:
+    stats = {
+        "records": len(records),
+        "kinds": dict(Counter("pair" if isinstance(r, PreferencePair) else "set" for r in records)),
+        "sources": dict(Counter(r.source for r in records)),
+        "categories": dict(Counter(f"{r.source}/{r.category}" if r.category else r.source for r in records)),
+    }
+    pairs = [r for r in records if isinstance(r, PreferencePair)]
+    if pairs:
+        stats["labels"] = dict(Counter(str(p.label) for p in pairs))
+    sets = [r for r in records if not isinstance(r, PreferencePair)]
+    if sets:
+        stats["responses_per_set"] = percentiles([len(s.responses) for s in sets])
+    if tokenizer is not None:
+        def counts(texts):  # one batched call: the fast tokenizers parallelise it
+            return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]] if texts else []
+
+        responses = [t for r in records
+                     for t in ((r.response_a, r.response_b) if isinstance(r, PreferencePair) else r.responses)]
+        stats["tokens"] = {"prompt": percentiles(counts([prompt_text(r.prompt) for r in records])),
+                           "response": percentiles(counts(responses))}
+    return stats

@@ -1,0 +1,76 @@
+"""The named benchmarks `gram eval` knows, where their files are, and how a benchmark (a name or a file
+of labeled pairs) becomes pairs with an identity that a resumed run can check.
+
+    name, pairs, identity = load_benchmark("judgebench")          # under $GRAM_DATA
+    name, pairs, identity = load_benchmark("my_pairs.jsonl")      # any gram pair file
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..formats import read
+from ..io import InputError
+from ..records import PreferencePair
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    format: str
+    path: str  # under the data dir
+    note: str = ""
+
+
+BENCHMARKS = {b.name: b for b in [
+    Benchmark("judgebench", "judgebench", "gram-repo-data/evaluation/scalerlab_judgebench/gpt.json",
+              "JudgeBench, GPT-4o responses (350 pairs)"),
+    Benchmark("judgebench-claude", "judgebench", "gram-repo-data/evaluation/scalerlab_judgebench/claude.json",
+              "JudgeBench, Claude responses (270 pairs)"),
+    Benchmark("llmbar-natural", "llmbar", "llmbar/Dataset/LLMBar/Natural", "LLMBar Natural (100)"),
+    Benchmark("llmbar-adversarial", "llmbar", "llmbar/Dataset/LLMBar/Adversarial",
+              "LLMBar Adversarial: Neighbor, GPTInst, GPTOut, Manual (319)"),
+    Benchmark("hhh", "hhh-prometheus", "prometheus-eval-benchmarks/eval/benchmark/data/hhh_alignment_eval.json",
+              "HHH alignment (221)"),
+    Benchmark("pandalm", "pandalm", "pandalm/data/testset-v1.json", "PandaLM test set, ties excluded (894 of 999)"),
+    Benchmark("mt-bench", "llmbar", "llmbar/Dataset/Processed/MT-Bench", "MT-Bench human judgements, processed (200)"),
+    Benchmark("rmb", "rmb-pairwise", "rmb/RMB_dataset/Pairwise_set", "RMB pairwise (14,543)"),
+]}
+
+
+def data_dir(default: str | Path | None = None) -> Path:
+    """Where named benchmarks are read: $GRAM_DATA, else `default` (the caller's convention)."""
+    root = os.environ.get("GRAM_DATA") or default
+    if root is None:
+        raise InputError("$GRAM_DATA", None, None, "not set: point it at the folder that holds the benchmark data")
+    return Path(root)
+
+
+def load_benchmark(spec: str, fmt: str | None = None, root: str | Path | None = None
+                   ) -> tuple[str, list[PreferencePair], dict]:
+    """(name, labeled pairs, identity) for a benchmark name (read under `root`, default $GRAM_DATA) or a
+    file of pairs."""
+    if spec in BENCHMARKS and fmt is None:
+        b = BENCHMARKS[spec]
+        path = (Path(root) if root is not None else data_dir()) / b.path
+        name, fmt = b.name, b.format
+    else:
+        path, name, fmt = Path(spec), Path(spec).name.split(".")[0], fmt or "gram"
+    records = read(fmt, path).records
+    pairs = [r for r in records if isinstance(r, PreferencePair)]
+    if len(pairs) != len(records):
+        raise ValueError(f"{path}: holds response sets; evaluation needs labeled pairs")
+    identity = {"benchmark": name, "format": fmt, "path": str(path), "records": len(pairs),
+                "sha1": fingerprint(pairs)}
+    return name, pairs, identity
+
+
+def fingerprint(pairs: list[PreferencePair]) -> str:
+    h = hashlib.sha1()
+    for p in pairs:
+        h.update(json.dumps([p.prompt, p.response_a, p.response_b, p.label], ensure_ascii=False).encode("utf-8"))
+    return h.hexdigest()[:16]

@@ -1,0 +1,72 @@
+"""The one scoring loop behind `gram score` and `gram eval`: resumable, sharded, written as it goes.
+
+Pairs are scored in fixed chunks of SCORE_CHUNK from the start of this process's slice, each chunk
+appended to OUTPUT.partial and fsynced (gram.eval.partial), so a killed run loses at most one chunk and
+a resumed run sends the judge the same batches as a clean one (identical numbers). Under torchrun or
+`accelerate launch` each rank scores one contiguous slice and rank 0 merges them in input order
+(gram.eval.sharding).
+
+    run = score_rows(judge, pairs, rows, "scores.jsonl", settings, resume=True)
+    run.rows        # every input row plus score_a, score_b, p_a_ab, p_a_ba, truncated (None off rank 0)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..io import write_jsonl_atomic
+from ..scoring.base import PairScore
+from . import sharding
+from .partial import PartialOutput
+
+SCORE_CHUNK = 64  # pairs scored, then appended to the output, at a time
+
+
+@dataclass
+class ScoringRun:
+    rows: list[dict] | None  # the output rows in input order; None on ranks other than 0
+    seconds: float  # this process's scoring time in this run
+    resumed: int  # rows kept from an interrupted run (this process's slice)
+    scored: int  # rows this process scored in this run
+    processes: int
+
+    @property
+    def scores(self) -> list[PairScore]:
+        return [PairScore.from_fields(r) for r in self.rows or []]
+
+
+def score_rows(judge, pairs: list, rows: list[dict], output: str | Path, settings: dict, *, resume: bool,
+               orders: str = "both", desc: str = "scoring", quiet: bool = False) -> ScoringRun:
+    """Score `pairs` (what the judge reads) and write each of `rows` (what the output keeps, one per
+    pair) with its score fields to `output`. `settings` identify the job: `resume` goes on only from a
+    partial output written with the same settings for the same input rows."""
+    from tqdm import tqdm
+
+    rank, size = sharding.world()
+    lo, hi = sharding.bounds(len(pairs), rank, size)  # this process's slice (all of it without a launcher)
+    out = PartialOutput(sharding.shard_path(output, rank, size), {**settings, "slice": [lo, hi]}, resume,
+                        chunk=SCORE_CHUNK)
+    out.check(rows[lo:hi], produced=PairScore.FIELDS)
+    resumed = out.done
+    start = time.perf_counter()
+    with tqdm(total=hi - lo, initial=out.done, unit="pair", file=sys.stderr, desc=desc,
+              disable=quiet or rank > 0) as bar:
+        for first in range(lo + out.done, hi, SCORE_CHUNK):
+            last = min(first + SCORE_CHUNK, hi)
+            scores = judge.compare_many(pairs[first:last], orders=orders, progress=bar)
+            out.append([{**row, **s.fields()} for row, s in zip(rows[first:last], scores)])
+    seconds = time.perf_counter() - start
+    out.finish()
+    run = ScoringRun(out.rows, seconds, resumed, hi - lo - resumed, size)
+    if size == 1:
+        return run
+    sharding.barrier()
+    run.rows = None
+    if rank == 0:
+        run.rows = sharding.merged_rows(output, size)
+        write_jsonl_atomic(output, run.rows)
+        sharding.remove_shards(output, size)
+    return run

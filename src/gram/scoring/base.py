@@ -1,0 +1,104 @@
+"""What every scorer of pairs shares: the `Scorer` protocol, the score of one pair, and how both
+presentation orders combine.
+
+A scorer judges pairs (prompt, response a, response b). For the generative judge, with
+z = (z_A, z_B) the label-token logits at the last position,
+
+    p_a_ab = softmax(z | a first)[A]          P(response a is better), a shown as A
+    p_a_ba = softmax(z | b first)[A]          P(response b is better), b shown as A
+    score_a = (p_a_ab + 1 - p_a_ba) / 2,      score_b = 1 - score_a
+
+so score_a + score_b = 1 and swapping a and b swaps the scores. Every implementation keeps those two
+properties, and a score never depends on the batch a pair was scored in (tests/test_scorer_contract.py
+holds each implementation to them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from ..records import Pair
+
+ORDERS = ("both", "ab")
+
+
+@dataclass(frozen=True)
+class PairScore:
+    score_a: float
+    score_b: float
+    p_a_ab: float
+    p_a_ba: float | None  # None when only the (a, b) order was scored
+    truncated: bool = False
+
+    FIELDS = ("score_a", "score_b", "p_a_ab", "p_a_ba", "truncated")  # as written into output rows
+
+    @property
+    def consistent(self) -> bool | None:
+        """Both orders prefer the same response (None with one order)."""
+        if self.p_a_ba is None:
+            return None
+        return (self.p_a_ab > 0.5) == (self.p_a_ba < 0.5)
+
+    def fields(self, consistent: bool = False) -> dict:
+        """The score as the fields of an output row (`gram score`, `gram eval`, the server)."""
+        out = {"score_a": self.score_a, "score_b": self.score_b, "p_a_ab": self.p_a_ab, "p_a_ba": self.p_a_ba}
+        if consistent:
+            out["consistent"] = self.consistent
+        out["truncated"] = self.truncated
+        return out
+
+    @classmethod
+    def from_fields(cls, row: dict) -> PairScore:
+        return cls(row["score_a"], row["score_b"], row["p_a_ab"], row["p_a_ba"], row["truncated"])
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Anything that scores pairs: the generative judge, the Bradley-Terry reward model, the server's
+    batching proxy. `progress`: a tqdm-like bar advanced by the number of pairs scored."""
+
+    def compare_many(self, pairs: Iterable[Pair | Sequence], orders: str = "both", batch_size: int | None = None,
+                     progress=None) -> list[PairScore]: ...
+
+    def compare(self, prompt, response_a: str, response_b: str, orders: str = "both") -> PairScore: ...
+
+
+class CompareOne:
+    """`compare` for one pair, in terms of `compare_many`."""
+
+    def compare(self, prompt, response_a: str, response_b: str, orders: str = "both") -> PairScore:
+        return self.compare_many([Pair(prompt, response_a, response_b)], orders=orders)[0]
+
+
+def check_orders(orders: str) -> None:
+    if orders not in ORDERS:
+        raise ValueError(f"orders must be one of {ORDERS}, not {orders!r}")
+
+
+def as_pair(p) -> Pair:
+    """A Pair from a Pair, a PreferencePair (or anything with the same fields), or a (prompt, a, b) tuple."""
+    if isinstance(p, Pair):
+        return p
+    if hasattr(p, "response_a"):
+        return Pair(p.prompt, p.response_a, p.response_b)
+    return Pair(*p)
+
+
+def combine(p_a_ab: float, p_a_ba: float | None, truncated: bool = False) -> PairScore:
+    """Map both orders back to response a and average them."""
+    score_a = p_a_ab if p_a_ba is None else (p_a_ab + (1.0 - p_a_ba)) / 2.0
+    return PairScore(score_a, 1.0 - score_a, p_a_ab, p_a_ba, truncated)
+
+
+def summarize(scores: list[PairScore], seconds: float) -> dict:
+    """Counts for an end-of-run summary line."""
+    n = len(scores)
+    both = [s.consistent for s in scores if s.consistent is not None]
+    return {
+        "pairs": n,
+        "pairs_per_s": n / seconds if seconds > 0 else float("nan"),
+        "truncated": sum(s.truncated for s in scores),
+        "position_consistency": (sum(both) / len(both)) if both else None,
+    }

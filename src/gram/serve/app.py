@@ -1,0 +1,250 @@
+"""`gram serve`: an HTTP reward server (FastAPI + uvicorn) over one judge.
+
+    gram serve --model runs/stage2                       # http://127.0.0.1:8000, OpenAPI page at /docs
+    gram serve --model runs/stage2 --policy smollm2-135m --token "$GRAM_SERVE_TOKEN" --host 0.0.0.0
+
+Endpoints (JSON; all but /health and the docs need `Authorization: Bearer <token>` when a token is set):
+
+- POST /compare    {"pairs": [{"prompt", "response_a", "response_b"}]} -> {"scores": [{score_a, score_b, ...}]}
+- POST /rank       {"lists": [{"prompt", "responses": [...]}], "strategy", "budget"} -> {"results": [...]}
+- POST /reward     {"prompts", "responses", "references"?} -> {"rewards", "references"}: reward = the score
+                   of the response against the reference, minus 0.5 unless "center": false. Without
+                   references the server's policy (--policy) writes its greedy response, cached per prompt.
+- POST /get_reward OpenRLHF's remote reward protocol: {"query": [prompt + response], "prompts": [...],
+                   "labels"?: [reference responses]} -> {"rewards", "scores", "extra_logs"}
+- GET  /health
+
+Dynamic batching: the pairs of every request that arrives while the model is busy (or within
+--max-wait-ms) go to the judge together, as one length-grouped `compare_many` call. Limits answer 4xx:
+413 for a body, list or text over its limit, 422 for malformed JSON or wrong types, 401 for a missing or
+wrong token, 429 when the queue is full. A request whose client has gone is dropped from the queue before
+its pairs are scored.
+"""
+
+import asyncio
+import hmac
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from ..records import Pair
+from ..rlhf import GramReward
+from ..scoring.rank import STRATEGIES, rank
+from .batcher import BatchedJudge, Batcher, Overloaded
+from .schemas import (
+    CompareIn,
+    CompareOut,
+    OpenRLHFIn,
+    OpenRLHFOut,
+    RankIn,
+    RankResults,
+    RewardIn,
+    RewardOut,
+)
+
+# No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at runtime.
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Limits:
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_items: int = 256  # pairs, lists or responses in one request
+    max_list: int = 64  # responses in one ranking list
+    max_chars: int = 32_000  # characters in one prompt or response
+    max_queue_pairs: int = 4096  # pairs waiting for the model before requests get 429
+
+
+def create_app(judge, *, token: str | None = None, limits: Limits | None = None, policy=None, policy_tokenizer=None,
+               max_batch_pairs: int = 64, max_wait_ms: float = 2.0, model_name: str = "", max_new_tokens: int = 256,
+               max_cached_references: int = 10_000):
+    """The FastAPI app. `judge`: a loaded Scorer; `policy` (+ tokenizer): writes references for /reward."""
+    limits = limits or Limits()
+    batcher = Batcher(judge, max_batch_pairs=max_batch_pairs, max_wait_ms=max_wait_ms,
+                      max_queue_pairs=limits.max_queue_pairs)
+    # ranking runs in threads that block on the batcher: enough of them that concurrent lists batch together
+    rank_threads = ThreadPoolExecutor(limits.max_items, thread_name_prefix="gram-rank")
+    references = GramReward(judge, policy=policy, tokenizer=policy_tokenizer, max_new_tokens=max_new_tokens,
+                            max_cached=max_cached_references)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        batcher.start()
+        yield
+        await batcher.stop()
+        rank_threads.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="gram reward server", version="1", lifespan=lifespan,
+                  description="Pairwise GRAM judgements: compare, rank, RLHF rewards (OpenRLHF-compatible).")
+    app.state.batcher = batcher
+
+    def too_large(what: str, n: int, limit: int):
+        if n > limit:
+            raise HTTPException(413, f"{what}: {n} is over this server's limit of {limit}")
+
+    def check_texts(where: str, texts) -> None:
+        for i, t in enumerate(texts):
+            size = len(t) if isinstance(t, str) else sum(len(m.content) for m in t)
+            if size > limits.max_chars:
+                raise HTTPException(413, f"{where}[{i}]: {size} characters is over this server's limit of "
+                                         f"{limits.max_chars}")
+
+    def authorized(request: Request) -> None:
+        if token is None:
+            return
+        got = request.headers.get("authorization", "")
+        if not (got.startswith("Bearer ") and hmac.compare_digest(got[7:].encode(), token.encode())):
+            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    async def unless_gone(request: Request, work):
+        """Await `work`; if the client disconnects first, cancel it so its pairs leave the queue."""
+        task = asyncio.ensure_future(work)
+        while not task.done():
+            done, _ = await asyncio.wait({task}, timeout=0.05)
+            if not done and await request.is_disconnected():
+                task.cancel()
+                raise HTTPException(499, "client closed the request")
+        try:
+            return task.result()
+        except Overloaded as e:
+            raise HTTPException(429, str(e)) from None
+
+    def dump(p):
+        return p if isinstance(p, str) else [m.model_dump() for m in p]
+
+    @app.get("/health")
+    async def health():
+        return {"status": "ok", "model": model_name, "queued_pairs": batcher.queued_pairs, **batcher.stats,
+                "policy": policy is not None}
+
+    @app.post("/compare", response_model=CompareOut, dependencies=[Depends(authorized)])
+    async def compare(body: CompareIn, request: Request):
+        too_large("pairs", len(body.pairs), limits.max_items)
+        check_texts("pairs.prompt", [p.prompt for p in body.pairs])
+        check_texts("pairs.response", [t for p in body.pairs for t in (p.response_a, p.response_b)])
+        scores = await unless_gone(request, batcher.compare(
+            [Pair(dump(p.prompt), p.response_a, p.response_b) for p in body.pairs]))
+        return {"scores": [s.fields(consistent=True) for s in scores]}
+
+    @app.post("/rank", response_model=RankResults, dependencies=[Depends(authorized)])
+    async def rank_lists(body: RankIn, request: Request):
+        if body.strategy not in STRATEGIES:
+            raise HTTPException(422, f"strategy must be one of {', '.join(STRATEGIES)}, not {body.strategy!r}")
+        too_large("lists", len(body.lists), limits.max_items)
+        for i, item in enumerate(body.lists):
+            too_large(f"lists[{i}].responses", len(item.responses), limits.max_list)
+            if not item.responses:
+                raise HTTPException(422, f"lists[{i}].responses: nothing to rank")
+            check_texts(f"lists[{i}].responses", item.responses)
+        check_texts("lists.prompt", [item.prompt for item in body.lists])
+        loop = asyncio.get_running_loop()
+        proxy = BatchedJudge(batcher, loop)
+
+        async def one(item):
+            return await loop.run_in_executor(rank_threads, rank, proxy, dump(item.prompt), item.responses,
+                                              body.strategy, body.budget)
+
+        try:
+            results = await unless_gone(request, asyncio.gather(*(one(item) for item in body.lists)))
+        finally:
+            proxy.cancel()
+        return {"results": [{"order": r.order, "best": r.best, "comparisons": r.comparisons, "rounds": r.rounds,
+                             "full": r.full, "budget_exhausted": r.budget_exhausted, "scores": r.scores}
+                            for r in results]}
+
+    async def rewards_for(request, prompts, responses, refs, center: bool) -> tuple[list[float], list[str]]:
+        too_large("responses", len(responses), limits.max_items)
+        if len(prompts) != len(responses) or (refs is not None and len(refs) != len(responses)):
+            raise HTTPException(422, f"prompts ({len(prompts)}), responses ({len(responses)})"
+                                     + ("" if refs is None else f" and references ({len(refs)})")
+                                     + " must have the same length")
+        check_texts("prompts", prompts)
+        check_texts("responses", responses)
+        if refs is None:
+            if policy is None:
+                raise HTTPException(422, "no references given and this server has no policy to write them "
+                                         "(start it with --policy, or send references)")
+            refs = [await batcher.in_model_thread(references.reference, dump(p)) for p in prompts]
+        else:
+            check_texts("references", refs)
+        scores = await unless_gone(request, batcher.compare(
+            [Pair(dump(p), r, ref) for p, r, ref in zip(prompts, responses, refs)]))
+        shift = 0.5 if center else 0.0
+        return [s.score_a - shift for s in scores], list(refs)
+
+    @app.post("/reward", response_model=RewardOut, dependencies=[Depends(authorized)])
+    async def reward(body: RewardIn, request: Request):
+        rewards, refs = await rewards_for(request, body.prompts, body.responses, body.references, body.center)
+        return {"rewards": rewards, "references": refs}
+
+    @app.post("/get_reward", response_model=OpenRLHFOut, dependencies=[Depends(authorized)])
+    async def get_reward(body: OpenRLHFIn, request: Request):
+        if body.prompts is None:
+            raise HTTPException(422, "gram judges a response against a reference for its prompt: send `prompts` "
+                                     "with `query` (OpenRLHF does) so each query can be split")
+        if len(body.prompts) != len(body.query):
+            raise HTTPException(422, f"query ({len(body.query)}) and prompts ({len(body.prompts)}) differ in length")
+        responses = []
+        for i, (q, p) in enumerate(zip(body.query, body.prompts)):
+            if not q.startswith(p):
+                raise HTTPException(422, f"query[{i}] does not start with prompts[{i}]")
+            responses.append(q[len(p):])
+        rewards, _ = await rewards_for(request, body.prompts, responses, body.labels, True)
+        return {"rewards": rewards, "scores": rewards, "extra_logs": {}}
+
+    @app.exception_handler(Overloaded)
+    async def overloaded(request, exc):
+        return JSONResponse({"detail": str(exc)}, status_code=429)
+
+    return BodyLimit(app, limits.max_body_bytes)
+
+
+class BodyLimit:
+    """ASGI wrapper: a request body over `max_bytes` gets 413 before it is parsed (declared length or not)."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+        self.state = app.state
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            return await self._reject(send)
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge(self.max_bytes)
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._reject(send)
+
+    async def _reject(self, send):
+        body = b'{"detail":"request body over this server\'s limit of %d bytes"}' % self.max_bytes
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(HTTPException):
+    """Raised from `receive` while a body streams in: FastAPI turns other exceptions from the body reader
+    into 400, but passes an HTTPException through, so the client gets this 413."""
+
+    def __init__(self, max_bytes: int):
+        super().__init__(413, f"request body over this server's limit of {max_bytes} bytes")
+
+

@@ -1,0 +1,156 @@
+"""Dynamic batching for the server: every request that arrives while the model is busy joins the next
+judge call, on one model thread.
+
+    batcher = Batcher(judge); batcher.start()          # inside the event loop
+    scores = await batcher.compare(pairs)
+"""
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from ..records import Pair
+from ..scoring.base import CompareOne, PairScore, as_pair
+
+log = logging.getLogger(__name__)
+
+
+class Overloaded(Exception):
+    pass
+
+
+@dataclass
+class _Job:
+    pairs: list[Pair]
+    future: asyncio.Future
+
+
+@dataclass
+class Batcher:
+    """Runs the judge on one model thread; concurrent requests' pairs share its calls.
+
+    The worker takes every waiting job (up to `max_batch_pairs` pairs, at least one job), drops jobs
+    whose request was cancelled, scores the rest in one `compare_many`, and hands each job its rows."""
+
+    judge: object
+    max_batch_pairs: int = 64
+    max_wait_ms: float = 2.0
+    max_queue_pairs: int = 4096
+    orders: str = "both"
+    queue: list = field(default_factory=list)
+    stats: dict = field(default_factory=lambda: {"batches": 0, "pairs_scored": 0, "jobs": 0, "jobs_dropped": 0})
+
+    def __post_init__(self):
+        self.model_thread = ThreadPoolExecutor(1, thread_name_prefix="gram-model")
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._wake = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._work())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+        self.model_thread.shutdown(wait=True)
+
+    @property
+    def queued_pairs(self) -> int:
+        return sum(len(j.pairs) for j in self.queue if not j.future.done())  # cancelled ones do not count
+
+    async def compare(self, pairs: list[Pair]) -> list[PairScore]:
+        if not pairs:
+            return []
+        if self.queued_pairs + len(pairs) > self.max_queue_pairs:
+            raise Overloaded(f"{self.queued_pairs} pairs are waiting; this server queues at most {self.max_queue_pairs}")
+        job = _Job(pairs, asyncio.get_running_loop().create_future())
+        self.queue.append(job)
+        self._wake.set()
+        return await job.future
+
+    async def in_model_thread(self, fn, *args):
+        """Run other model work (reference generation) on the model thread, between batches."""
+        return await asyncio.get_running_loop().run_in_executor(self.model_thread, fn, *args)
+
+    def _take(self) -> list[_Job]:
+        jobs, n = [], 0
+        while self.queue:
+            job = self.queue[0]
+            if job.future.done():  # cancelled: the client went away
+                self.queue.pop(0)
+                self.stats["jobs_dropped"] += 1
+                continue
+            if jobs and n + len(job.pairs) > self.max_batch_pairs:
+                break
+            jobs.append(self.queue.pop(0))
+            n += len(job.pairs)
+        return jobs
+
+    async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self.max_wait_ms:
+                await asyncio.sleep(self.max_wait_ms / 1000)  # let concurrent requests join this batch
+            while jobs := self._take():
+                try:
+                    pairs = [p for j in jobs for p in j.pairs]
+                    scores = await loop.run_in_executor(self.model_thread, self._score, pairs)
+                    if len(scores) != len(pairs):
+                        raise RuntimeError(f"the judge returned {len(scores)} scores for {len(pairs)} pairs")
+                except Exception as e:  # every request of the batch hears why; the worker goes on
+                    log.exception("scoring a batch of %d requests failed", len(jobs))
+                    for j in jobs:
+                        if not j.future.done():
+                            j.future.set_exception(e)
+                    continue
+                self.stats["batches"] += 1
+                self.stats["pairs_scored"] += len(pairs)
+                self.stats["jobs"] += len(jobs)
+                start = 0
+                for j in jobs:
+                    if not j.future.done():
+                        j.future.set_result(scores[start:start + len(j.pairs)])
+                    start += len(j.pairs)
+
+    def _score(self, pairs):
+        return self.judge.compare_many(pairs, orders=self.orders)
+
+
+class BatchedJudge(CompareOne):
+    """A Scorer whose `compare_many`, called from a worker thread, is routed through the batcher, so that
+    ranking rounds share forward passes with other requests. `cancel` ends a ranking whose client left:
+    its waiting round leaves the queue and no further round starts. (Orders and batch size are the
+    server's: every pair is scored with the batcher's orders.)"""
+
+    def __init__(self, batcher: Batcher, loop: asyncio.AbstractEventLoop):
+        self.batcher, self.loop = batcher, loop
+        self.stopped = threading.Event()
+        self.pending: set = set()
+
+    def compare_many(self, pairs, orders: str = "both", batch_size: int | None = None, progress=None
+                     ) -> list[PairScore]:
+        if orders != self.batcher.orders:
+            raise ValueError(f"this server scores {self.batcher.orders!r} orders, not {orders!r}")
+        if self.stopped.is_set():
+            raise asyncio.CancelledError()
+        pairs = [as_pair(p) for p in pairs]
+        future = asyncio.run_coroutine_threadsafe(self.batcher.compare(pairs), self.loop)
+        self.pending.add(future)
+        try:
+            scores = future.result()
+        finally:
+            self.pending.discard(future)
+        if progress is not None:
+            progress.update(len(pairs))
+        return scores
+
+    def cancel(self) -> None:
+        self.stopped.set()
+        for future in list(self.pending):
+            future.cancel()
+
+

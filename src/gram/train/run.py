@@ -1,0 +1,126 @@
+"""One training run end to end, for any stage of the table in gram.train.stages: load the model (LoRA
+or full weights), build the stage's examples, train on the transformers Trainer (gradient
+checkpointing and accumulation, cosine schedule with warmup, resumable checkpoints, torchrun /
+accelerate / DeepSpeed), save the final model, and write the summary, loss plot and model card.
+
+    gram pretrain --train-file unlabeled_pairs.jsonl --output-dir runs/stage1
+    gram finetune --model runs/stage1 --train-file labeled_pairs.jsonl --output-dir runs/stage2
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from transformers import TrainingArguments
+
+from .. import backbone
+from ..io import write_json_atomic
+from .card import plot_losses, write_model_card
+from .checkpoints import last_complete_checkpoint, save_final
+from .config import TrainConfig
+from .data import load_pairs
+from .stages import STAGES
+from .trainers import ProgressCallback
+
+log = logging.getLogger("gram.train")
+
+
+def load_for_training(config: TrainConfig, reward_head: bool = False):
+    """The model to train: a causal LM, or (reward_head) the same backbone with a fresh one-output
+    sequence-classification head for the Bradley-Terry baseline; wrapped in LoRA adapters if asked."""
+    model, tokenizer = backbone.load(config.model, dtype=config.dtype, kind="reward" if reward_head else "causal-lm",
+                                     for_training=True)
+    if config.lora:
+        from peft import LoraConfig, get_peft_model
+
+        targets = config.lora_targets if config.lora_targets == "all-linear" else config.lora_targets.split(",")
+        model = get_peft_model(model, LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
+                                                 lora_dropout=config.lora_dropout, target_modules=targets,
+                                                 task_type="SEQ_CLS" if reward_head else "CAUSAL_LM"))
+        if config.gradient_checkpointing:
+            model.enable_input_require_grads()
+    return model, tokenizer
+
+
+def training_arguments(config: TrainConfig) -> TrainingArguments:
+    return TrainingArguments(
+        output_dir=config.output_dir,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_ratio,  # a float below 1 is a ratio of the total steps in transformers 5
+        weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        seed=config.seed,
+        data_seed=config.seed,
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        activation_checkpointing=config.gradient_checkpointing,
+        bf16=backbone.resolve_dtype(config.dtype, backbone.default_device()) == torch.bfloat16,
+        remove_unused_columns=False,
+        include_num_input_tokens_seen="non_padding",
+        report_to=config.report_to,
+        deepspeed=config.deepspeed,
+        # several CPU processes (torchrun on a CPU machine): accelerate's MULTI_CPU mode over gloo
+        use_cpu=not torch.cuda.is_available(),
+        ddp_backend="gloo" if int(os.environ.get("WORLD_SIZE", 1)) > 1 and not torch.cuda.is_available() else None,
+        dataloader_drop_last=False,
+        disable_tqdm=False,
+    )
+
+
+def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> dict:
+    """Train one stage end to end; returns a summary (also written to OUTPUT_DIR/train_summary.json).
+
+    `evaluate(model, tokenizer, config, reward_model=...)`, where given and the config names an eval
+    file, scores the final model on it for the summary and the model card (the `gram` commands pass
+    gram.eval.heldout.evaluate_trained)."""
+    spec = STAGES[stage]
+    torch.manual_seed(config.seed)
+    model, tokenizer = load_for_training(config, reward_head=spec.reward_head)
+    base_path = backbone.resolve(config.model)
+    pairs = load_pairs(config.train_file, config.limit)
+    prepared = spec.prepare(pairs, tokenizer, model, config)
+    examples, counts = prepared.examples, prepared.counts
+    if not examples:
+        raise ValueError(f"{config.train_file}: no training examples ({dict(counts)})")
+    log.warning("%s: %d pairs -> %d examples (%s)", stage, len(pairs), len(examples),
+                ", ".join(f"{k} {v}" for k, v in counts.items() if k != "examples"))
+
+    args = training_arguments(config)
+    trainer = prepared.trainer_cls(model=model, args=args, train_dataset=examples, data_collator=prepared.collator,
+                                   processing_class=tokenizer, callbacks=[ProgressCallback()],
+                                   **prepared.trainer_kwargs)
+    last = last_complete_checkpoint(config.output_dir) if config.resume else None
+    if last:
+        log.warning("resuming from %s", last)
+    start = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=last)
+    seconds = time.perf_counter() - start
+
+    summary = {"stage": stage, "base_model": config.model, "base_path": base_path, "train_file": config.train_file,
+               "pairs": len(pairs), "examples": len(examples), "counts": dict(counts),
+               "steps": trainer.state.global_step, "train_seconds": round(seconds, 1),
+               "train_loss": result.training_loss, "resumed_from": last,
+               "config": dataclasses.asdict(config)}
+    final = save_final(trainer, config, tokenizer)
+    if trainer.is_world_process_zero():
+        if config.eval_file and spec.labeled and evaluate is not None:
+            summary["eval"] = evaluate(final, tokenizer, config, reward_model=spec.reward_head)
+        plot_losses(trainer.state.log_history, Path(config.output_dir) / "loss.png", stage)
+        write_model_card(Path(config.output_dir), spec.description, summary)
+        write_json_atomic(Path(config.output_dir, "train_summary.json"), json.loads(json.dumps(summary, default=str)))
+    return summary

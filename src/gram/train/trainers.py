@@ -1,0 +1,97 @@
+"""The transformers Trainer subclasses of the GRAM stages, and the progress callback they share.
+
+Stage 1 uses the plain Trainer (next-token loss on the response pair, the question masked); stage 2 and
+adaptation use GramTrainer; the baseline uses BTTrainer.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from transformers import Trainer, TrainerCallback
+
+from ..kv_prefix import cache_argument, run_prefix
+from ..kv_prefix import expand as expand_cache
+from .losses import bradley_terry_loss, full_vocab_loss, gram_loss
+
+
+class GramTrainer(Trainer):
+    """Stage 2: hidden states for the whole sequence, the LM head only at the last position.
+
+    `logits_to_keep=1` makes the model project only the final hidden state (left padding puts every
+    row's label position there), so no (batch, length, vocab) tensor is ever built. Every example of the
+    batch counts, each at its own label position (the last column). The loss is the GRAM loss
+    (gram.train.losses.gram_loss: label-smoothed cross-entropy over the two label tokens, = -log σ(d) +
+    (ε/2)·d with d the label margin), or the full-vocabulary ablation.
+    """
+
+    loss_is_scaled_for_ga = False  # a mean over the micro-batch: the Trainer divides by the accumulation steps
+
+    def __init__(self, *args, label_ids: tuple[int, int], label_smoothing: float, loss_type: str = "gram", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.label_ids = list(label_ids)
+        self.label_smoothing = label_smoothing
+        self.loss_type = loss_type
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        labels = inputs.pop("labels")  # (N,) 0 = A, 1 = B
+        head_ids = inputs.pop("head_ids", None)
+        if head_ids is not None:  # the template head once, its keys and values shared by every row
+            inputs[cache_argument(model) or "past_key_values"] = shared_head_cache(model, head_ids,
+                                                                                  inputs["input_ids"].shape[0])
+        outputs = model(**inputs, logits_to_keep=1, use_cache=head_ids is not None)
+        last = outputs.logits[:, -1, :]  # (N, vocab)
+        if self.loss_type == "gram":
+            loss = gram_loss(last[:, self.label_ids], labels, self.label_smoothing)
+        else:
+            loss = full_vocab_loss(last, self.label_ids, labels)
+        return (loss, outputs) if return_outputs else loss
+
+
+def shared_head_cache(model, head_ids: torch.Tensor, rows: int):
+    """A cache holding the head's keys and values (with their autograd graph), expanded to `rows` rows."""
+    _, layers = run_prefix(model, head_ids)
+    return expand_cache(layers, rows, getattr(model, "config", None))
+
+
+class BTTrainer(Trainer):
+    """The Bradley-Terry baseline: rewards of a batch's chosen and rejected responses in one forward."""
+
+    loss_is_scaled_for_ga = False
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        outputs = model(**inputs)
+        rewards = outputs.logits[:, 0]  # (2N,): chosen first, then rejected
+        n = rewards.shape[0] // 2
+        loss = bradley_terry_loss(rewards[:n], rewards[n:])
+        return (loss, outputs) if return_outputs else loss
+
+
+class ProgressCallback(TrainerCallback):
+    """Adds tokens/s (non-padding tokens per second, all processes) and peak memory to each log line."""
+
+    def __init__(self):
+        self.start = self.last_time = None
+        self.last_tokens = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start = self.last_time = time.perf_counter()
+        self.last_tokens = state.num_input_tokens_seen
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs is None or "loss" not in logs:
+            return
+        now = time.perf_counter()
+        tokens = state.num_input_tokens_seen
+        logs["tokens_per_s"] = round((tokens - self.last_tokens) / max(now - self.last_time, 1e-9), 1)
+        logs["peak_rss_mb"] = round(peak_rss_mb(), 1)
+        self.last_time, self.last_tokens = now, tokens
+
+
+def peak_rss_mb() -> float:
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
