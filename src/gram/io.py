@@ -31,16 +31,35 @@ class InputError(ValueError):
             f": record {self.record}" if self.record is not None else "")
 
 
-def json_lines(lines: Iterable[str], path) -> Iterator[tuple[int, object]]:
-    """(line number, parsed value) for each non-blank line; bad JSON and an empty file are errors."""
+def parse_json(text: str | bytes, path, line: int | None = None):
+    """One JSON document; whatever the parser refuses (bad syntax, nesting too deep for it, integers over
+    Python's digit limit, text that is not UTF-8) is an InputError naming where."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise InputError(path, line, None, f"not UTF-8 text (byte 0x{err.object[err.start]:02x} at byte "
+                             f"{err.start + 1}); convert the file to UTF-8") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        where = f"at line {err.lineno} column {err.colno}" if line is None else f"at column {err.colno}"
+        raise InputError(path, line if line is not None else err.lineno, None,
+                         f"not valid JSON ({err.msg} {where})") from None
+    except RecursionError:
+        raise InputError(path, line, None, "not readable JSON: nested too deeply") from None
+    except ValueError as err:  # e.g. an integer over the interpreter's digit limit
+        raise InputError(path, line, None, f"not readable JSON ({err})") from None
+
+
+def json_lines(lines: Iterable[bytes | str], path) -> Iterator[tuple[int, object]]:
+    """(line number, parsed value) for each non-blank line; bad JSON, text that is not UTF-8 and an empty
+    file are errors naming the line."""
     seen = 0
     for line_no, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InputError(path, line_no, None, f"not valid JSON ({err.msg} at column {err.colno})") from None
+        value = parse_json(line, path, line_no)
         seen += 1
         yield line_no, value
     if seen == 0:
@@ -52,17 +71,42 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
     path = Path(path)
     if not path.is_file():
         raise InputError(path, None, None, "no such file")
-    with path.open(encoding="utf-8") as f:
-        for line_no, row in json_lines(f, path):
-            if not isinstance(row, dict):
-                raise InputError(path, line_no, None, f"expected a JSON object, got {type(row).__name__}")
-            yield line_no, row
+    try:
+        with path.open("rb") as f:  # decoded line by line, so a bad byte is reported with its line
+            for line_no, row in json_lines(f, path):
+                if not isinstance(row, dict):
+                    raise InputError(path, line_no, None, f"expected a JSON object, got {type(row).__name__}")
+                yield line_no, row
+    except OSError as err:
+        raise InputError(path, None, None, f"cannot read: {err.strerror or err}") from None
+
+
+def check_text(value: str, path, line, field: str, record=None) -> str:
+    """A string that is valid Unicode text: JSON's `\\ud800` escapes decode to lone surrogates, which no
+    tokenizer and no UTF-8 file can hold."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise InputError(path, line, field, f"holds a lone surrogate (U+{ord(value[err.start]):04X} at character "
+                         f"{err.start}): not valid Unicode text", record) from None
+    return value
+
+
+def json_line(row) -> str:
+    """A row as one line of JSON (no newline): UTF-8 as is, or, for a row holding lone surrogates (which
+    UTF-8 cannot encode), with \\u escapes, which read back to the same value."""
+    line = json.dumps(row, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(row)
+    return line
 
 
 def check_prompt(value, path, line, field="prompt", record=None):
     """A prompt is a string or a non-empty list of {role, content} messages with string values."""
     if isinstance(value, str):
-        return value
+        return check_text(value, path, line, field, record)
     if not isinstance(value, list) or not value:
         got = "an empty list" if value == [] else type(value).__name__
         raise InputError(path, line, field, f"expected a string or a non-empty list of messages, got {got}", record)
@@ -72,6 +116,7 @@ def check_prompt(value, path, line, field="prompt", record=None):
         for key in ("role", "content"):
             if not isinstance(message.get(key), str):
                 raise InputError(path, line, f"{field}[{i}].{key}", "missing or not a string", record)
+            check_text(message[key], path, line, f"{field}[{i}].{key}", record)
     return value
 
 
@@ -108,16 +153,19 @@ def write_jsonl_atomic(path: str | Path, rows: Iterable[dict]) -> int:
     count = 0
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            f.write(json_line(row) + "\n")
             count += 1
     return count
 
 
 def write_json_atomic(path: str | Path, obj) -> None:
     """One JSON document (e.g. the reference repo's arrays)."""
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, ensure_ascii=False, indent=1)
-        f.write("\n")
+    text = json.dumps(obj, ensure_ascii=False, indent=1)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: \\u escapes instead
+        text = json.dumps(obj, indent=1)
+    write_text_atomic(path, text + "\n")
 
 
 def save_figure_atomic(fig, path: str | Path, dpi: int = 100) -> None:

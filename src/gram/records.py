@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from .io import InputError, check_prompt
+from .io import InputError, check_prompt, check_text
 from .templates import render_prompt
 
 LABELS = ("a", "b", "tie")
@@ -126,6 +126,8 @@ class ResponseSet:
         responses = row.get("responses")
         if not isinstance(responses, list) or not all(isinstance(r, str) for r in responses):
             raise InputError(path, line, "responses", "expected a list of strings", record)
+        for i, r in enumerate(responses):
+            check_text(r, path, line, f"responses[{i}]", record)
         models = row.get("models") or [None] * len(responses)
         if not isinstance(models, list) or len(models) != len(responses):
             raise InputError(path, line, "models", "expected a list as long as `responses`", record)
@@ -152,7 +154,7 @@ def _string(row, key, path, line, record) -> str:
     if not isinstance(value, str):
         problem = "missing" if key not in row else f"expected a string, got {type(value).__name__}"
         raise InputError(path, line, key, problem, record)
-    return value
+    return check_text(value, path, line, key, record)
 
 
 def _optional(row, key, path, line, record) -> str:
@@ -161,7 +163,7 @@ def _optional(row, key, path, line, record) -> str:
         return ""
     if not isinstance(value, str):
         raise InputError(path, line, key, f"expected a string, got {type(value).__name__}", record)
-    return value
+    return check_text(value, path, line, key, record)
 
 
 def _meta(row, path, line, record) -> dict:

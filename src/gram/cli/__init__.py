@@ -32,12 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
-    for value, name in ((getattr(args, "batch_size", 1), "--batch-size"), (getattr(args, "max_length", 1), "--max-length")):
+    for name in ("batch_size", "max_length", "limit"):
+        value = getattr(args, name, None)
         if value is not None and value < 1:
-            print(f"gram: error: {name} must be at least 1", file=sys.stderr)
+            print(f"gram: error: --{name.replace('_', '-')} must be at least 1", file=sys.stderr)
             return 2
     try:
         return args.func(args)
     except (InputError, backbone.BackboneError, TemplateError) as err:
         print(f"gram: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a full disk, a read-only output directory: nothing written is half a file
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"gram: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 1

@@ -15,7 +15,7 @@ import logging
 import os
 from pathlib import Path
 
-from ..io import InputError, write_json_atomic, write_jsonl_atomic
+from ..io import InputError, json_line, write_json_atomic, write_jsonl_atomic
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class PartialOutput:
     def append(self, rows: list[dict]) -> None:
         if self._file is None:
             self._file = open(self.partial, "a", encoding="utf-8")
-        self._file.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        self._file.write("".join(json_line(r) + "\n" for r in rows))
         self._file.flush()
         os.fsync(self._file.fileno())
         self.rows.extend(rows)

@@ -4,13 +4,12 @@ registry of formats."""
 from __future__ import annotations
 
 import gzip
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..io import InputError, json_lines
+from ..io import InputError, check_text, json_lines, parse_json
 from ..records import Record
 
 
@@ -40,7 +39,7 @@ class Item:
         value = obj[key]
         if not isinstance(value, str):
             raise self.error(label or key, f"expected a string, got {type(value).__name__}")
-        return value
+        return check_text(value, self.path, self.line, label or key, None if self.line is not None else self.index)
 
     def value(self, key: str, types: type | tuple, source: dict | None = None, label: str | None = None):
         obj = self.obj() if source is None else source
@@ -74,16 +73,13 @@ def read_json_file(path: Path) -> Iterator[Item]:
     opener = gzip.open if path.suffix == ".gz" else open
     name = path.name[:-3] if path.suffix == ".gz" else path.name
     try:
-        with opener(path, "rt", encoding="utf-8") as f:
+        with opener(path, "rb") as f:
             if name.endswith(".jsonl"):
                 for count, (line_no, raw) in enumerate(json_lines(f, path)):
                     yield Item(path, count, raw, line_no)
                 return
-            try:
-                data = json.load(f)
-            except json.JSONDecodeError as err:
-                raise InputError(path, err.lineno, None, f"not valid JSON ({err.msg} at column {err.colno})") from None
-    except (UnicodeDecodeError, OSError, EOFError) as err:
+            data = parse_json(f.read(), path)
+    except (OSError, EOFError) as err:
         raise InputError(path, None, None, f"cannot read: {err}") from None
     if isinstance(data, dict):
         data = [data]

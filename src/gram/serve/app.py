@@ -29,11 +29,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from ..records import Pair
 from ..rlhf import GramReward
 from ..scoring.rank import STRATEGIES, rank
+from ..templates import TemplateError
 from .batcher import BatchedJudge, Batcher, Overloaded
 from .schemas import (
     CompareIn,
@@ -89,7 +91,7 @@ def create_app(judge, *, token: str | None = None, limits: Limits | None = None,
 
     def check_texts(where: str, texts) -> None:
         for i, t in enumerate(texts):
-            size = len(t) if isinstance(t, str) else sum(len(m.content) for m in t)
+            size = len(t) if isinstance(t, str) else sum(len(m.role) + len(m.content) for m in t)
             if size > limits.max_chars:
                 raise HTTPException(413, f"{where}[{i}]: {size} characters is over this server's limit of "
                                          f"{limits.max_chars}")
@@ -97,8 +99,8 @@ def create_app(judge, *, token: str | None = None, limits: Limits | None = None,
     def authorized(request: Request) -> None:
         if token is None:
             return
-        got = request.headers.get("authorization", "")
-        if not (got.startswith("Bearer ") and hmac.compare_digest(got[7:].encode(), token.encode())):
+        scheme, _, got = request.headers.get("authorization", "").partition(" ")
+        if not (scheme.lower() == "bearer" and hmac.compare_digest(got.strip().encode(), token.encode())):
             raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
     async def unless_gone(request: Request, work):
@@ -113,6 +115,8 @@ def create_app(judge, *, token: str | None = None, limits: Limits | None = None,
             return task.result()
         except Overloaded as e:
             raise HTTPException(429, str(e)) from None
+        except TemplateError as e:  # an input the judge prompt cannot hold (e.g. over --max-length's floor)
+            raise HTTPException(422, str(e)) from None
 
     def dump(p):
         return p if isinstance(p, str) else [m.model_dump() for m in p]
@@ -196,6 +200,12 @@ def create_app(judge, *, token: str | None = None, limits: Limits | None = None,
             responses.append(q[len(p):])
         rewards, _ = await rewards_for(request, body.prompts, responses, body.labels, True)
         return {"rewards": rewards, "scores": rewards, "extra_logs": {}}
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request, exc):
+        # each error's location and reason, without the offending input (which may not even be encodable)
+        return JSONResponse({"detail": [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                                        for e in exc.errors()]}, status_code=422)
 
     @app.exception_handler(Overloaded)
     async def overloaded(request, exc):

@@ -40,7 +40,8 @@ class Batcher:
     max_queue_pairs: int = 4096
     orders: str = "both"
     queue: list = field(default_factory=list)
-    stats: dict = field(default_factory=lambda: {"batches": 0, "pairs_scored": 0, "jobs": 0, "jobs_dropped": 0})
+    stats: dict = field(default_factory=lambda: {"batches": 0, "pairs_scored": 0, "jobs": 0, "jobs_dropped": 0,
+                                                                "jobs_failed": 0})
 
     def __post_init__(self):
         self.model_thread = ThreadPoolExecutor(1, thread_name_prefix="gram-model")
@@ -89,32 +90,42 @@ class Batcher:
         return jobs
 
     async def _work(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()
             if self.max_wait_ms:
                 await asyncio.sleep(self.max_wait_ms / 1000)  # let concurrent requests join this batch
             while jobs := self._take():
-                try:
-                    pairs = [p for j in jobs for p in j.pairs]
-                    scores = await loop.run_in_executor(self.model_thread, self._score, pairs)
-                    if len(scores) != len(pairs):
-                        raise RuntimeError(f"the judge returned {len(scores)} scores for {len(pairs)} pairs")
-                except Exception as e:  # every request of the batch hears why; the worker goes on
-                    log.exception("scoring a batch of %d requests failed", len(jobs))
-                    for j in jobs:
-                        if not j.future.done():
-                            j.future.set_exception(e)
-                    continue
-                self.stats["batches"] += 1
-                self.stats["pairs_scored"] += len(pairs)
-                self.stats["jobs"] += len(jobs)
-                start = 0
+                await self._run(jobs)
+
+    async def _run(self, jobs: list[_Job]) -> None:
+        """Score the jobs' pairs in one call. If that fails, each job is scored on its own, so a request
+        the judge cannot score fails alone, never its batch neighbours."""
+        loop = asyncio.get_running_loop()
+        pairs = [p for j in jobs for p in j.pairs]
+        try:
+            scores = await loop.run_in_executor(self.model_thread, self._score, pairs)
+            if len(scores) != len(pairs):
+                raise RuntimeError(f"the judge returned {len(scores)} scores for {len(pairs)} pairs")
+        except Exception as e:
+            if len(jobs) > 1:
                 for j in jobs:
                     if not j.future.done():
-                        j.future.set_result(scores[start:start + len(j.pairs)])
-                    start += len(j.pairs)
+                        await self._run([j])
+                return
+            log.warning("scoring a request of %d pairs failed: %s", len(pairs), e)
+            if not jobs[0].future.done():
+                jobs[0].future.set_exception(e)
+            self.stats["jobs_failed"] += 1
+            return
+        self.stats["batches"] += 1
+        self.stats["pairs_scored"] += len(pairs)
+        self.stats["jobs"] += len(jobs)
+        start = 0
+        for j in jobs:
+            if not j.future.done():
+                j.future.set_result(scores[start:start + len(j.pairs)])
+            start += len(j.pairs)
 
     def _score(self, pairs):
         return self.judge.compare_many(pairs, orders=self.orders)

@@ -1,22 +1,38 @@
 """Request and response bodies of `gram serve` (they also make its OpenAPI page)."""
 
-from pydantic import BaseModel, Field
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, Field
 
 from ..scoring.rank import STRATEGIES
 
 
+def unicode_text(value: str) -> str:
+    """JSON's `\\ud800` escapes decode to lone surrogates, which are not text: refused (422) here rather
+    than failing in the tokenizer."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError(f"holds a lone surrogate (U+{ord(value[err.start]):04X} at character {err.start}): "
+                         "not valid Unicode text") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(unicode_text)]
+
+
 class Message(BaseModel):
-    role: str
-    content: str
+    role: Text
+    content: Text
 
 
-Prompt = str | list[Message]
+Prompt = Text | list[Message]
 
 
 class PairIn(BaseModel):
     prompt: Prompt
-    response_a: str
-    response_b: str
+    response_a: Text
+    response_b: Text
 
 
 class CompareIn(BaseModel):
@@ -38,7 +54,7 @@ class CompareOut(BaseModel):
 
 class ListIn(BaseModel):
     prompt: Prompt
-    responses: list[str]
+    responses: list[Text]
 
 
 class RankIn(BaseModel):
@@ -63,20 +79,20 @@ class RankResults(BaseModel):
 
 class RewardIn(BaseModel):
     prompts: list[Prompt]
-    responses: list[str]
-    references: list[str] | None = Field(None, description="default: the server policy's greedy responses")
+    responses: list[Text]
+    references: list[Text] | None = Field(None, description="default: the server policy's greedy responses")
     center: bool = True
 
 
 class RewardOut(BaseModel):
     rewards: list[float]
-    references: list[str]
+    references: list[Text]
 
 
 class OpenRLHFIn(BaseModel):
-    query: list[str] = Field(description="prompt + response texts, as OpenRLHF sends them")
-    prompts: list[str] | None = Field(None, description="the prompt part of each query (needed to split it)")
-    labels: list[str] | None = Field(None, description="reference responses, when the dataset has them")
+    query: list[Text] = Field(description="prompt + response texts, as OpenRLHF sends them")
+    prompts: list[Text] | None = Field(None, description="the prompt part of each query (needed to split it)")
+    labels: list[Text] | None = Field(None, description="reference responses, when the dataset has them")
 
 
 class OpenRLHFOut(BaseModel):
