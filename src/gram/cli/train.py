@@ -61,12 +61,15 @@ def run(args) -> int:
     from ..eval.heldout import evaluate_trained
     from ..train.run import run as train
 
+    from ..train.checkpoints import RunMismatch
+    from ..train.run import NoExamples
+
     try:
         config = from_args(args.config_cls, args)
-    except ConfigError as err:
-        print(f"gram {args.stage}: error: {err}", file=sys.stderr)
+        summary = train(args.stage, config, evaluate=evaluate_trained)
+    except (ConfigError, RunMismatch, NoExamples) as err:
+        print(f"gram {args.command}: error: {err}", file=sys.stderr)
         return 2
-    summary = train(args.stage, config, evaluate=evaluate_trained)
     if int(os.environ.get("RANK", 0)) != 0:
         return 0
     brief = {k: summary[k] for k in ("stage", "pairs", "examples", "steps", "train_seconds", "train_loss")}

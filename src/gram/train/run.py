@@ -23,13 +23,23 @@ from transformers import TrainingArguments
 from .. import backbone
 from ..io import write_json_atomic
 from .card import plot_losses, write_model_card
-from .checkpoints import last_complete_checkpoint, save_final
+from .checkpoints import (
+    finished_training,
+    last_complete_checkpoint,
+    mean_logged_loss,
+    prepare_output_dir,
+    save_final,
+)
 from .config import TrainConfig
 from .data import load_pairs
 from .stages import STAGES
 from .trainers import ProgressCallback
 
 log = logging.getLogger("gram.train")
+
+
+class NoExamples(ValueError):
+    """A training file that gives the stage nothing to train on."""
 
 
 def load_for_training(config: TrainConfig, reward_head: bool = False):
@@ -76,7 +86,7 @@ def training_arguments(config: TrainConfig) -> TrainingArguments:
         deepspeed=config.deepspeed,
         # several CPU processes (torchrun on a CPU machine): accelerate's MULTI_CPU mode over gloo
         use_cpu=not torch.cuda.is_available(),
-        ddp_backend="gloo" if int(os.environ.get("WORLD_SIZE", 1)) > 1 and not torch.cuda.is_available() else None,
+        ddp_backend="gloo" if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available() else None,
         dataloader_drop_last=False,
         disable_tqdm=False,
     )
@@ -89,6 +99,11 @@ def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> di
     file, scores the final model on it for the summary and the model card (the `gram` commands pass
     gram.eval.heldout.evaluate_trained)."""
     spec = STAGES[stage]
+    state = prepare_output_dir(stage, config, main_process=int(os.environ.get("RANK", "0")) == 0)
+    summary_file = Path(config.output_dir, "train_summary.json")
+    if state == "finished":  # a rerun of a finished run changes nothing
+        log.warning("%s: this run finished already (same settings and data); nothing to do", config.output_dir)
+        return json.loads(summary_file.read_text())
     torch.manual_seed(config.seed)
     model, tokenizer = load_for_training(config, reward_head=spec.reward_head)
     base_path = backbone.resolve(config.model)
@@ -96,7 +111,10 @@ def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> di
     prepared = spec.prepare(pairs, tokenizer, model, config)
     examples, counts = prepared.examples, prepared.counts
     if not examples:
-        raise ValueError(f"{config.train_file}: no training examples ({dict(counts)})")
+        hint = ("; its pairs are unlabeled: stage 1 (`gram pretrain`) trains on those"
+                if spec.labeled and counts.get("skipped: label None") else "")
+        raise NoExamples(f"{config.train_file}: no training examples ({', '.join(f'{k} {v}' for k, v in counts.items())})"
+                         + hint)
     log.warning("%s: %d pairs -> %d examples (%s)", stage, len(pairs), len(examples),
                 ", ".join(f"{k} {v}" for k, v in counts.items() if k != "examples"))
 
@@ -104,17 +122,26 @@ def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> di
     trainer = prepared.trainer_cls(model=model, args=args, train_dataset=examples, data_collator=prepared.collator,
                                    processing_class=tokenizer, callbacks=[ProgressCallback()],
                                    **prepared.trainer_kwargs)
-    last = last_complete_checkpoint(config.output_dir) if config.resume else None
-    if last:
-        log.warning("resuming from %s", last)
+    last = last_complete_checkpoint(config.output_dir) if config.resume and state in ("resume", "extend") else None
+    done = finished_training(last) if last and state == "resume" else None
     start = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=last)
+    if done:  # killed after its last checkpoint: the weights are final, so no step is taken again
+        log.warning("%s holds the last step's weights: finishing without training", last)
+        from transformers.trainer_callback import TrainerState
+
+        trainer._load_from_checkpoint(last)
+        trainer.state = TrainerState.load_from_json(str(Path(last) / "trainer_state.json"))
+        train_loss = mean_logged_loss(done)
+    else:
+        if last:
+            log.warning("resuming from %s", last)
+        train_loss = trainer.train(resume_from_checkpoint=last).training_loss
     seconds = time.perf_counter() - start
 
     summary = {"stage": stage, "base_model": config.model, "base_path": base_path, "train_file": config.train_file,
                "pairs": len(pairs), "examples": len(examples), "counts": dict(counts),
                "steps": trainer.state.global_step, "train_seconds": round(seconds, 1),
-               "train_loss": result.training_loss, "resumed_from": last,
+               "train_loss": train_loss, "resumed_from": last,
                "config": dataclasses.asdict(config)}
     final = save_final(trainer, config, tokenizer)
     if trainer.is_world_process_zero():
@@ -122,5 +149,5 @@ def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> di
             summary["eval"] = evaluate(final, tokenizer, config, reward_model=spec.reward_head)
         plot_losses(trainer.state.log_history, Path(config.output_dir) / "loss.png", stage)
         write_model_card(Path(config.output_dir), spec.description, summary)
-        write_json_atomic(Path(config.output_dir, "train_summary.json"), json.loads(json.dumps(summary, default=str)))
+        write_json_atomic(summary_file, json.loads(json.dumps(summary, default=str)))
     return summary
