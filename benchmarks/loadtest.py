@@ -84,7 +84,7 @@ async def run_load(base_url: str, token: str | None, requests: int, concurrency:
         await asyncio.gather(*(one(i) for i in range(requests)))
         wall = time.perf_counter() - start
         await asyncio.sleep(0.5)  # let the server notice the last disconnects
-        health = (await client.get("/health")).json()
+        health = (await client.get("/health", headers={"authorization": f"Bearer {token}"} if token else {})).json()
 
     valid = sorted(latencies.get("compare", []) + latencies.get("rank", []))
 

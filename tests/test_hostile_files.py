@@ -99,3 +99,35 @@ def test_fuzz_readers_never_raise_anything_but_located_errors(tmp_path_factory, 
             run()
         except InputError as err:
             assert str(err).startswith(str(path)) and "\n" not in str(err)
+
+
+def test_the_hub_reader_keeps_each_value_its_type(tmp_path):
+    """pyarrow would type the column as numbers and turn the string "1.5" into 1.5; the reader keeps it."""
+    path = tmp_path / "prefs.jsonl"
+    path.write_text('{"prompt": "q", "chosen": "1.5", "rejected": "2"}\n{"prompt": "q2", "chosen": 2, "rejected": "b"}\n')
+    result = read("preference", path, skip_bad=True)
+    (pair,) = result.records
+    assert pair.response_a == "1.5" or pair.response_b == "1.5"
+    (bad,) = result.rejects
+    assert f"{path}:2" in bad["where"] and bad["item"]["chosen"] == 2
+
+
+@pytest.mark.parametrize("case", ["pickle only", "custom code"])
+def test_model_directories_gram_will_not_load_are_one_line_errors(tmp_path, tiny_model_dir, case, capsys):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    if case == "pickle only":
+        (model / "model.safetensors").rename(model / "pytorch_model.bin")
+        expected = "only pytorch_model.bin"
+    else:
+        config = json.loads((model / "config.json").read_text())
+        config["auto_map"] = {"AutoModelForCausalLM": "modeling_evil.EvilForCausalLM"}
+        (model / "config.json").write_text(json.dumps(config))
+        expected = "custom modelling code"
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(GOOD)
+    assert main(["score", "--model", str(model), "--input", str(src), "--output", str(tmp_path / "o.jsonl")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("gram: error:") and expected in err[0]

@@ -14,6 +14,7 @@ A name is one of:
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -101,6 +102,38 @@ def hub_reachable(timeout: float = 5.0) -> bool:
         return False
 
 
+PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt", "tf_model.h5", "flax_model.msgpack")
+
+
+def check_model_dir(path: Path) -> None:
+    """A model directory whose weights gram can load: safetensors (or a LoRA adapter's). Pickle-only
+    weights are one clear error instead of a traceback from deep inside `from_pretrained`."""
+    names = {p.name for p in path.iterdir()}
+    if not any(n.endswith(".safetensors") or n == "model.safetensors.index.json" for n in names):
+        pickles = sorted(names & set(PICKLE_WEIGHTS)) or sorted(n for n in names if n.endswith((".bin", ".pt", ".pth")))
+        what = f"only {', '.join(pickles)}" if pickles else "no weights"
+        raise BackboneError(
+            f"{path} holds {what}: gram loads safetensors weights only (pickle files can run code when "
+            "loaded). Where you trust the files, convert them once: python -c \"from transformers import "
+            f"AutoModelForCausalLM as M; M.from_pretrained('{path}').save_pretrained('{path}-safetensors')\"")
+
+
+def check_no_custom_code(path: str) -> None:
+    """A local model directory whose config names custom modelling code (`auto_map`) is refused with one
+    line unless the caller trusts it (`trust_remote_code=True`)."""
+    config_file = Path(path) / "config.json"
+    if not config_file.is_file():
+        return
+    try:
+        config = json.loads(config_file.read_text())
+    except (OSError, ValueError) as err:
+        raise BackboneError(f"{config_file}: not a readable JSON model config ({err})") from None
+    if isinstance(config, dict) and config.get("auto_map"):
+        raise BackboneError(
+            f"{config_file}: auto_map names custom modelling code ({', '.join(sorted(config['auto_map']))}); gram "
+            "does not run code shipped with a model (the Python API's trust_remote_code=True does, where you trust it)")
+
+
 def resolve(name: str) -> str:
     """A local directory (or, where the hub is reachable, a hub id) that `from_pretrained` can load."""
     if name in EMBEDDED:
@@ -112,6 +145,7 @@ def resolve(name: str) -> str:
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise BackboneError(f"{path} is a directory but holds no config.json: not a model directory")
+        check_model_dir(path)
         return str(path)
     if path.exists() or name.startswith((".", "/", "~")) or name.count("/") != 1:
         raise BackboneError(
@@ -191,6 +225,8 @@ def load(name: str = DEFAULT_MODEL, device=None, dtype=None, trust_remote_code: 
     if kind not in ("causal-lm", "reward"):
         raise ValueError(f"kind must be causal-lm or reward, not {kind!r}")
     path = resolve(name)
+    if not trust_remote_code:
+        check_no_custom_code(path)
     device = torch.device(device) if device is not None else default_device()
     torch_dtype = resolve_dtype(dtype, device)
     auto = AutoModelForSequenceClassification if kind == "reward" else AutoModelForCausalLM

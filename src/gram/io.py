@@ -92,15 +92,21 @@ def check_text(value: str, path, line, field: str, record=None) -> str:
     return value
 
 
+# characters that str.splitlines (and so many line readers) take for line ends besides \n; written escaped
+# so that one record is one line for every reader
+LINE_BREAKS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
+
+
 def json_line(row) -> str:
     """A row as one line of JSON (no newline): UTF-8 as is, or, for a row holding lone surrogates (which
-    UTF-8 cannot encode), with \\u escapes, which read back to the same value."""
+    UTF-8 cannot encode), with \\u escapes, which read back to the same value. Characters other readers
+    take for line ends (U+0085, U+2028, ...) are escaped too."""
     line = json.dumps(row, ensure_ascii=False)
     try:
         line.encode("utf-8")
     except UnicodeEncodeError:
         line = json.dumps(row)
-    return line
+    return line.translate(LINE_BREAKS)
 
 
 def check_prompt(value, path, line, field="prompt", record=None):

@@ -32,11 +32,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
-    for name in ("batch_size", "max_length", "limit"):
+    for name in ("batch_size", "max_length", "limit", "max_connections", "max_batch_pairs", "max_items", "max_list",
+                 "max_chars", "max_body_bytes", "max_queue_pairs"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             print(f"gram: error: --{name.replace('_', '-')} must be at least 1", file=sys.stderr)
             return 2
+    for name in ("request_timeout", "body_timeout", "header_timeout"):
+        value = getattr(args, name, None)
+        if value is not None and not value > 0:
+            print(f"gram: error: --{name.replace('_', '-')} must be more than 0 seconds", file=sys.stderr)
+            return 2
+    if getattr(args, "quiet", False):  # no bar at all, transformers' loading bars included
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     try:
         return args.func(args)
     except (InputError, backbone.BackboneError, TemplateError) as err:

@@ -1,12 +1,14 @@
-"""Formats users bring from the Hugging Face hub, read with `datasets` from local json / jsonl / parquet
-files (or, where the hub is reachable, a dataset id such as `allenai/reward-bench`)."""
+"""Formats users bring from the Hugging Face hub: local parquet files read with `datasets`, local json /
+jsonl files read as JSON (each value keeps its own type and each error its line: pyarrow would give a
+column one type and turn the string "1.5" into a number), or, where the hub is reachable, a dataset id
+such as `allenai/reward-bench`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..io import InputError
-from .base import Item, input_files
+from .base import Item, input_files, read_json_file
 
 PATTERNS = ("*.parquet", "*.jsonl", "*.json", "*.jsonl.gz")
 
@@ -27,11 +29,13 @@ def dataset_items(path: Path, split: str = "train"):
             yield Item(path, i, row)
         return
     for f in input_files(path, PATTERNS):
-        builder = "parquet" if f.suffix == ".parquet" else "json"
+        if f.suffix != ".parquet":
+            yield from read_json_file(f)
+            continue
         try:
-            rows = datasets.load_dataset(builder, data_files=str(f), split="train")
+            rows = datasets.load_dataset("parquet", data_files=str(f), split="train")
         except Exception as err:  # datasets wraps parse errors in several types
-            raise InputError(f, None, None, f"cannot read as {builder}: {err}") from None
+            raise InputError(f, None, None, f"cannot read as parquet: {err}") from None
         if len(rows) == 0:
             raise InputError(f, None, None, "empty file: no records")
         for i, row in enumerate(rows):

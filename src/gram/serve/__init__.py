@@ -1,7 +1,8 @@
 """`gram serve`: the HTTP reward server. `app` (endpoints, limits, authentication), `batcher` (dynamic
-batching on one model thread), `schemas` (request and response bodies, the OpenAPI page)."""
+batching on one model thread), `guard` (Host, body and connection bounds), `schemas` (request and response bodies, the OpenAPI page)."""
 
-from .app import BodyLimit, Limits, create_app
+from .app import Limits, create_app
 from .batcher import BatchedJudge, Batcher, Overloaded
+from .guard import Guard, bounded_protocol
 
-__all__ = ["BatchedJudge", "Batcher", "BodyLimit", "Limits", "Overloaded", "create_app"]
+__all__ = ["BatchedJudge", "Batcher", "Guard", "Limits", "Overloaded", "bounded_protocol", "create_app"]

@@ -17,8 +17,10 @@ Endpoints (JSON; all but /health and the docs need `Authorization: Bearer <token
 Dynamic batching: the pairs of every request that arrives while the model is busy (or within
 --max-wait-ms) go to the judge together, as one length-grouped `compare_many` call. Limits answer 4xx:
 413 for a body, list or text over its limit, 422 for malformed JSON or wrong types, 401 for a missing or
-wrong token, 429 when the queue is full. A request whose client has gone is dropped from the queue before
-its pairs are scored.
+wrong token, 429 when the queue is full, 408 for a body that does not arrive in time, 400 for a Host
+header naming another server (loopback only). A request whose client has gone, or that passes
+--request-timeout (503), is dropped from the queue before its pairs are scored. Connections are bounded
+in number and in the time their headers may take (gram.serve.guard).
 """
 
 import asyncio
@@ -29,14 +31,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..records import Pair
 from ..rlhf import GramReward
 from ..scoring.rank import STRATEGIES, rank
 from ..templates import TemplateError
 from .batcher import BatchedJudge, Batcher, Overloaded
+from .guard import Guard
 from .schemas import (
     CompareIn,
     CompareOut,
@@ -60,12 +65,15 @@ class Limits:
     max_list: int = 64  # responses in one ranking list
     max_chars: int = 32_000  # characters in one prompt or response
     max_queue_pairs: int = 4096  # pairs waiting for the model before requests get 429
+    body_timeout_s: float = 30.0  # for a request body to arrive, else 408
+    request_timeout_s: float = 300.0  # from a request's arrival to its answer, else 503 (its pairs leave the queue)
 
 
 def create_app(judge, *, token: str | None = None, limits: Limits | None = None, policy=None, policy_tokenizer=None,
                max_batch_pairs: int = 64, max_wait_ms: float = 2.0, model_name: str = "", max_new_tokens: int = 256,
-               max_cached_references: int = 10_000):
-    """The FastAPI app. `judge`: a loaded Scorer; `policy` (+ tokenizer): writes references for /reward."""
+               max_cached_references: int = 10_000, allowed_hosts: tuple[str, ...] | None = None):
+    """The FastAPI app. `judge`: a loaded Scorer; `policy` (+ tokenizer): writes references for /reward;
+    `allowed_hosts`: the Host header values accepted (None: any), see gram.serve.guard."""
     limits = limits or Limits()
     batcher = Batcher(judge, max_batch_pairs=max_batch_pairs, max_wait_ms=max_wait_ms,
                       max_queue_pairs=limits.max_queue_pairs)
@@ -96,21 +104,33 @@ def create_app(judge, *, token: str | None = None, limits: Limits | None = None,
                 raise HTTPException(413, f"{where}[{i}]: {size} characters is over this server's limit of "
                                          f"{limits.max_chars}")
 
-    def authorized(request: Request) -> None:
+    def token_ok(request: Request) -> bool:
         if token is None:
-            return
+            return True
         scheme, _, got = request.headers.get("authorization", "").partition(" ")
-        if not (scheme.lower() == "bearer" and hmac.compare_digest(got.strip().encode(), token.encode())):
+        return scheme.lower() == "bearer" and hmac.compare_digest(got.strip().encode(), token.encode())
+
+    def authorized(request: Request) -> None:
+        if not token_ok(request):
             raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
     async def unless_gone(request: Request, work):
-        """Await `work`; if the client disconnects first, cancel it so its pairs leave the queue."""
+        """Await `work`, cancelling it (so its pairs leave the queue) if the client disconnects first or the
+        request passes --request-timeout. The disconnect is the ASGI message a receive after the body
+        returns: one waiting task per request, no polling."""
         task = asyncio.ensure_future(work)
-        while not task.done():
-            done, _ = await asyncio.wait({task}, timeout=0.05)
-            if not done and await request.is_disconnected():
-                task.cancel()
+        gone = asyncio.ensure_future(request.receive())
+        try:
+            done, _ = await asyncio.wait({task, gone}, timeout=limits.request_timeout_s,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+        if task not in done:
+            task.cancel()
+            if gone in done:
                 raise HTTPException(499, "client closed the request")
+            raise HTTPException(503, f"not answered within this server's request timeout of "
+                                     f"{limits.request_timeout_s:g} s", headers={"Retry-After": "1"})
         try:
             return task.result()
         except Overloaded as e:
@@ -122,7 +142,9 @@ def create_app(judge, *, token: str | None = None, limits: Limits | None = None,
         return p if isinstance(p, str) else [m.model_dump() for m in p]
 
     @app.get("/health")
-    async def health():
+    async def health(request: Request):
+        if not token_ok(request):  # up or not, for anyone; what it serves and its load, for token holders
+            return {"status": "ok"}
         return {"status": "ok", "model": model_name, "queued_pairs": batcher.queued_pairs, **batcher.stats,
                 "policy": policy is not None}
 
@@ -207,54 +229,17 @@ def create_app(judge, *, token: str | None = None, limits: Limits | None = None,
         return JSONResponse({"detail": [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
                                         for e in exc.errors()]}, status_code=422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request, exc):
+        # a body that is JSON by the grammar but that Python's parser refuses (nesting past its recursion
+        # limit, an integer over 4,300 digits) is malformed input like any other: 422, not FastAPI's 400
+        if exc.status_code == 400 and isinstance(exc.__cause__, (RecursionError, ValueError)):
+            return JSONResponse({"detail": [{"loc": ["body"], "msg": f"JSON this server cannot read: {exc.__cause__}"[:300],
+                                             "type": "json_invalid"}]}, status_code=422)
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(Overloaded)
     async def overloaded(request, exc):
         return JSONResponse({"detail": str(exc)}, status_code=429)
 
-    return BodyLimit(app, limits.max_body_bytes)
-
-
-class BodyLimit:
-    """ASGI wrapper: a request body over `max_bytes` gets 413 before it is parsed (declared length or not)."""
-
-    def __init__(self, app, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
-        self.state = app.state
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._reject(send)
-        seen = 0
-
-        async def counted():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge(self.max_bytes)
-            return message
-
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await self._reject(send)
-
-    async def _reject(self, send):
-        body = b'{"detail":"request body over this server\'s limit of %d bytes"}' % self.max_bytes
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(HTTPException):
-    """Raised from `receive` while a body streams in: FastAPI turns other exceptions from the body reader
-    into 400, but passes an HTTPException through, so the client gets this 413."""
-
-    def __init__(self, max_bytes: int):
-        super().__init__(413, f"request body over this server's limit of {max_bytes} bytes")
-
-
+    return Guard(app, limits.max_body_bytes, body_timeout_s=limits.body_timeout_s, allowed_hosts=allowed_hosts)
