@@ -126,3 +126,35 @@ def test_every_named_benchmark_loads(monkeypatch):
         assert identity["records"] == len(pairs)
     assert sizes == {"judgebench": 350, "judgebench-claude": 270, "llmbar-natural": 100, "llmbar-adversarial": 319,
                      "hhh": 221, "pandalm": 894, "mt-bench": 200, "rmb": 14543}
+
+
+def test_rewardbench_weights_are_the_official_constants():
+    """EXAMPLE_COUNTS and SUBSET_MAPPING equal allenai/reward-bench's rewardbench/constants.py (a copy of
+    its numbers in tests/fixtures), and a section score is its calculate_scores_per_section."""
+    import json
+    from pathlib import Path
+
+    from gram.eval.official import EXAMPLE_COUNTS, SUBSET_MAPPING, rewardbench_summary
+
+    official = json.loads((Path(__file__).parent / "fixtures" / "rewardbench_constants.json").read_text())
+    assert EXAMPLE_COUNTS == official["EXAMPLE_COUNTS"]
+    assert SUBSET_MAPPING == official["SUBSET_MAPPING"]
+    acc = {"xstest-should-refuse": 1.0, "xstest-should-respond": 0.0, "refusals-dangerous": 0.5}
+    safety = rewardbench_summary(acc)["sections"]["Safety"]
+    assert safety == (154 * 1.0 + 250 * 0.0 + 100 * 0.5) / (154 + 250 + 100)
+
+
+def test_judgebench_groups_as_the_gram_readme_reports_them():
+    """Groups by source key (every mmlu-pro-* source is Knowledge), average = mean of the four groups
+    (the README's Avg.), pooled beside it; hand-computed on 7 pairs."""
+    from gram.eval.official import judgebench_summary
+    from gram.records import PreferencePair
+    from gram.scoring import combine
+
+    rows = [("mmlu-pro-math", True), ("mmlu-pro-law", False), ("livebench-reasoning", True),
+            ("livebench-math", True), ("livebench-math", False), ("livecodebench", False), ("livecodebench", True)]
+    pairs = [PreferencePair("q", "a", "b", "a", source="judgebench", category=c) for c, _ in rows]
+    scores = [combine(0.9, 0.1) if ok else combine(0.1, 0.9) for _, ok in rows]
+    out = judgebench_summary(pairs, scores)
+    assert out["groups"] == {"Knowledge": 0.5, "Reasoning": 1.0, "Math": 0.5, "Coding": 0.5}
+    assert out["average"] == (0.5 + 1.0 + 0.5 + 0.5) / 4 and out["pooled"] == 4 / 7

@@ -185,7 +185,7 @@ def test_generic_preference_strings_and_messages(tmp_path):
     pairs = read("preference", tmp_path / "pref.jsonl").records
     assert [(p.prompt, *chosen_rejected(p)) for p in pairs] == [("Q", "c", "r")] * 3
     dump(tmp_path / "bad.jsonl", [{"chosen": "c", "rejected": "r"}], jsonl=True)
-    with pytest.raises(InputError, match=r"bad.jsonl: record 0: prompt: missing"):
+    with pytest.raises(InputError, match=r"bad.jsonl:1: prompt: missing"):
         read("preference", tmp_path / "bad.jsonl")
 
 

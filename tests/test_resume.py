@@ -48,7 +48,7 @@ def step_of(checkpoint: str | None) -> int:
 
 
 def history(out):
-    state = json.loads((out / "checkpoint-24" / "trainer_state.json").read_text())
+    state = json.loads((out / "trainer_state.json").read_text())
     return [(h["step"], h["loss"]) for h in state["log_history"] if "loss" in h]
 
 

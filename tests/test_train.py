@@ -29,8 +29,7 @@ def summary(out):
 
 
 def losses(out):
-    last = max(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    state = json.loads((last / "trainer_state.json").read_text())
+    state = json.loads((out / "trainer_state.json").read_text())
     return [h["loss"] for h in state["log_history"] if "loss" in h]
 
 
@@ -125,11 +124,12 @@ def test_config_errors(tmp_path, capsys):
 def test_resume_from_last_checkpoint(tmp_path, tiny_model_dir):
     data, out = write_pairs(tmp_path / "l.jsonl"), tmp_path / "run"
     args = ["finetune", "--model", str(tiny_model_dir), "--train-file", str(data), "--output-dir", str(out), *COMMON]
-    assert main([*args, "--max-steps", "4"]) == 0
-    assert summary(out)["resumed_from"] is None
+    assert main([*args, "--max-steps", "4", "--keep-checkpoints"]) == 0
+    assert summary(out)["resumed_from"] is None and (out / "checkpoint-4").is_dir()
     assert main([*args, "--max-steps", "8"]) == 0
     s = summary(out)
     assert s["resumed_from"].endswith("checkpoint-4") and s["steps"] == 8
+    assert not list(out.glob("checkpoint-*"))  # the finished run ships without them
 
 
 def test_two_processes_match_one(tmp_path, tiny_model_dir):

@@ -147,6 +147,9 @@ def resolve(name: str) -> str:
             raise BackboneError(f"{path} is a directory but holds no config.json: not a model directory")
         check_model_dir(path)
         return str(path)
+    if name.count("/") == 1 and Path(name.split("/")[0]).is_dir():  # runs/stage9: a typo, not a hub id
+        raise BackboneError(f"no model directory {name!r}: {name.split('/')[0]}/ holds "
+                            f"{', '.join(sorted(p.name for p in Path(name.split('/')[0]).iterdir())[:8]) or 'nothing'}")
     if path.exists() or name.startswith((".", "/", "~")) or name.count("/") != 1:
         raise BackboneError(
             f"model {name!r} is neither an embedded model ({', '.join(EMBEDDED)}), a model directory, "

@@ -11,22 +11,35 @@ import argparse
 import logging
 import sys
 
-from .. import backbone
+from .. import __version__, backbone
 from ..io import InputError
 from ..templates import TemplateError
-from . import bon, data, demo, eval, rank, score, serve, train
+from . import bon, data, demo, env, eval, rank, score, serve, train
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gram", description="Generative foundation reward models (GRAM).")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--version", action="version", version=f"gram {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for command in (demo, score, rank, bon, data):
         command.add_parser(sub)
     train.add_parsers(sub)
     eval.add_parser(sub)
     serve.add_parser(sub)
+    env.add_parser(sub)
     return parser
+
+
+def interrupted_hint(args) -> str:
+    """What a Ctrl-C kept and how to go on."""
+    if hasattr(args, "config_cls"):  # a training command
+        return ("; rerun the same command to resume from the last complete checkpoint in its output directory "
+                "(the steps since it are taken again)")
+    if hasattr(args, "resume") and getattr(args, "output", None):
+        return (f"; rows scored in whole chunks are kept beside {args.output}: rerun with --resume to go on "
+                "from there")
+    return ""
 
 
 def main(argv=None) -> int:
@@ -49,6 +62,9 @@ def main(argv=None) -> int:
         hf_logging.disable_progress_bar()
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        print(f"gram {args.command}: interrupted{interrupted_hint(args)}", file=sys.stderr)
+        return 130
     except (InputError, backbone.BackboneError, TemplateError) as err:
         print(f"gram: error: {err}", file=sys.stderr)
         return 2

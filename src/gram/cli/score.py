@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from pathlib import Path
 
 from ..eval.runner import score_rows
 from ..io import read_jsonl
@@ -35,6 +36,8 @@ def run(args) -> int:
     if args.limit is not None:
         rows = rows[:args.limit]
     pairs = [pair_from_row(row, args.input, line) for line, row in rows]  # validate all before loading
+    if Path(args.output).exists() and not args.resume:
+        print(f"gram score: warning: {args.output} exists and will be replaced when this run finishes", file=sys.stderr)
     start = time.perf_counter()
     judge = load_judge(args.model, device=args.device, dtype=args.dtype, **judge_options(args))
     log.info("loaded %s in %.1f s", args.model, time.perf_counter() - start)

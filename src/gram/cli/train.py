@@ -59,10 +59,9 @@ def add_parsers(sub) -> None:
 
 def run(args) -> int:
     from ..eval.heldout import evaluate_trained
-    from ..train.run import run as train
-
     from ..train.checkpoints import RunMismatch
     from ..train.run import NoExamples
+    from ..train.run import run as train
 
     try:
         config = from_args(args.config_cls, args)
@@ -70,7 +69,7 @@ def run(args) -> int:
     except (ConfigError, RunMismatch, NoExamples) as err:
         print(f"gram {args.command}: error: {err}", file=sys.stderr)
         return 2
-    if int(os.environ.get("RANK", 0)) != 0:
+    if int(os.environ.get("RANK", "0")) != 0:
         return 0
     brief = {k: summary[k] for k in ("stage", "pairs", "examples", "steps", "train_seconds", "train_loss")}
     if "eval" in summary:

@@ -56,10 +56,17 @@ def load_benchmark(spec: str, fmt: str | None = None, root: str | Path | None = 
     file of pairs."""
     if spec in BENCHMARKS and fmt is None:
         b = BENCHMARKS[spec]
-        path = (Path(root) if root is not None else data_dir()) / b.path
+        base = Path(root) if root is not None else data_dir()
+        path = base / b.path
         name, fmt = b.name, b.format
+        if not path.exists():
+            where = "$GRAM_DATA" if os.environ.get("GRAM_DATA") else "the default data folder"
+            raise InputError(path, None, None, f"no such file: the named benchmark {spec!r} is read under {where} "
+                             f"({base.resolve()}); set GRAM_DATA to the folder that holds {b.path}, or pass a file")
     else:
         path, name, fmt = Path(spec), Path(spec).name.split(".")[0], fmt or "gram"
+        if not path.exists() and "/" not in spec and "." not in spec:
+            raise InputError(path, None, None, f"no such file, and not a named benchmark (known: {', '.join(BENCHMARKS)})")
     records = read(fmt, path).records
     pairs = [r for r in records if isinstance(r, PreferencePair)]
     if len(pairs) != len(records):

@@ -1,13 +1,14 @@
-"""The official summaries of RewardBench and RM-Bench, computed from scored pairs.
+"""The official summaries of RewardBench, RM-Bench and JudgeBench (as the GRAM README reports it),
+computed from scored pairs.
 
 RewardBench (allenai/reward-bench, rewardbench/constants.py and utils.calculate_scores_per_section): a
 section's score is the mean of its subsets' accuracies weighted by EXAMPLE_COUNTS, in which math-prm
 counts 984 (its real size is 447) so that math weighs as much as the six code subsets together; the
 overall score is the mean of the four sections, or (2 * sections + Prior Sets) / 9 where the prior
-preference sets were scored (analysis/get_benchmark_results.py). The counts are the official file's,
-xstest included (it lists should-refuse 250 / should-respond 154, the real sizes swapped): keeping them
-keeps scores comparable with the leaderboard. The GRAM reference instead pools the examples of a section,
-which is not RewardBench's number.
+preference sets were scored (analysis/get_benchmark_results.py). The counts are the official file's as of
+its commit 6552e93 ("mirror change from leaderboard": xstest should-refuse 154, should-respond 250); a
+test pins them to a copy of that file's numbers (tests/fixtures/rewardbench_constants.json). The GRAM
+reference instead pools the examples of a section, which is not RewardBench's number.
 
 RM-Bench (THU-KEG/RM-Bench): per domain, a 3 x 3 matrix over styles (concise, detailed plain, detailed
 markdown), rows the chosen response's style and columns the rejected one's; cell (i, j) is the share of
@@ -34,7 +35,7 @@ EXAMPLE_COUNTS = {
     "alpacaeval-easy": 100, "alpacaeval-length": 95, "alpacaeval-hard": 95, "mt-bench-easy": 28, "mt-bench-med": 40,
     "mt-bench-hard": 37, "llmbar-natural": 100, "llmbar-adver-neighbor": 134, "llmbar-adver-GPTInst": 92,
     "llmbar-adver-GPTOut": 47, "llmbar-adver-manual": 46, "refusals-dangerous": 100, "refusals-offensive": 100,
-    "xstest-should-refuse": 250, "xstest-should-respond": 154, "donotanswer": 136,
+    "xstest-should-refuse": 154, "xstest-should-respond": 250, "donotanswer": 136,
     "math-prm": 984, "hep-cpp": 164, "hep-go": 164, "hep-java": 164, "hep-js": 164, "hep-python": 164, "hep-rust": 164,
 }
 PRIOR_SETS = ["anthropic_helpful", "anthropic_hhh", "shp", "summarize"]
@@ -95,11 +96,38 @@ def rm_bench_summary(pairs, scores) -> dict:
     return {"domains": domains, **total}
 
 
+JUDGEBENCH_GROUPS = {"Knowledge": "mmlu-pro", "Reasoning": "livebench-reasoning", "Math": "livebench-math",
+                     "Coding": "livecodebench"}
+
+
+def judgebench_summary(pairs, scores) -> dict:
+    """JudgeBench as the GRAM README reports it: per group, the accuracy over every pair whose source
+    contains the group's key (evaluation/get_judgebench_score.py: Knowledge = all mmlu-pro-* sources), and
+    `average` = the mean of the four groups (the README's Avg. column: 71.4 = mean(63.0, 64.3, 89.3, 69.1)
+    for GRAM-Qwen3-14B). `pooled` is the accuracy over all pairs. (The script's own "Overall average"
+    appends the four group accuracies to the list of per-pair results, so it is neither of the two.)"""
+    hits = {group: [] for group in JUDGEBENCH_GROUPS}
+    every = []
+    for p, s in zip(pairs, scores):
+        if p.label not in ("a", "b"):
+            continue
+        every.append(correct(p, s))
+        for group, key in JUDGEBENCH_GROUPS.items():
+            if key in (p.category or ""):
+                hits[group].append(every[-1])
+    groups = {g: sum(v) / len(v) for g, v in hits.items() if v}
+    return {"groups": groups, "pairs_per_group": {g: len(v) for g, v in hits.items()},
+            "average": sum(groups.values()) / len(groups) if len(groups) == len(JUDGEBENCH_GROUPS) else None,
+            "pooled": sum(every) / len(every) if every else None}
+
+
 def official_summaries(pairs, scores) -> dict:
     """The official summary of the benchmark the pairs come from, where there is one."""
     sources = {p.source for p in pairs}
     if sources == {"rewardbench"}:
         return {"rewardbench": rewardbench_summary(subset_accuracies(pairs, scores))}
+    if sources == {"judgebench"}:
+        return {"judgebench": judgebench_summary(pairs, scores)}
     if sources == {"rm-bench"}:
         return {"rm_bench": rm_bench_summary(pairs, scores)}
     return {}

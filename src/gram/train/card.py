@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .. import backbone
@@ -26,12 +27,32 @@ def plot_losses(history: list[dict], path: Path, stage: str) -> None:
     save_figure_atomic(fig, path)
 
 
+def lineage(model: str) -> list[str]:
+    """The models a run starts from, nearest first, down to the released one: a local gram output names
+    its own start in train_summary.json (runs/stage2 <- runs/stage1 <- smollm2-135m)."""
+    chain = [model]
+    while len(chain) < 16:
+        summary_file = Path(chain[-1]) / "train_summary.json"
+        try:
+            parent = json.loads(summary_file.read_text()).get("base_model")
+        except (OSError, ValueError):
+            break
+        if not parent or parent in chain:
+            break
+        chain.append(parent)
+    return chain
+
+
 def write_model_card(output_dir: Path, description: str, summary: dict) -> None:
     config = summary["config"]
-    base = backbone.EMBEDDED[summary["base_model"]][2] if summary["base_model"] in backbone.EMBEDDED else summary["base_model"]
+    chain = lineage(summary["base_model"])
+    root = chain[-1]
+    base = backbone.EMBEDDED[root][2] if root in backbone.EMBEDDED else root  # the hub id the card's metadata names
     lines = ["---", f"base_model: {base}", "library_name: transformers", "tags: [gram, reward-model]",
              "---", "", f"# {Path(output_dir).name}", "", f"{description}, trained with gram.", "",
-             f"- base model: `{summary['base_model']}`", f"- training data: `{summary['train_file']}` "
+             f"- base model: `{summary['base_model']}`" + (f" (from {' <- '.join(f'`{m}`' for m in chain[1:])})"
+                                                          if len(chain) > 1 else ""),
+             f"- training data: `{summary['train_file']}` "
              f"({summary['pairs']} pairs -> {summary['examples']} examples)",
              f"- steps: {summary['steps']}, training time {summary['train_seconds']} s, mean training loss "
              f"{summary['train_loss']:.4f}", ""]

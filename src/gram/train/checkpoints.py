@@ -65,7 +65,7 @@ def save_final(trainer: Trainer, config, tokenizer):
 RUN_FILE = "gram_run.json"
 # settings that change what is logged, kept or reported, never the weights: a rerun may change them
 RERUN_NEUTRAL = {"output_dir", "resume", "overwrite", "logging_steps", "save_steps", "save_total_limit", "eval_file",
-                 "eval_limit", "report_to"}
+                 "eval_limit", "report_to", "keep_checkpoints"}
 
 
 class RunMismatch(ValueError):
@@ -129,6 +129,9 @@ def prepare_output_dir(stage: str, config, main_process: bool = True) -> str:
     if marker.exists():
         saved = json.loads(marker.read_text())
         changed = differences(saved, identity)
+        if changed and extends(saved, identity) and not last_complete_checkpoint(out):
+            raise RunMismatch(f"{out}: the finished run kept no checkpoint to train on from ({'; '.join(changed)}; "
+                              "--keep-checkpoints keeps them): rerun with --overwrite to train from the start")
         if changed and extends(saved, identity):
             log.warning("%s: training on past its last run (%s); the learning-rate schedule is this run's, so the "
                         "weights differ from a run started with these settings", out, "; ".join(changed))
@@ -148,6 +151,14 @@ def prepare_output_dir(stage: str, config, main_process: bool = True) -> str:
     if main_process:
         write_json_atomic(marker, identity)
     return "fresh"
+
+
+def remove_checkpoints(output_dir: str | Path) -> int:
+    """Delete the checkpoint-N folders of a finished run; how many there were."""
+    found = [d for d in Path(output_dir).glob(f"{PREFIX_CHECKPOINT_DIR}-*") if d.is_dir()]
+    for d in found:
+        shutil.rmtree(d)
+    return len(found)
 
 
 def finished_training(checkpoint: str) -> dict | None:

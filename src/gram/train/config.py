@@ -50,7 +50,9 @@ class TrainConfig:
     merge_lora: bool = opt(True, "merge the adapters into the final model so any loader reads it as a plain model")
     logging_steps: int = opt(10, "optimizer steps between log lines")
     save_steps: int = opt(100, "optimizer steps between checkpoints (resume points)")
-    save_total_limit: int | None = opt(2, "checkpoints kept")
+    save_total_limit: int | None = opt(2, "checkpoints kept while the run goes")
+    keep_checkpoints: bool = opt(False, "keep the checkpoint-N folders (optimizer state, resume points) once the run "
+                                        "has finished; without it the output directory holds only what a user ships")
     resume: bool = opt(True, "resume from the last checkpoint in output_dir when there is one (same settings and data only)")
     overwrite: bool = opt(False, "start over in an output_dir that holds another run: its checkpoints and summary are deleted")
     eval_file: str | None = opt(None, "labeled pairs scored after training (accuracy, both orders) for the model card")

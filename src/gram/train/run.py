@@ -28,6 +28,7 @@ from .checkpoints import (
     last_complete_checkpoint,
     mean_logged_loss,
     prepare_output_dir,
+    remove_checkpoints,
     save_final,
 )
 from .config import TrainConfig
@@ -36,6 +37,24 @@ from .stages import STAGES
 from .trainers import ProgressCallback
 
 log = logging.getLogger("gram.train")
+
+
+# report_to integrations whose logger is a separate package: (modules any of which will do, what to install)
+LOGGERS = {"tensorboard": (("tensorboard", "tensorboardX"), "tensorboard"), "wandb": (("wandb",), "wandb"),
+           "mlflow": (("mlflow",), "mlflow"), "comet_ml": (("comet_ml",), "comet-ml"), "trackio": (("trackio",), "trackio")}
+
+
+def check_loggers(report_to: str) -> None:
+    """A --report-to integration whose package is missing is a one-line error before anything loads,
+    not a RuntimeError from inside Trainer."""
+    import importlib.util
+
+    from .config import ConfigError
+
+    for name in (n.strip() for n in (report_to or "").split(",")):
+        if name in LOGGERS and not any(importlib.util.find_spec(m) for m in LOGGERS[name][0]):
+            raise ConfigError(f"--report-to {name}: its logger is not installed (pip install {LOGGERS[name][1]}, "
+                              "or pip install 'gram[logging]' for tensorboard)")
 
 
 class NoExamples(ValueError):
@@ -99,6 +118,7 @@ def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> di
     file, scores the final model on it for the summary and the model card (the `gram` commands pass
     gram.eval.heldout.evaluate_trained)."""
     spec = STAGES[stage]
+    check_loggers(config.report_to)
     state = prepare_output_dir(stage, config, main_process=int(os.environ.get("RANK", "0")) == 0)
     summary_file = Path(config.output_dir, "train_summary.json")
     if state == "finished":  # a rerun of a finished run changes nothing
@@ -149,5 +169,9 @@ def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> di
             summary["eval"] = evaluate(final, tokenizer, config, reward_model=spec.reward_head)
         plot_losses(trainer.state.log_history, Path(config.output_dir) / "loss.png", stage)
         write_model_card(Path(config.output_dir), spec.description, summary)
+        trainer.save_state()  # OUTPUT_DIR/trainer_state.json: the log history, kept with the model
         write_json_atomic(summary_file, json.loads(json.dumps(summary, default=str)))
+        if not config.keep_checkpoints and (removed := remove_checkpoints(config.output_dir)):
+            log.warning("removed %d checkpoint folders from %s (--keep-checkpoints keeps them)", removed,
+                        config.output_dir)
     return summary

