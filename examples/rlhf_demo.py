@@ -1,5 +1,5 @@
 """RLHF with a GRAM reward on the CPU: GRPO (TRL) fine-tunes the embedded policy with LoRA for a few steps
-on a few prompts; the reward is GRAM's score of each sample against the policy's cached greedy response.
+on a few prompts; the reward is GRAM's score of each sample against the policy's greedy response of that step.
 
     python examples/rlhf_demo.py --judge runs/stage2 --steps 8
 

@@ -251,3 +251,15 @@ def test_every_format_is_tested():
               "alpaca-eval", "alpaca-eval-annotations", "arena-hard", "alpaca-farm", "rewardbench", "rm-bench",
               "preference", "gram-finetune", "gram-pretrain", "gram"}
     assert set(FORMATS) == tested
+
+
+def test_gram_pretrain_reads_the_reference_readmes_own_example(tmp_path):
+    """NiuTrans/GRAM README @4eff957, pre-training example: no newline before A's end marker."""
+    row = {"instruction": "[User Question]\nCan dogs get covid?\n\n", "input": "",
+           "output": "[The Start of Assistant A's Answer]\nYes, indeed. ... [The End of Assistant A's Answer]\n\n"
+                     "[The Start of Assistant B's Answer]\nMany of the symptoms are similar, including fever, "
+                     "coughing, loss of smell, etc. ...\n[The End of Assistant B's Answer]"}
+    dump(tmp_path / "pt.json", [row])
+    (pair,) = read("gram-pretrain", tmp_path / "pt.json").records
+    assert pair.prompt == "Can dogs get covid?" and pair.response_a == "Yes, indeed. ... "
+    assert pair.response_b.startswith("Many of the symptoms") and pair.response_b.endswith("etc. ...")

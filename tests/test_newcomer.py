@@ -107,3 +107,19 @@ def test_outputs_get_the_users_umask(tmp_path, tiny_model_dir):
     finally:
         os.umask(old)
     assert out.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("name", ["wangclnlp/GRAM-RR-LLaMA-3.1-8B-RewardModel", "runs/gram-rr-llama-3.2-3b"])
+def test_a_reward_reasoning_checkpoint_is_refused_by_name(tmp_path, name, capsys):
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps(PAIR) + "\n")
+    assert main(["score", "--model", name, "--input", str(src), "--output", str(tmp_path / "o.jsonl")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "GRAM-R^2 reward-reasoning model" in err[0]
+
+
+def test_the_released_gram_checkpoints_are_not_taken_for_reasoning_ones():
+    from gram.scoring.loading import REASONING_NAMES
+
+    assert not REASONING_NAMES.search("GRAM-Qwen3-1.7B-RewardModel")
+    assert not REASONING_NAMES.search("GRAM-LLaMA3.2-3B-RewardModel")

@@ -66,21 +66,34 @@ def test_trl_calls_it_like_a_reward_function(judge):
     assert col[0] == pytest.approx(0.0, abs=1e-6)
 
 
-def test_grpo_trainer_runs_with_it(tmp_path, tiny_tokenizer):
+@pytest.mark.parametrize("refresh", ["step", "never"])
+def test_grpo_trainer_runs_with_it(tmp_path, tiny_tokenizer, monkeypatch, refresh):
+    """GRPOTrainer passes its state to the reward: by default each step's references are the current
+    policy's greedy responses (written anew per step, once per prompt); refresh="never" writes each once."""
+    import gram.rlhf as rlhf
     from conftest import make_model
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
     policy = make_model(len(tiny_tokenizer), seed=1)
     reward = GramReward(Judge(make_model(len(tiny_tokenizer), seed=0), tiny_tokenizer, max_length=1024),
-                        policy=policy, tokenizer=tiny_tokenizer, max_new_tokens=4)
+                        policy=policy, tokenizer=tiny_tokenizer, max_new_tokens=4, refresh=refresh)
     prompts = Dataset.from_list([{"prompt": [{"role": "user", "content": "Say hi"}]},
                                  {"prompt": [{"role": "user", "content": "Name a colour"}]}])
-    args = GRPOConfig(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=2, num_generations=2,
+    args = GRPOConfig(output_dir=str(tmp_path), max_steps=3, per_device_train_batch_size=4, num_generations=2,
                       max_completion_length=4, logging_steps=1, report_to="none", use_cpu=True, save_strategy="no")
     trainer = GRPOTrainer(model=policy, reward_funcs=[reward], args=args, train_dataset=prompts,
                           processing_class=tiny_tokenizer)
+    written = []  # (training step, policy used) of every reference generation
+    real = rlhf.generate
+    monkeypatch.setattr(rlhf, "generate", lambda model, *a, **k: written.append((trainer.state.global_step, model))
+                        or real(model, *a, **k))
     trainer.train()
     logged = [h["rewards/gram_reward/mean"] for h in trainer.state.log_history if "rewards/gram_reward/mean" in h]
-    assert len(logged) == 2 and all(-0.5 <= x <= 0.5 for x in logged)
-    assert len(reward.cache) == 2  # one greedy reference per prompt
+    assert len(logged) == 3 and all(-0.5 <= x <= 0.5 for x in logged)
+    assert all(model is trainer.model for _, model in written)  # the policy being trained, as it is then
+    steps = [step for step, _ in written]
+    if refresh == "step":  # both prompts each step, written once within it
+        assert steps == [0, 0, 1, 1, 2, 2]
+    else:
+        assert steps == [0, 0]

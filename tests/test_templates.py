@@ -14,13 +14,14 @@ from gram.templates import (
 
 
 def test_judge_text_is_the_reference_prompt():
-    text = judge_text("Q?", "first", "second")
+    text = judge_text("Q?", "first", "second", template="gram")
     assert text.startswith("Please act as an impartial judge and evaluate the quality of the responses")
     assert ('"A" if assistant A is better, "B" if assistant B is better.\n\n[User Question]\nQ?\n\n'
             "[The Start of Assistant A's Answer]\nfirst\n[The End of Assistant A's Answer]\n\n"
             "[The Start of Assistant B's Answer]\nsecond\n[The End of Assistant B's Answer]\n\n#Preferred:") in text
     assert text.endswith("#Preferred:")
-    assert judge_text("Q?", "a", "b", template="gram-eval").endswith("[The End of Assistant B's Answer]\n")
+    assert judge_text("Q?", "a", "b", template="gram-demo").endswith("[The End of Assistant B's Answer]\n")
+    assert judge_text("Q?", "a", "b", template="gram-eval").endswith("[The End of Assistant B's Answer]\n\n#Preferred: ")
     with pytest.raises(TemplateError, match="unknown judge template"):
         judge_text("Q", "a", "b", template="nope")
 
@@ -88,7 +89,7 @@ def test_truncation_keeps_the_tail_and_both_ends(tiny_tokenizer):
     assert cut.truncated and len(cut.input_ids) <= limit
     text = tok.decode(cut.input_ids)
     # the template's tail, with the label position at the very end, is untouched
-    tail = "[The End of Assistant B's Answer]\n\n#Preferred:<|im_end|>\n<|im_start|>assistant\n"
+    tail = "[The End of Assistant B's Answer]\n\n#Preferred: <|im_end|>\n<|im_start|>assistant\n"  # gram-eval
     assert text.endswith(tail)
     n_tail = len(tok(tail, add_special_tokens=False)["input_ids"])
     assert cut.input_ids[-n_tail:] == full.input_ids[-n_tail:]

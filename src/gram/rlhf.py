@@ -1,19 +1,25 @@
 """GRAM as an RLHF reward: a sampled response scored against a reference response.
 
-As in the GRAM reference (and ReMax), the reference is the policy's greedy response to the prompt:
+As in the GRAM reference (its README's PPO recipe, after ReMax), the reference is the current policy's
+greedy response to the prompt:
 
     reward(x, y) = s(y | x, y_ref) - c,    s = the judge's both-orders score of y in the pair (y, y_ref)
 
-with c = 0.5 when centred (a response as good as the reference gets 0). References are generated once per
-prompt and cached (the `max_cached` most recently used; references given up front are never evicted); a
-dataset column `reference` (or `references=` here) supplies them instead.
+with c = 0.5 when centred (a response as good as the reference gets 0). The reference follows the
+policy: by default (refresh="step") the greedy references are written anew at each training step (once
+per prompt within a step), so the reward keeps measuring "better than what the policy says now".
+refresh="never" writes each prompt's reference once and caches it (the `max_cached` most recently used),
+which is cheaper and what a server with a fixed policy wants. References given up front
+(`references=`, or a dataset column `reference`) are used as they are.
 
-GramReward is a callable with TRL's reward-function signature, for GRPOTrainer and RLOOTrainer:
+GramReward is a callable with TRL's reward-function signature, for GRPOTrainer and RLOOTrainer, which
+pass their `trainer_state` to it: that is the per-step hook.
 
     reward = GramReward(load_judge("runs/stage2"), policy=policy_model, tokenizer=policy_tokenizer)
     trainer = GRPOTrainer(model=policy_model, reward_funcs=[reward], args=GRPOConfig(...), train_dataset=prompts)
 
-For PPO-style trainers that want one scalar per (prompt, response), call `reward.score(prompts, responses)`.
+For a trainer that does not pass its state, add `reward.callback()` to its callbacks; in a PPO loop of
+your own, call `reward.score(prompts, responses, step=step)`.
 """
 
 from __future__ import annotations
@@ -37,7 +43,11 @@ class GramReward:
     __name__ = "gram_reward"  # TRL names reward columns after the callable
 
     def __init__(self, judge, policy=None, tokenizer=None, references: dict | None = None, center: bool = True,
-                 max_new_tokens: int = 256, max_cached: int | None = None):
+                 max_new_tokens: int = 256, max_cached: int | None = None, refresh: str = "step"):
+        if refresh not in ("step", "never"):
+            raise ValueError(f"refresh must be 'step' or 'never', not {refresh!r}")
+        self.refresh = refresh
+        self.step = None  # the training step the cached references were written at
         self.judge = judge
         self.policy = policy
         self.tokenizer = tokenizer
@@ -47,8 +57,29 @@ class GramReward:
         self.given = {prompt_key(prompt): ref for prompt, ref in (references or {}).items()}
         self.cache: OrderedDict[str, str] = OrderedDict()  # generated references, least recently used first
 
+    def new_step(self, step=None) -> None:
+        """The per-step hook: with refresh="step", a step other than the last one drops the generated
+        references, so the next ones come from the policy as it is now. (`step` None: always a new step.)"""
+        if self.refresh == "step" and (step is None or step != self.step):
+            self.cache.clear()
+        self.step = step
+
+    def callback(self):
+        """A transformers TrainerCallback calling new_step at the start of every optimizer step, for
+        trainers that do not pass their state to reward functions."""
+        from transformers import TrainerCallback
+
+        reward = self
+
+        class RefreshReferences(TrainerCallback):
+            def on_step_begin(self, args, state, control, **kwargs):
+                reward.new_step(state.global_step)
+
+        return RefreshReferences()
+
     def reference(self, prompt) -> str:
-        """The policy's greedy response to `prompt`, generated once and cached."""
+        """The policy's greedy response to `prompt`, generated once per step (refresh="step") or once
+        (refresh="never") and cached."""
         key = prompt_key(prompt)
         if key in self.given:
             return self.given[key]
@@ -64,13 +95,18 @@ class GramReward:
                 self.cache.popitem(last=False)
         return self.cache[key]
 
-    def score(self, prompts, responses, references=None) -> list[float]:
+    def score(self, prompts, responses, references=None, step=None) -> list[float]:
+        """One reward per (prompt, response). `step`: the training step, for the per-step refresh."""
+        if step is not None:
+            self.new_step(step)
         refs = references or [self.reference(p) for p in prompts]
         pairs = [(p, r, ref) for p, r, ref in zip(prompts, responses, refs)]
         shift = 0.5 if self.center else 0.0
         return [s.score_a - shift for s in self.judge.compare_many(pairs)]
 
-    def __call__(self, prompts, completions, reference=None, **kwargs) -> list[float]:
+    def __call__(self, prompts, completions, reference=None, trainer_state=None, **kwargs) -> list[float]:
         """TRL's reward-function call: prompts and completions (strings or messages), dataset columns as
-        keyword arguments (a `reference` column is used when present)."""
-        return self.score(list(prompts), [_text(c) for c in completions], reference)
+        keyword arguments (a `reference` column is used when present), and the trainer's state, whose
+        global_step drives the per-step refresh."""
+        step = getattr(trainer_state, "global_step", None)
+        return self.score(list(prompts), [_text(c) for c in completions], reference, step=step)

@@ -36,9 +36,38 @@ PAIR = (
     "[The Start of Assistant B's Answer]\n{response_b}\n[The End of Assistant B's Answer]"
 )
 
-# "gram": the reference fine-tuning prompt (README of NiuTrans/GRAM), ending in "#Preferred:".
-# "gram-eval": the reference evaluation scripts' prompt, which omits "#Preferred:".
-JUDGE_TAILS = {"gram": "\n\n#Preferred:", "gram-eval": "\n"}
+
+
+@dataclass(frozen=True)
+class JudgeTemplate:
+    """How a judge prompt ends after the pair, and how its text becomes token ids.
+
+    reference_tokenization: tokenize the rendered text with the tokenizer's special tokens added again and
+    leave the date to the chat template, as evaluation/gram_eval.py does: on Llama 3 a second BOS, and the
+    Llama 3.2 header dated the day it runs. Otherwise gram adds nothing to the rendered text and pins the
+    date (PINNED_DATE), so that a prompt is the same every day."""
+
+    tail: str
+    help: str
+    reference_tokenization: bool = False
+
+
+# Read off NiuTrans/GRAM @4eff957: README.md (fine-tuning data), evaluation/gram_eval.py, evaluation/gram_demo.py.
+JUDGE_TEMPLATES = {
+    "gram": JudgeTemplate("\n\n#Preferred:", "the reference fine-tuning prompt (its README): what gram trains on"),
+    "gram-eval": JudgeTemplate("\n\n#Preferred: ", "the reference evaluation prompt (evaluation/gram_eval.py, "
+                                                   "trailing space included): how the released checkpoints' "
+                                                   "numbers were measured"),
+    "gram-eval-exact": JudgeTemplate("\n\n#Preferred: ", "gram-eval tokenized as gram_eval.py does, quirks "
+                                                         "included (a second BOS on Llama 3, today's date)", True),
+    "gram-demo": JudgeTemplate("\n", "evaluation/gram_demo.py's prompt (no #Preferred: line)"),
+}
+JUDGE_TAILS = {name: t.tail for name, t in JUDGE_TEMPLATES.items()}
+# a model trained elsewhere is read with the prompt its authors evaluated it with; gram's own models with
+# the one they were trained on (see scoring.loading.model_template)
+DEFAULT_JUDGE_TEMPLATE = "gram-eval"
+# Llama 3.x templates write "Today Date: <date>" into the system header; this is their own fallback date
+PINNED_DATE = "26 Jul 2024"
 
 
 class TemplateError(ValueError):
@@ -59,7 +88,7 @@ def render_prompt(prompt: str | list[dict]) -> str:
     return "\n\n".join(f"{names.get(m['role'], str(m['role']).title())}: {m['content']}" for m in prompt)
 
 
-def judge_text(prompt: str, response_a: str, response_b: str, template: str = "gram") -> str:
+def judge_text(prompt: str, response_a: str, response_b: str, template: str = DEFAULT_JUDGE_TEMPLATE) -> str:
     """The judge instruction (user message content) for one ordered pair."""
     if template not in JUDGE_TAILS:
         raise TemplateError(f"unknown judge template {template!r}; choose from {sorted(JUDGE_TAILS)}")
@@ -115,15 +144,24 @@ def pretrain_texts(prompt: str, response_a: str, response_b: str) -> tuple[str, 
     return QUESTION.format(prompt=prompt), PAIR.format(response_a=response_a, response_b=response_b)
 
 
-def chat_prompt(tokenizer, user_text: str) -> str:
-    """One user turn rendered with the tokenizer's chat template, ready for the assistant's reply."""
+def chat_prompt(tokenizer, user_text: str, pin_date: bool = True) -> str:
+    """One user turn rendered with the tokenizer's chat template, ready for the assistant's reply.
+
+    As the reference renders it: `enable_thinking=False` (Qwen3 templates then end the prompt with an
+    empty `<think>\\n\\n</think>\\n\\n` block, where the model's answer starts); templates without the
+    variable ignore it. `pin_date`: the Llama 3.x date is PINNED_DATE rather than today's."""
     if not getattr(tokenizer, "chat_template", None):
         raise TemplateError(
             f"tokenizer {getattr(tokenizer, 'name_or_path', '')!r} has no chat template; GRAM prompts are "
             "rendered with it (set tokenizer.chat_template)"
         )
     messages = [{"role": "user", "content": user_text}]
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **template_variables(pin_date))
+
+
+def template_variables(pin_date: bool = True) -> dict:
+    """Variables every chat-template rendering of gram passes (see chat_prompt)."""
+    return {"enable_thinking": False, **({"date_string": PINNED_DATE} if pin_date else {})}
 
 
 def label_token_ids(tokenizer) -> tuple[int, int]:
@@ -229,20 +267,22 @@ def encode_judge(
     response_a: str,
     response_b: str,
     max_length: int | None = None,
-    template: str = "gram",
+    template: str = DEFAULT_JUDGE_TEMPLATE,
 ) -> Encoded:
     """Token ids of the judge prompt (ending where the model writes `A` or `B`), fit to `max_length`."""
 
+    exact = JUDGE_TEMPLATES[template].reference_tokenization if template in JUDGE_TEMPLATES else False
+
     def encode(q, a, b):
-        text = chat_prompt(tokenizer, judge_text(q, a, b, template))
-        return tokenizer(text, add_special_tokens=False)["input_ids"]
+        text = chat_prompt(tokenizer, judge_text(q, a, b, template), pin_date=not exact)
+        return tokenizer(text, add_special_tokens=exact)["input_ids"]
 
     q, a, b = (neutralize(tokenizer, t) for t in (render_prompt(prompt), response_a, response_b))
     ids, truncated = fit_pair(encode, q, a, b, max_length, tokenizer)
     return Encoded(ids, truncated)
 
 
-def template_head(tokenizer, template: str = "gram") -> list[int]:
+def template_head(tokenizer, template: str = DEFAULT_JUDGE_TEMPLATE) -> list[int]:
     """The token ids every judge prompt of this tokenizer and template starts with: the chat preamble and
     the instructions, up to the question. Found as what two prompts with nothing in common share."""
     one = encode_judge(tokenizer, "Zq 1", "x", "y", None, template).input_ids
@@ -263,7 +303,8 @@ def encode_pretrain(tokenizer, prompt: str | list[dict], response_a: str, respon
         instruction, target = pretrain_texts(q, a, b)
         prompt_text = chat_prompt(tokenizer, instruction)
         full = tokenizer.apply_chat_template(
-            [{"role": "user", "content": instruction}, {"role": "assistant", "content": target}], tokenize=False)
+            [{"role": "user", "content": instruction}, {"role": "assistant", "content": target}], tokenize=False,
+            **template_variables())
         if not full.startswith(prompt_text):
             raise TemplateError("the chat template renders the user turn differently with and without a reply")
         p_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
@@ -282,7 +323,7 @@ def encode_response(tokenizer, prompt: str | list[dict], response: str, max_leng
 
     def encode(q, a, _unused):
         text = tokenizer.apply_chat_template([{"role": "user", "content": q}, {"role": "assistant", "content": a}],
-                                             tokenize=False)
+                                             tokenize=False, **template_variables())
         return tokenizer(text, add_special_tokens=False)["input_ids"]
 
     q, a = neutralize(tokenizer, render_prompt(prompt)), neutralize(tokenizer, response)

@@ -24,7 +24,7 @@ from ..formats import FORMATS, read
 from ..formats.gram_reference import to_finetune, to_pretrain
 from ..io import write_json_atomic, write_jsonl_atomic
 from ..records import PreferencePair, ResponseSet
-from ..templates import JUDGE_TAILS
+from ..templates import JUDGE_TEMPLATES
 
 OUTPUTS = ("gram", "gram-finetune", "gram-pretrain")
 
@@ -188,7 +188,8 @@ def add_parser(sub) -> None:
     common(p, fmt_default=None)
     p.add_argument("--to", choices=OUTPUTS, default="gram",
                    help="gram: JSONL rows (default); gram-finetune / gram-pretrain: the GRAM reference repo's JSON")
-    p.add_argument("--template", choices=sorted(JUDGE_TAILS), default="gram", help="judge prompt for --to gram-finetune")
+    p.add_argument("--template", choices=list(JUDGE_TEMPLATES), default="gram",
+                   help="judge prompt for --to gram-finetune (default gram, the reference fine-tuning prompt)")
     p.add_argument("--chosen-first", action="store_true",
                    help="put the chosen response first (label a) instead of a content-hash placement (half b)")
     p.set_defaults(func=cmd_convert)

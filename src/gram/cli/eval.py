@@ -21,6 +21,7 @@ from ..eval.reports import comparison, model_label, summarize_results, write_rep
 from ..eval.runner import score_rows
 from ..io import write_text_atomic
 from ..scoring import load_judge
+from ..scoring.judge import trained_template
 from .flags import add_judge_args, add_model_args, add_run_args, judge_options
 
 PROJECT_DATA = "../shared/data"  # where the data sits beside a checkout of this project
@@ -35,7 +36,7 @@ def add_parser(sub) -> None:
                    help="a benchmark name or a file of labeled pairs (repeat for several)")
     p.add_argument("--format", default=None, help="reader for benchmark files (default gram)")
     p.add_argument("--output", required=True, help="directory for results, tables and plots")
-    add_judge_args(p, orders=True)
+    add_judge_args(p, orders=True, max_length=None)
     add_run_args(p, limit="the first N pairs of each benchmark only",
                  resume="keep finished benchmarks and go on from where an interrupted one stopped")
     p.set_defaults(func=run)
@@ -55,8 +56,9 @@ def run(args) -> int:
             where = out / model_label(model) / name
             settings = {"model": model, "dtype": args.dtype, "data": {**identity, "evaluated": len(pairs)},
                         "orders": args.orders, "max_length": args.max_length}
-            if args.template != "gram":  # (the default is left out: results written before the flag stay valid)
-                settings["template"] = args.template
+            template = args.template or trained_template(backbone.resolve(model))
+            if template != "gram":  # (gram is left out: results written before the flag stay valid)
+                settings["template"] = template
             finished = where / "results.json"
             if args.resume and finished.exists() and json.loads(finished.read_text()).get("settings") == settings:
                 everything.append(json.loads(finished.read_text()))
@@ -73,6 +75,10 @@ def run(args) -> int:
                        **summarize_results(pairs, done.scores, done.seconds), "settings": settings}
             write_reports(where, results)
             everything.append(results)
+            if results["truncated"]:
+                print(f"gram eval: warning: {model} on {name}: {results['truncated']} pairs were over "
+                      + (f"--max-length {args.max_length}" if args.max_length else "the model's context")
+                      + " and were shortened (their middles cut)", file=sys.stderr)
             acc = "-" if results["overall"] is None else f"{results['overall']:.3f}"
             print(f"gram eval: {model} on {name}: accuracy {acc} over {results['n']} pairs "
                   f"({results['seconds']} s) -> {where}", file=sys.stderr)

@@ -7,7 +7,7 @@ import argparse
 
 from .. import backbone
 from ..scoring import STRATEGIES
-from ..templates import JUDGE_TAILS
+from ..templates import JUDGE_TEMPLATES
 
 
 def add_model_args(parser: argparse.ArgumentParser, several: bool = False) -> None:
@@ -20,22 +20,25 @@ def add_model_args(parser: argparse.ArgumentParser, several: bool = False) -> No
                         help="weights dtype; auto = bfloat16 on a GPU that has it, float32 otherwise")
 
 
-def add_judge_args(parser: argparse.ArgumentParser, orders: bool = False) -> None:
+def add_judge_args(parser: argparse.ArgumentParser, orders: bool = False, max_length: int | None = 2048) -> None:
     """How the judge reads pairs: batch, length and template (and, for file jobs, the orders scored)."""
     parser.add_argument("--batch-size", type=int, default=8, help="pairs per forward pass (default 8)")
     parser.add_argument("--max-batch-tokens", type=int, default=None,
                         help="cap on rows x padded length per forward pass (default: 2048 on the CPU, where "
                              "bigger batches of long pairs are slower; none on a GPU)")
-    parser.add_argument("--max-length", type=int, default=2048,
+    parser.add_argument("--max-length", type=int, default=max_length,
                         help="tokens per judge prompt; longer pairs lose the middles of their responses, "
-                             "then of the prompt (default 2048)")
+                             "then of the prompt " + ("(default 2048)" if max_length == 2048 else
+                             f"(default {max_length})" if max_length else
+                             "(default: none below the model's context, as the reference; pairs over the context "
+                             "are shortened to it and counted)"))
     if orders:
         parser.add_argument("--orders", choices=["both", "ab"], default="both",
                             help="both: average the two presentation orders (default); ab: response_a first "
                                  "only, half the cost, position bias not removed")
-    parser.add_argument("--template", choices=sorted(JUDGE_TAILS), default="gram",
-                        help="gram: the reference fine-tuning prompt ending in '#Preferred:' (default); "
-                             "gram-eval: the reference evaluation scripts' prompt")
+    parser.add_argument("--template", choices=list(JUDGE_TEMPLATES), default=None,
+                        help="judge prompt (default: the one gram trained the model with, else gram-eval). "
+                             + "; ".join(f"{name}: {t.help}" for name, t in JUDGE_TEMPLATES.items()))
 
 
 def judge_options(args) -> dict:

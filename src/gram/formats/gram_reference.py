@@ -17,11 +17,15 @@ B_START, B_END = "\n\n[The Start of Assistant B's Answer]\n", "\n[The End of Ass
 
 
 def _between(item: Item, text: str, start: str, end: str, pos: int, field: str) -> tuple[str, int]:
+    """The answer between a start and an end marker. The newline before an end marker is optional: the
+    reference README's own pre-training example has none before `[The End of Assistant A's Answer]`."""
+    bare = end.lstrip("\n")
     i = text.find(start, pos)
-    j = text.rfind(end) if end == B_END else text.find(end, i + len(start))
+    j = text.rfind(bare) if end == B_END else text.find(bare, i + len(start))
     if i < 0 or j < 0 or j < i + len(start):
         raise item.error(field, f"expected {start.strip()!r} ... {end.strip()!r}")
-    return text[i + len(start):j], j + len(end)
+    answer = text[i + len(start):j]
+    return answer.removesuffix("\n"), j + len(bare)
 
 
 def parse_pair_block(item: Item, text: str, field: str) -> tuple[str, str]:

@@ -11,7 +11,9 @@ the softmax over the wrong axis; here it is over the two labels of one sequence.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import torch
 
@@ -19,22 +21,48 @@ from .. import backbone
 from ..batching import default_batch_tokens, left_pad, length_batches, pad_id
 from ..kv_prefix import cache_argument, expand, keeps_logits, run_prefix
 from ..records import Pair, prompt_key
-from ..templates import encode_judge, label_token_ids, template_head
+from ..templates import (
+    DEFAULT_JUDGE_TEMPLATE,
+    JUDGE_TEMPLATES,
+    TemplateError,
+    encode_judge,
+    label_token_ids,
+    template_head,
+)
 from .base import CompareOne, PairScore, as_pair, check_orders, combine
 from .reward_model import RewardModelJudge
+
+
+def context_length(model) -> int | None:
+    """The positions a model was built for (config.max_position_embeddings), or None if it does not say."""
+    n = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    return n if isinstance(n, int) and n > 0 else None
+
+
+def trained_template(model_dir: str) -> str:
+    """The judge template a model was trained with by gram (its train_summary.json), else the reference
+    evaluation prompt (DEFAULT_JUDGE_TEMPLATE), which the released GRAM checkpoints were measured with."""
+    try:
+        saved = json.loads((Path(model_dir) / "train_summary.json").read_text())["config"]["template"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return DEFAULT_JUDGE_TEMPLATE
+    return saved if saved in JUDGE_TEMPLATES else DEFAULT_JUDGE_TEMPLATE
 
 
 class Judge(CompareOne):
     """A causal LM used as a pairwise judge. Loads once; scores any number of pairs in batches."""
 
     def __init__(self, model, tokenizer, max_length: int | None = 2048, batch_size: int = 8,
-                 template: str = "gram", max_batch_tokens: int | None = None, reuse_prefix: bool = True):
+                 template: str | None = None, max_batch_tokens: int | None = None, reuse_prefix: bool = True):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.label_ids = list(label_token_ids(tokenizer))
-        self.max_length = max_length
+        # None: no truncation below the model's context; a pair over the context is shortened to it
+        self.max_length = max_length if max_length is not None else context_length(model)
         self.batch_size = batch_size
-        self.template = template
+        self.template = template or DEFAULT_JUDGE_TEMPLATE
+        if self.template not in JUDGE_TEMPLATES:
+            raise TemplateError(f"unknown judge template {self.template!r}; choose from {', '.join(JUDGE_TEMPLATES)}")
         self.pad_id = pad_id(tokenizer)  # any id works: padded positions are masked out
         self._keep_kwarg = keeps_logits(model)
         self.max_batch_tokens = default_batch_tokens(self.device, max_batch_tokens)
@@ -55,6 +83,8 @@ class Judge(CompareOne):
             kwargs = {k: v for k, v in kwargs.items() if k not in ("template", "reuse_prefix")}
             return RewardModelJudge.load(name, device=device, dtype=dtype, **kwargs)
         model, tokenizer = backbone.load(name, device=device, dtype=dtype)
+        if kwargs.get("template") is None:
+            kwargs["template"] = trained_template(backbone.resolve(name))
         return cls(model, tokenizer, **kwargs)
 
     @property

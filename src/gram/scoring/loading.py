@@ -6,17 +6,38 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from .. import backbone
 from .base import Scorer
 from .judge import Judge
 from .reward_model import RewardModelJudge
 
 
+REASONING_NAMES = re.compile(r"gram-?(rr|r\^?2)\b", re.IGNORECASE)
+
+
+def refuse_reasoning_judge(name: str) -> None:
+    """A GRAM-R^2 (GRAM-RR) checkpoint writes a rationale before its verdict (`<think>...</think>` then
+    `<answer>`), so the first token it writes is not `A` or `B` and a one-token judge would read noise.
+    Known by its name (wangclnlp/GRAM-RR-LLaMA-3.2-3B-RewardModel, ...-3.1-8B-...) or its model card."""
+    card = Path(name).expanduser() / "README.md"
+    text = card.read_text(errors="replace")[:20000] if card.is_file() else ""
+    if REASONING_NAMES.search(Path(name).name) or "GRAM-R^2" in text or "GRAM-RR" in text:
+        raise backbone.BackboneError(
+            f"{name} is a GRAM-R^2 reward-reasoning model: it writes a rationale before its verdict, which "
+            "gram's judge (the A/B token at the first answer position) cannot read. Score it by generation, "
+            "as its authors' demo does (NiuTrans/GRAM extensions/GRAM-RR)")
+
+
 def load_judge(name: str = backbone.DEFAULT_MODEL, device=None, dtype=None, *, max_length: int | None = 2048,
-               batch_size: int = 8, max_batch_tokens: int | None = None, template: str = "gram",
+               batch_size: int = 8, max_batch_tokens: int | None = None, template: str | None = None,
                reuse_prefix: bool = True) -> Scorer:
     """The scorer for a model name, by its architecture. `template` and `reuse_prefix` are the generative
-    judge's (a reward model reads each response on its own, with no judge prompt)."""
+    judge's (a reward model reads each response on its own, with no judge prompt); `template` None: the one
+    gram trained the model with, else the reference evaluation prompt (judge.trained_template)."""
+    refuse_reasoning_judge(name)
     common = {"max_length": max_length, "batch_size": batch_size, "max_batch_tokens": max_batch_tokens}
     if backbone.is_reward_model(backbone.resolve(name)):
         return RewardModelJudge.load(name, device=device, dtype=dtype, **common)

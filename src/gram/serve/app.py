@@ -80,7 +80,7 @@ def create_app(judge, *, token: str | None = None, limits: Limits | None = None,
     # ranking runs in threads that block on the batcher: enough of them that concurrent lists batch together
     rank_threads = ThreadPoolExecutor(limits.max_items, thread_name_prefix="gram-rank")
     references = GramReward(judge, policy=policy, tokenizer=policy_tokenizer, max_new_tokens=max_new_tokens,
-                            max_cached=max_cached_references)
+                            max_cached=max_cached_references, refresh="never")  # a server's policy does not change
 
     @asynccontextmanager
     async def lifespan(app):

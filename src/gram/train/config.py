@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..backbone import DEFAULT_MODEL
-from ..templates import JUDGE_TAILS
+from ..templates import JUDGE_TEMPLATES
 
 
 def opt(default, help: str, **kwargs):
@@ -76,7 +76,9 @@ class FinetuneConfig(TrainConfig):
     both_orders: bool = opt(True, "train each pair in both presentation orders (position debiasing)")
     loss: str = opt("gram", "gram: cross-entropy over the two label tokens; full-vocab: plain cross-entropy over the "
                             "whole vocabulary at the label position (ablation)", choices=("gram", "full-vocab"))
-    template: str = opt("gram", "judge prompt: gram (reference fine-tuning prompt) or gram-eval", choices=tuple(sorted(JUDGE_TAILS)))
+    template: str = opt("gram", "judge prompt trained on (saved with the model; scoring reads it back): gram, the "
+                                "reference fine-tuning prompt, or another of --template's choices",
+                        choices=tuple(JUDGE_TEMPLATES))
 
 
 @dataclass
