@@ -158,3 +158,78 @@ def test_judgebench_groups_as_the_gram_readme_reports_them():
     out = judgebench_summary(pairs, scores)
     assert out["groups"] == {"Knowledge": 0.5, "Reasoning": 1.0, "Math": 0.5, "Coding": 0.5}
     assert out["average"] == (0.5 + 1.0 + 0.5 + 0.5) / 4 and out["pooled"] == 4 / 7
+
+
+def test_eval_does_not_truncate_below_the_models_context_and_says_when_a_pair_is_over_it(tmp_path, tiny_model_dir,
+                                                                                           capsys):
+    import json
+
+    from gram.cli import main
+
+    long = " ".join(f"word{i}" for i in range(3000))  # over the tiny model's 4,096 positions
+    rows = [{"prompt": "q", "response_a": "short", "response_b": "also short", "label": "a"},
+            {"prompt": "q", "response_a": long, "response_b": "x", "label": "b"}]
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["eval", "--model", str(tiny_model_dir), "--benchmark", str(bench), "--output", str(tmp_path / "o"),
+                 "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "1 pairs were over the model's context" in err
+    (results,) = [json.loads(p.read_text()) for p in (tmp_path / "o").rglob("results.json")]
+    assert results["truncated"] == 1 and results["settings"]["max_length"] is None
+
+
+RB2_TIES = [("ref:1", 1, [3.0, 1.0, 2.0]), ("tied:1", 2, [5.0, 4.0, 1.0]),
+            ("ref:2", 1, [1.0, 2.0]), ("tied:2", 2, [2.0, 0.0, 1.0])]
+
+
+def test_rewardbench2_scores_a_hand_made_fixture_to_hand_computed_values():
+    """Best-of-n: 1 / (number of maxima) when the correct response holds the maximum, else 0. Ties
+    (rewardbench/utils.py process_single_model), by hand: ref accuracy 1/2, tied accuracy 1/2,
+    correctness_preferred 1/2 (3 > 1; -1 > 2 no), hard 0 (1 > 1 no; -1 > 2 no), margins tanh(1/1 - 1) = 0
+    and tanh(-1/2 - 1); 0.3 * 0.5 + 0.3 * 0.5 + 0.2 * 0.5 + 0.01 * mean = 0.3954742587 (the official
+    function gives the same on these rows)."""
+    import math
+
+    from gram.eval.official import best_of_n_result, rewardbench2_summary, rewardbench2_ties_score
+    from gram.records import ResponseSet
+
+    assert [best_of_n_result(s) for s in ([2, 1, 0, 0.5], [1, 3, 1, 0], [1, 1, 0, 0])] == [1.0, 0.0, 0.5]
+    ties = 0.3 * 0.5 + 0.3 * 0.5 + 0.2 * 0.5 + 0.2 * 0 + 0.01 * (0 + math.tanh(-1.5)) / 2
+    assert rewardbench2_ties_score(RB2_TIES) == pytest.approx(ties, abs=1e-12)
+    assert ties == pytest.approx(0.3954742587, abs=1e-10)
+
+    def rs(subset, scores, sid="0", n=1):
+        return ResponseSet("q", [str(i) for i in range(len(scores))], category=subset, source="rewardbench2",
+                           meta={"id": sid, "num_correct": n}), scores
+
+    rows = [rs("Focus", [2, 1, 0, 0.5]), rs("Focus", [1, 3, 1, 0]), rs("Math", [1, 1, 0, 0])]
+    rows += [rs("Ties", scores, sid, n) for sid, n, scores in RB2_TIES]
+    out = rewardbench2_summary([s for s, _ in rows], [sc for _, sc in rows])
+    assert out["subsets"] == {"Focus": 0.5, "Math": 0.5, "Ties": pytest.approx(ties)}
+    assert out["overall"] == pytest.approx((0.5 + 0.5 + ties) / 3)
+    assert out["missing_subsets"] == ["Factuality", "Precise IF", "Safety"]
+
+
+def test_gram_eval_ranks_rewardbench2_sets(tmp_path, tiny_model_dir):
+    import json
+
+    from gram.cli import main
+
+    rows = [{"id": "1", "prompt": "2+2?", "chosen": ["4"], "rejected": ["5", "6", "22"], "num_correct": 1,
+             "subset": "Math"},
+            {"id": "ref:7", "prompt": "A colour?", "chosen": ["red"], "rejected": ["dog", "7"], "num_correct": 1,
+             "subset": "Ties"},
+            {"id": "tied:7", "prompt": "A colour?", "chosen": ["red", "blue"], "rejected": ["dog"], "num_correct": 2,
+             "subset": "Ties"}]
+    bench = tmp_path / "rb2.jsonl"
+    bench.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "o"
+    assert main(["eval", "--model", str(tiny_model_dir), "--benchmark", str(bench), "--format", "rewardbench2",
+                 "--output", str(out), "--quiet"]) == 0
+    (results,) = [json.loads(p.read_text()) for p in out.rglob("results.json")]
+    rb2 = results["rewardbench2"]
+    assert set(rb2["subsets"]) == {"Math", "Ties"} and 0 <= rb2["overall"] <= 1
+    assert results["comparisons"] == 6 + 3 + 3  # round-robin: every pair of each set once
+    scored = [json.loads(line) for line in next(out.rglob("scores.jsonl")).read_text().splitlines()]
+    assert [len(r["scores"]) for r in scored] == [4, 3, 3]

@@ -19,7 +19,9 @@ from ..eval import sharding
 from ..eval.benchmarks import BENCHMARKS, data_dir, load_benchmark
 from ..eval.reports import comparison, model_label, summarize_results, write_reports
 from ..eval.runner import score_rows
+from ..eval.sets import rank_sets, summarize_sets, write_set_reports
 from ..io import write_text_atomic
+from ..records import ResponseSet
 from ..scoring import load_judge
 from ..scoring.judge import trained_template
 from .flags import add_judge_args, add_model_args, add_run_args, judge_options
@@ -66,6 +68,18 @@ def run(args) -> int:
                 continue
             if judge is None:
                 judge = load_judge(model, device=args.device, dtype=args.dtype, **judge_options(args))
+            if pairs and isinstance(pairs[0], ResponseSet):  # RewardBench 2: rank each set, official rules
+                if rank > 0:  # sets are ranked on the main process only
+                    continue
+                rows, seconds = rank_sets(judge, pairs, where / "scores.jsonl", settings, resume=args.resume,
+                                          desc=f"{model_label(model)} {name}", quiet=args.quiet)
+                results = {"model": model, "data": settings["data"], **summarize_sets(pairs, rows, seconds),
+                           "settings": settings}
+                write_set_reports(where, results)
+                everything.append(results)
+                print(f"gram eval: {model} on {name}: RewardBench 2 score {results['overall']:.3f} over "
+                      f"{results['n']} sets ({results['seconds']} s) -> {where}", file=sys.stderr)
+                continue
             done = score_rows(judge, pairs, [p.to_row() for p in pairs], where / "scores.jsonl", settings,
                               resume=args.resume, orders=args.orders, desc=f"{model_label(model)} {name}",
                               quiet=args.quiet)

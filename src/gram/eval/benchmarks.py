@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..formats import read
 from ..io import InputError
-from ..records import PreferencePair
+from ..records import PreferencePair, ResponseSet
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def data_dir(default: str | Path | None = None) -> Path:
 def load_benchmark(spec: str, fmt: str | None = None, root: str | Path | None = None
                    ) -> tuple[str, list[PreferencePair], dict]:
     """(name, labeled pairs, identity) for a benchmark name (read under `root`, default $GRAM_DATA) or a
-    file of pairs."""
+    file of pairs; for RewardBench 2 (--format rewardbench2) the records are its response sets."""
     if spec in BENCHMARKS and fmt is None:
         b = BENCHMARKS[spec]
         base = Path(root) if root is not None else data_dir()
@@ -69,15 +69,21 @@ def load_benchmark(spec: str, fmt: str | None = None, root: str | Path | None = 
             raise InputError(path, None, None, f"no such file, and not a named benchmark (known: {', '.join(BENCHMARKS)})")
     records = read(fmt, path).records
     pairs = [r for r in records if isinstance(r, PreferencePair)]
-    if len(pairs) != len(records):
-        raise ValueError(f"{path}: holds response sets; evaluation needs labeled pairs")
+    sets = [r for r in records if isinstance(r, ResponseSet) and r.source == "rewardbench2"]
+    if sets and len(sets) == len(records):  # a set benchmark with official rules: ranked (gram.eval.sets)
+        pairs = sets
+    elif len(pairs) != len(records):
+        raise InputError(path, None, None, "holds response sets; evaluation needs labeled pairs (or RewardBench 2 "
+                                           "sets, --format rewardbench2)")
     identity = {"benchmark": name, "format": fmt, "path": str(path), "records": len(pairs),
                 "sha1": fingerprint(pairs)}
     return name, pairs, identity
 
 
-def fingerprint(pairs: list[PreferencePair]) -> str:
+def fingerprint(pairs: list) -> str:
     h = hashlib.sha1()
     for p in pairs:
-        h.update(json.dumps([p.prompt, p.response_a, p.response_b, p.label], ensure_ascii=False).encode("utf-8"))
+        fields = [p.prompt, p.responses, p.meta] if isinstance(p, ResponseSet) else [p.prompt, p.response_a,
+                                                                                       p.response_b, p.label]
+        h.update(json.dumps(fields, ensure_ascii=False, default=str).encode("utf-8"))
     return h.hexdigest()[:16]

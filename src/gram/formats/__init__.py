@@ -28,6 +28,7 @@ from . import (  # noqa: F401  (each module registers its formats)
     pandalm,
     preference,
     rewardbench,
+    rewardbench2,
     rm_bench,
     rmb,
     sharegpt,
