@@ -3,10 +3,13 @@
     python benchmarks/scoring.py                     # 64 JudgeBench + 64 RMB pairs, embedded backbone
     python benchmarks/scoring.py --pairs 8 --write-docs
 
-- reference: what the GRAM reference evaluation does: each presentation order a separate row, batch 1,
-  logits over the whole vocabulary at every position, softmax over the two label tokens at the last one;
-- gram: `Judge.compare_many`: both orders, length-grouped batches, logits at the last position only, the
-  template head and each question run once through the KV cache.
+- reference: what the GRAM reference evaluation does, written here independently of gram's templates
+  (its prompt string and rendering, as evaluation/gram_eval.py): each presentation order a separate row,
+  batch 1, logits over the whole vocabulary at every position, softmax over the two label tokens at the
+  last one;
+- gram: `Judge.compare_many` with `--template gram-eval-exact` (the reference's own token ids): both
+  orders, length-grouped batches, logits at the last position only, the template head and each question
+  run once through the KV cache. The largest P(A) difference between the two is reported.
 
 Same pairs (a seeded sample of each set among pairs whose judge prompt is at most --max-tokens, so that
 neither side truncates), same model, same threads, one process. The ablation rows switch gram's parts off
@@ -67,21 +70,47 @@ class TokenCounter:
         self.context += rows * sum(before + i + 1 for i in range(length))
 
 
+# NiuTrans/GRAM @4eff957 evaluation/gram_eval.py, `system_prompt`, verbatim (trailing space included)
+REFERENCE_PROMPT = """Please act as an impartial judge and evaluate the quality of the responses provided by two AI assistants to the user question displayed below. You should choose the assistant that follows the user\'s instructions and answers the user\'s question better.
+Your evaluation should consider factors such as the helpfulness, relevance, accuracy, depth, creativity, and level of detail of their responses. Avoid any position biases and ensure that the order in which the responses were presented does not influence your decision. Do not allow the length of the responses to influence your evaluation. Do not favor certain names of the assistants. Be as objective as possible.
+Please directly output your final verdict by strictly following this format: "A" if assistant A is better, "B" if assistant B is better.
+
+[User Question]
+{input}
+
+[The Start of Assistant A's Answer]
+{response_a}
+[The End of Assistant A's Answer]
+
+[The Start of Assistant B's Answer]
+{response_b}
+[The End of Assistant B's Answer]
+
+#Preferred: """
+
+
 def reference_scores(model, tokenizer, pairs):
-    """One order per row, batch 1, full-vocabulary logits at every position."""
+    """The reference evaluation, written independently of gram's templates, as gram_eval.py does it: its
+    prompt string, apply_chat_template(add_generation_prompt=True, enable_thinking=False), the text
+    tokenized with default special tokens, one order per row, batch 1, full-vocabulary logits at every
+    position, softmax over the two label tokens at the last one."""
     import torch
 
     from gram.scoring import combine
-    from gram.templates import encode_judge, label_token_ids
+    from gram.templates import render_prompt
 
-    a_id, b_id = label_token_ids(tokenizer)
+    a_id, b_id = (tokenizer(label, add_special_tokens=False).input_ids[0] for label in ("A", "B"))
     out = []
     with torch.inference_mode():
         for p in pairs:
+            question = p.prompt if isinstance(p.prompt, str) else render_prompt(p.prompt)
             probs = []
             for first, second in ((p.response_a, p.response_b), (p.response_b, p.response_a)):
-                ids = encode_judge(tokenizer, p.prompt, first, second).input_ids
-                logits = model(input_ids=torch.tensor([ids])).logits  # (1, length, vocab): every position
+                content = REFERENCE_PROMPT.format(input=question, response_a=first, response_b=second)
+                text = tokenizer.apply_chat_template([{"role": "user", "content": content}], tokenize=False,
+                                                     add_generation_prompt=True, enable_thinking=False)
+                ids = tokenizer(text, return_tensors="pt").input_ids
+                logits = model(input_ids=ids).logits  # (1, length, vocab): every position
                 probs.append(torch.softmax(logits[0, -1, [a_id, b_id]].float(), dim=-1)[0].item())
             out.append(combine(probs[0], probs[1]))
     return out
@@ -143,7 +172,7 @@ def main(argv=None) -> int:
         print(f"  {label}: {len(subset)} pairs in {seconds:.1f} s ({len(subset) / seconds:.3f} pairs/s), "
               f"{counter.tokens} tokens through the model", flush=True)
 
-    judge = Judge(model, tokenizer, max_length=None)
+    judge = Judge(model, tokenizer, max_length=None, template="gram-eval-exact")  # the reference's own input
     for name, subset in sets.items():
         run(f"gram ({name})", lambda: judge.compare_many(subset), subset)
         run(f"reference ({name})", lambda: reference_scores(model, tokenizer, subset), subset)

@@ -26,3 +26,17 @@ def test_embedded_backbone_judges_and_caches():
     assert s.score_a + s.score_b == pytest.approx(1.0, abs=1e-6)
     assert s.score_a == pytest.approx(t.score_b, abs=1e-5)
     assert 0.0 < s.p_a_ab < 1.0 and 0.0 < s.p_a_ba < 1.0
+
+
+def test_smollm2_judge_prompt_is_the_reference_rendering():
+    """SmolLM2's own chat template: gram-eval's ids are gram_eval.py's (its tokenizer adds no BOS, so
+    gram-eval-exact is the same)."""
+    from gram import backbone
+    from gram.templates import encode_judge
+    from test_reference_prompts import PAIRS, reference_render
+
+    tok = backbone.load_tokenizer("smollm2-135m")
+    for question, a, b in PAIRS:
+        text, reference_ids = reference_render(tok, question, a, b)
+        assert encode_judge(tok, question, a, b, template="gram-eval").input_ids == reference_ids
+        assert encode_judge(tok, question, a, b, template="gram-eval-exact").input_ids == reference_ids
