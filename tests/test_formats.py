@@ -248,7 +248,7 @@ def test_file_level_errors(tmp_path):
 
 def test_every_format_is_tested():
     tested = {"rmb-pairwise", "rmb-bon", "hh-rlhf", "llmbar", "hhh-prometheus", "prometheus-scored", "pandalm", "judgebench", "sharegpt-dpo",
-              "alpaca-eval", "alpaca-eval-annotations", "arena-hard", "alpaca-farm", "rewardbench", "rm-bench",
+              "alpaca-eval", "alpaca-eval-annotations", "arena-hard", "alpaca-farm", "rewardbench", "rewardbench2", "rm-bench",
               "preference", "gram-finetune", "gram-pretrain", "gram"}
     assert set(FORMATS) == tested
 
@@ -263,3 +263,27 @@ def test_gram_pretrain_reads_the_reference_readmes_own_example(tmp_path):
     (pair,) = read("gram-pretrain", tmp_path / "pt.json").records
     assert pair.prompt == "Can dogs get covid?" and pair.response_a == "Yes, indeed. ... "
     assert pair.response_b.startswith("Many of the symptoms") and pair.response_b.endswith("etc. ...")
+
+
+def test_gram_pretrain_reads_what_the_reference_cleaning_script_writes(tmp_path):
+    """data/clean_data.py (NiuTrans/GRAM @4eff957) builds its markers with raw strings: a backslash and an
+    `n` where the layout has newlines; a literal \\n inside an answer stays."""
+    row = {"instruction": r"[User Question]\n" + "Why?" + r"\n\n", "input": "",
+           "output": r"[The Start of Assistant A's Answer]\n" + "Because." + r"[The End of Assistant A's Answer]\n\n"
+                     r"[The Start of Assistant B's Answer]\n" + r"print('a\nb')" + r"\n[The End of Assistant B's Answer]"}
+    dump(tmp_path / "pt.json", [row])
+    (pair,) = read("gram-pretrain", tmp_path / "pt.json").records
+    assert (pair.prompt, pair.response_a, pair.response_b) == ("Why?", "Because.", r"print('a\nb')")
+
+
+def test_rewardbench2_rows_are_response_sets_with_their_correct_ones_first(tmp_path):
+    rows = [{"id": "tied:3", "prompt": "A colour?", "chosen": ["red", "blue"], "rejected": ["dog"], "num_correct": 2,
+             "subset": "Ties"},
+            {"id": "9", "prompt": "Q", "chosen": ["a"], "rejected": [1, "c"], "num_correct": 1, "subset": "Math"},
+            {"id": "10", "prompt": "Q", "chosen": ["a"], "rejected": [], "num_correct": 1, "subset": "Math"}]
+    dump(tmp_path / "rb2.jsonl", rows, jsonl=True)
+    result = read("rewardbench2", tmp_path / "rb2.jsonl", skip_bad=True)
+    (s,) = result.records
+    assert s.responses == ["red", "blue", "dog"] and s.category == "Ties" and s.best is None
+    assert s.meta == {"id": "tied:3", "num_correct": 2}
+    assert [r["field"] for r in result.rejects] == ["rejected[0]", "num_correct"]

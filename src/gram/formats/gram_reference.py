@@ -53,16 +53,29 @@ def gram_finetune(item: Item):
     return [PreferencePair(prompt, a, b, output.lower(), source="gram-finetune", meta={"index": item.index})]
 
 
+def unescape_markers(text: str) -> str:
+    """The reference's data/clean_data.py writes its markers with raw strings (r"[User Question]\\n"), so
+    its stage-1 JSON holds a backslash and an `n` where the layout has newlines. Those next to a marker
+    become newlines; a literal `\\n` inside an answer is left as it is."""
+    for marker in (Q_START, A_START, B_START.lstrip("\n")):
+        text = text.replace(marker.replace("\n", "\\n"), marker)
+    for marker in (A_END.lstrip("\n"), B_END.lstrip("\n")):
+        text = text.replace("\\n" + marker, "\n" + marker).replace(marker + "\\n\\n", marker + "\n\n")
+    if text.endswith("\\n\\n"):  # the question's end in the instruction
+        text = text[:-4] + "\n\n"
+    return text
+
+
 @register("gram-pretrain", "pairs", "GRAM reference pre-training JSON (question -> response pair), unlabeled")
 def gram_pretrain(item: Item):
-    instruction = item.text("instruction")
+    instruction = unescape_markers(item.text("instruction"))
     if not instruction.startswith(Q_START):
         raise item.error("instruction", "expected it to start with '[User Question]\\n'")
     prompt = instruction[len(Q_START):].removesuffix("\n\n")
     extra = item.obj().get("input") or ""
     if extra:
         prompt = f"{prompt}\n{extra}"
-    a, b = parse_pair_block(item, item.text("output"), "output")
+    a, b = parse_pair_block(item, unescape_markers(item.text("output")), "output")
     return [PreferencePair(prompt, a, b, None, source="gram-pretrain", meta={"index": item.index})]
 
 
