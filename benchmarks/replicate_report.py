@@ -67,6 +67,25 @@ def picks_longer(scores: Path, data: Path) -> tuple[int, int] | None:
     return longer, counted
 
 
+def length_split(scores: Path, data: Path) -> tuple[float, int, float, int] | None:
+    """(right, n) where the preferred response is the longer, and (right, n) where it is the shorter
+    (gram.eval.metrics.length_effects), to pool over sets into a length-controlled accuracy."""
+    from gram.eval.metrics import length_effects
+    from gram.records import PreferencePair
+    from gram.scoring.base import PairScore
+
+    if not scores.exists():
+        return None
+    texts = [json.loads(line) for line in data.read_text(encoding="utf-8").split("\n")[:-1]]
+    rows = [json.loads(line) for line in scores.read_text(encoding="utf-8").split("\n")[:-1]]
+    pairs = [PreferencePair(t["prompt"], t["response_a"], t["response_b"], t.get("label")) for t in texts]
+    scored = [PairScore(r["score_a"], r["score_b"], r.get("p_a_ab"), r.get("p_a_ba"), r.get("truncated", False))
+              for r in rows]
+    L = length_effects(pairs, scored)
+    return ((L["accuracy_chosen_longer"] or 0) * L["pairs_chosen_longer"], L["pairs_chosen_longer"],
+            (L["accuracy_chosen_shorter"] or 0) * L["pairs_chosen_shorter"], L["pairs_chosen_shorter"])
+
+
 def bootstrap(values: list[int], paired: list[int] | None = None, n: int = 2000, seed: int = 0):
     rng = random.Random(seed)
     k = len(values)
@@ -121,9 +140,10 @@ def write_report(run: Path, stages, docs: Path) -> None:
     correct = {m: {b: correctness(run / "eval" / eval_dir(m) / b / "scores.jsonl") for b in SETS}
                for m in MODELS}
     correct["longer"] = {b: longer_wins(data / f"{b}.jsonl") for b in SETS}
-    header = "| model | " + " | ".join(SETS) + " | OOD pooled [95% CI] | OOD mean of sets | consistency (OOD) | picks longer (OOD) |"
+    header = ("| model | " + " | ".join(SETS) + " | OOD pooled [95% CI] | OOD mean of sets | consistency (OOD) | "
+              "picks longer (OOD) | length-controlled (OOD) |")
     lines += ["### Accuracy (both orders averaged; RMB held-out is in distribution, the rest out of it)", "",
-              header, "|" + "---|" * (len(SETS) + 5)]
+              header, "|" + "---|" * (len(SETS) + 6)]
     pooled = {}
     for m in [*MODELS, "longer"]:
         cells, have = [], all(correct[m][b] is not None for b in OOD)
@@ -142,16 +162,24 @@ def write_report(run: Path, stages, docs: Path) -> None:
             cons = f"{sum(consistency) / len(consistency):.3f}" if consistency else "-"
             extra = f"{sum(pooled[m]) / len(pooled[m]):.3f} [{lo:.3f}, {hi:.3f}] | {mean_sets:.3f} | {cons}"
             if m == "longer":
-                extra += " | 1.000"
+                extra += " | 1.000 | 0.500"
             else:
                 picked = [picks_longer(run / "eval" / eval_dir(m) / b / "scores.jsonl", data / f"{b}.jsonl") for b in OOD]
                 extra += f" | {sum(p[0] for p in picked) / sum(p[1] for p in picked):.3f}"
+                split = [length_split(run / "eval" / eval_dir(m) / b / "scores.jsonl", data / f"{b}.jsonl") for b in OOD]
+                if all(split):
+                    right_l, n_l, right_s, n_s = (sum(x[i] for x in split) for i in range(4))
+                    extra += f" | {(right_l / n_l + right_s / n_s) / 2:.3f}" if n_l and n_s else " | -"
+                else:
+                    extra += " | -"
         else:
-            extra = "- | - | - | -"
+            extra = "- | - | - | - | -"
         lines.append(f"| {LABELS[m]} | " + " | ".join(cells) + f" | {extra} |")
     counts = " / ".join(f"{b} {len(correct['longer'][b])}" for b in SETS)
     lines += ["", f"Pairs per set: {counts}. \"Picks longer\": share of OOD pairs (with unequal lengths in "
-              "characters and a preference) where the model prefers the longer response.", ""]
+              "characters and a preference) where the model prefers the longer response. \"Length-controlled\": the "
+              "mean of its OOD accuracy where the preferred response is the longer and where it is the shorter "
+              "(a length-only judge scores 0.5).", ""]
 
     # paired differences
     if "gram" in pooled:

@@ -233,3 +233,29 @@ def test_gram_eval_ranks_rewardbench2_sets(tmp_path, tiny_model_dir):
     assert results["comparisons"] == 6 + 3 + 3  # round-robin: every pair of each set once
     scored = [json.loads(line) for line in next(out.rglob("scores.jsonl")).read_text().splitlines()]
     assert [len(r["scores"]) for r in scored] == [4, 3, 3]
+
+
+def test_length_effects_on_a_hand_made_fixture():
+    """Six pairs with unequal lengths: the preferred response is the longer in 4 (the judge right in 3) and
+    the shorter in 2 (right in 1); length-controlled = (3/4 + 1/2) / 2. The judge prefers the longer in
+    4 of 6; its margins follow the length differences."""
+    from gram.eval.metrics import length_effects
+    from gram.records import PreferencePair
+    from gram.scoring import combine
+
+    def pair(a_len, b_len, label, judge_a):  # judge_a: the judge's score_a
+        return PreferencePair("q", "x" * a_len, "y" * b_len, label), combine(judge_a, 1 - judge_a)
+
+    rows = [pair(10, 2, "a", 0.9), pair(9, 3, "a", 0.8), pair(2, 8, "b", 0.2), pair(3, 9, "b", 0.6),  # longer preferred
+            pair(1, 7, "a", 0.3), pair(8, 2, "b", 0.4),  # shorter preferred: wrong, right
+            pair(5, 5, "a", 0.9)]  # equal lengths: left out
+    out = length_effects([p for p, _ in rows], [s for _, s in rows])
+    assert out["pairs"] == 6 and out["longer_wins"] == 4 / 6 and out["shorter_wins"] == 2 / 6
+    assert out["accuracy_chosen_longer"] == 3 / 4 and out["accuracy_chosen_shorter"] == 1 / 2
+    assert out["length_controlled_accuracy"] == (3 / 4 + 1 / 2) / 2
+    assert out["picks_longer"] == 4 / 6
+    assert 0 < out["margin_length_correlation"] <= 1
+    # a judge that only looks at length: length-controlled accuracy 0.5, whatever the set's lean
+    length_only = [combine(0.9, 0.1) if len(p.response_a) > len(p.response_b) else combine(0.1, 0.9) for p, _ in rows]
+    only = length_effects([p for p, _ in rows], length_only)
+    assert only["length_controlled_accuracy"] == 0.5 and only["picks_longer"] == 1.0

@@ -36,3 +36,19 @@ def test_picks_longer_refuses_scores_that_do_not_match_the_data(tmp_path):
     scores = write(tmp_path / "s.jsonl", [{"score_a": 0.7, "score_b": 0.3}] * 2)
     with pytest.raises(ValueError, match="2 rows"):
         picks_longer(scores, data)
+
+
+def test_length_split_pools_into_a_length_controlled_accuracy(tmp_path):
+    from replicate_report import length_split
+
+    data = write(tmp_path / "d.jsonl", [
+        {"prompt": "q", "response_a": "long answer", "response_b": "short", "label": "a"},  # longer preferred, right
+        {"prompt": "q", "response_a": "x", "response_b": "a longer one", "label": "b"},     # longer preferred, wrong
+        {"prompt": "q", "response_a": "tiny", "response_b": "much longer", "label": "a"},   # shorter preferred, right
+    ])
+    scores = write(tmp_path / "s.jsonl", [
+        {"score_a": 0.7, "score_b": 0.3, "p_a_ab": 0.7, "p_a_ba": 0.3},
+        {"score_a": 0.6, "score_b": 0.4, "p_a_ab": 0.6, "p_a_ba": 0.4},
+        {"score_a": 0.8, "score_b": 0.2, "p_a_ab": 0.8, "p_a_ba": 0.2},
+    ])
+    assert length_split(scores, data) == (1, 2, 1, 1)

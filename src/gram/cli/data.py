@@ -19,6 +19,7 @@ from collections import Counter
 
 from .. import backbone
 from ..data.cleaning import clean, dedup
+from ..data.balance import balance_length
 from ..data.pairs import both_orders, pairs_from_set
 from ..formats import FORMATS, read
 from ..formats.gram_reference import to_finetune, to_pretrain
@@ -110,9 +111,17 @@ def cmd_pairs(args) -> int:
     removed = 0
     if not args.keep_duplicates:
         pairs, removed = dedup(pairs)
+    balance = None
+    if args.balance_length:
+        pairs, balance = balance_length(pairs, random.Random(args.seed))
     if args.both_orders:
         pairs = both_orders(pairs)
     write_jsonl_atomic(args.output, (p.to_row() for p in pairs))
+    if balance:
+        say("length balance (chosen longer / chosen shorter -> kept, by relative length difference): "
+            + "; ".join(f"{k} {v['chosen_longer']} / {v['chosen_shorter']} -> {v['kept']}"
+                        for k, v in balance["buckets"].items())
+            + f"; {balance['untouched']} pairs of equal length or without a preference kept as they are")
     parts = [f"{n} x {k}" for k, n in dropped.items()] + ([f"{removed} x duplicate"] if removed else [])
     ties = counts.pop("dropped: tie", 0)
     if ties:
@@ -202,6 +211,9 @@ def add_parser(sub) -> None:
     p.add_argument("--drop-labels", action="store_true", help="labeled pairs become unlabeled (for stage 1)")
     p.add_argument("--keep-ties", action="store_true", help="keep pairs labeled tie (dropped by default)")
     p.add_argument("--keep-duplicates", action="store_true", help="do not deduplicate")
+    p.add_argument("--balance-length", action="store_true",
+                   help="within buckets of relative length difference, keep as many pairs whose preferred "
+                        "response is the longer as the shorter (the larger side sampled down, seeded)")
     p.add_argument("--max-tokens", type=int, default=None, help="drop pairs whose judge prompt is longer")
     p.add_argument("--model", default=backbone.DEFAULT_MODEL, help="tokenizer for --max-tokens")
     p.set_defaults(func=cmd_pairs)

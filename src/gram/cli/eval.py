@@ -94,8 +94,11 @@ def run(args) -> int:
                       + (f"--max-length {args.max_length}" if args.max_length else "the model's context")
                       + " and were shortened (their middles cut)", file=sys.stderr)
             acc = "-" if results["overall"] is None else f"{results['overall']:.3f}"
-            print(f"gram eval: {model} on {name}: accuracy {acc} over {results['n']} pairs "
-                  f"({results['seconds']} s) -> {where}", file=sys.stderr)
+            L = results["length"]
+            lc = "-" if L["length_controlled_accuracy"] is None else f"{L['length_controlled_accuracy']:.3f}"
+            longer = "-" if L["picks_longer"] is None else f"{L['picks_longer']:.2f}"
+            print(f"gram eval: {model} on {name}: accuracy {acc} over {results['n']} pairs, length-controlled {lc}, "
+                  f"picks the longer {longer} ({results['seconds']} s) -> {where}", file=sys.stderr)
     sharding.finish()
     if rank > 0:
         return 0

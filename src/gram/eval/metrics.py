@@ -1,5 +1,5 @@
 """Metrics over scored pairs: accuracy overall and per category, position consistency, what each order
-decides alone, and calibration.
+decides alone, calibration, and how much of it length explains (length_effects).
 
 A scored pair is a labeled PreferencePair with its PairScore. A pair counts as right when the preferred
 response's score is strictly above the other's (RewardBench's rule: an exact tie is wrong); pairs
@@ -41,6 +41,48 @@ def reliability(pairs: Sequence[PreferencePair], scores: Sequence[PairScore], bi
     return {"bins": table, "ece": ece}
 
 
+def _pearson(xs: list[float], ys: list[float]) -> float | None:
+    n = len(xs)
+    if n < 2:
+        return None
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    sxx, syy = sum((x - mx) ** 2 for x in xs), sum((y - my) ** 2 for y in ys)
+    return sxy / (sxx * syy) ** 0.5 if sxx > 0 and syy > 0 else None
+
+
+def length_effects(pairs: Sequence[PreferencePair], scores: Sequence[PairScore]) -> dict:
+    """How much of a judge's accuracy length explains, over labeled pairs whose responses differ in length
+    (characters):
+
+    - `longer_wins` / `shorter_wins`: the accuracy of a judge that always picks the longer / shorter one;
+    - `accuracy_chosen_longer` / `accuracy_chosen_shorter`: the judge's accuracy on the pairs where the
+      preferred response is the longer / the shorter one, and `length_controlled_accuracy` their mean (a
+      length-only judge scores 0.5 on it, however the set leans);
+    - `picks_longer`: how often the judge prefers the longer response (exact ties of score left out);
+    - `margin_length_correlation`: Pearson's r between score_a - score_b and len(a) - len(b)."""
+    rows = [(p, s, len(p.response_a) - len(p.response_b)) for p, s in zip(pairs, scores)
+            if p.label in ("a", "b") and len(p.response_a) != len(p.response_b)]
+    chosen_longer = [(p, s) for p, s, d in rows if (d > 0) == (p.label == "a")]
+    chosen_shorter = [(p, s) for p, s, d in rows if (d > 0) != (p.label == "a")]
+
+    def acc(group):
+        return sum(correct(p, s) for p, s in group) / len(group) if group else None
+
+    decided = [(s, d) for _, s, d in rows if s.score_a != s.score_b]
+    a_long, a_short = acc(chosen_longer), acc(chosen_shorter)
+    return {
+        "pairs": len(rows),
+        "longer_wins": len(chosen_longer) / len(rows) if rows else None,
+        "shorter_wins": len(chosen_shorter) / len(rows) if rows else None,
+        "accuracy_chosen_longer": a_long, "pairs_chosen_longer": len(chosen_longer),
+        "accuracy_chosen_shorter": a_short, "pairs_chosen_shorter": len(chosen_shorter),
+        "length_controlled_accuracy": (a_long + a_short) / 2 if a_long is not None and a_short is not None else None,
+        "picks_longer": sum((s.score_a > s.score_b) == (d > 0) for s, d in decided) / len(decided) if decided else None,
+        "margin_length_correlation": _pearson([s.score_a - s.score_b for _, s, _ in rows], [d for _, _, d in rows]),
+    }
+
+
 def summarize_scores(pairs: Sequence[PreferencePair], scores: Sequence[PairScore]) -> dict:
     """`overall`, `categories` ({name: {accuracy, n}}), `n`, consistency, order-alone shares, calibration."""
     labeled = [(p, s) for p, s in zip(pairs, scores) if p.label in ("a", "b")]
@@ -59,5 +101,6 @@ def summarize_scores(pairs: Sequence[PreferencePair], scores: Sequence[PairScore
         "order_ba_alone": (sum(order_alone_correct(p, s.p_a_ba, False) for p, s in both) / len(both)) if both else None,
         "position_consistency": (sum(bool(s.consistent) for _, s in both) / len(both)) if both else None,
         "calibration": reliability([p for p, _ in labeled], [s for _, s in labeled]),
+        "length": length_effects(pairs, scores),
     }
     return out

@@ -50,10 +50,22 @@ def markdown(r: dict) -> str:
              f"B-first alone {fmt(r['order_ba_alone'])}; ECE {fmt(r['calibration']['ece'])}; {r['seconds']} s", "",
              "| category | n | accuracy |", "|---|---|---|"]
     lines += [f"| {c} | {v['n']} | {fmt(v['accuracy'])} |" for c, v in r["categories"].items()]
+    if "length" in r:
+        lines += ["", "## Length", "", length_line(r["length"])]
     for key in ("rewardbench", "rm_bench"):
         if key in r:
             lines += ["", f"## {key}", "", "```json", json.dumps(r[key], indent=1), "```"]
     return "\n".join(lines) + "\n"
+
+
+def length_line(L: dict) -> str:
+    """The length effects of one model on one set, in a sentence (metrics.length_effects)."""
+    return (f"Over {L['pairs']} pairs with unequal lengths: \"longer wins\" {fmt(L['longer_wins'])}, \"shorter "
+            f"wins\" {fmt(L['shorter_wins'])}; accuracy when the preferred response is the longer "
+            f"{fmt(L['accuracy_chosen_longer'])} ({L['pairs_chosen_longer']}), the shorter "
+            f"{fmt(L['accuracy_chosen_shorter'])} ({L['pairs_chosen_shorter']}); length-controlled accuracy "
+            f"**{fmt(L['length_controlled_accuracy'])}** (a length-only judge: 0.5); picks the longer "
+            f"{fmt(L['picks_longer'])}; r(score margin, length difference) {fmt(L['margin_length_correlation'], 2)}.")
 
 
 def plot_categories(r: dict, path: Path) -> None:
@@ -101,4 +113,17 @@ def comparison(results: list[dict]) -> str:
         n = next(cell[(b, m)]["n"] for m in models if (b, m) in cell)
         lines.append(f"| {b} | {n} | " + " | ".join(fmt(cell[(b, m)]["overall"]) if (b, m) in cell else "-"
                                                    for m in models) + " |")
+    with_length = [b for b in benches if any("length" in cell.get((b, m), {}) for m in models)]
+    if with_length:  # beside every accuracy, how much of it length explains
+        lines += ["", "Length-controlled accuracy (mean of the accuracies where the preferred response is the longer "
+                  "and where it is the shorter; a length-only judge: 0.5) / how often the model picks the longer:", "",
+                  "| benchmark | longer wins | " + " | ".join(models) + " |", "|---|---|" + "---|" * len(models)]
+        for b in with_length:
+            first = next(cell[(b, m)]["length"] for m in models if "length" in cell.get((b, m), {}))
+
+            def both(m, b=b):
+                L = cell.get((b, m), {}).get("length")
+                return f"{fmt(L['length_controlled_accuracy'])} / {fmt(L['picks_longer'])}" if L else "-"
+
+            lines.append(f"| {b} | {fmt(first['longer_wins'])} | " + " | ".join(both(m) for m in models) + " |")
     return "\n".join(lines) + "\n"
