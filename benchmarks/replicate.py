@@ -174,7 +174,7 @@ def build_data(run: Path) -> None:
     manifest: dict = {"seed": SEED, "sizes": SIZES, "limits": LIMITS, "files": {}}
 
     def judge_len(p: PreferencePair) -> int:
-        return len(encode_judge(tokenizer, p.prompt, p.response_a, p.response_b).input_ids)
+        return len(encode_judge(tokenizer, p.prompt, p.response_a, p.response_b, template="gram").input_ids)  # the prompt trained on
 
     def short(pairs, limit):  # a cheap character bound first: tokenizing 14k long RMB pairs takes minutes
         return [p for p in pairs if len(json.dumps([p.prompt, p.response_a, p.response_b])) < 8 * limit

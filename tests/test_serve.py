@@ -68,7 +68,8 @@ def test_rank_matches_the_library():
             got = client.post("/rank", json={"lists": lists, "strategy": strategy}).json()["results"]
             for item, row in zip(lists, got):
                 want = rank(NumberJudge(), item["prompt"], item["responses"], strategy)
-                assert (row["order"], row["best"], row["comparisons"]) == (want.order, want.best, want.comparisons)
+                assert (row["ranking"], row["picked"], row["comparisons"]) == (want.order, want.best, want.comparisons)
+                assert (row["order"], row["best"], row["scores"]) == (row["ranking"], row["picked"], row["bt_scores"])
         budget = client.post("/rank", json={"lists": lists[:1], "strategy": "round-robin", "budget": 3}).json()
         assert budget["results"][0]["comparisons"] == 3 and budget["results"][0]["budget_exhausted"]
         bad = client.post("/rank", json={"lists": lists, "strategy": "bogus"})

@@ -141,3 +141,18 @@ def test_the_real_server_bounds_connections_headers_bodies_and_hosts(tiny_model_
         # /health: up or not for anyone; the model and its load for the token holder only
         assert httpx.get(base + "/health").json() == {"status": "ok"}
         assert httpx.get(base + "/health", headers=AUTH).json()["model"] == str(tiny_model_dir)
+
+
+def test_the_api_pages_need_no_internet():
+    """/docs and /redoc load their scripts from this server (the installed fastapi-offline), not a CDN."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(SlowJudge(0))) as client:
+        for page in ("/docs", "/redoc"):
+            html = client.get(page).text
+            assert "cdn.jsdelivr" not in html and "unpkg.com" not in html and "/static-offline-docs/" in html
+        assert client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
+        spec = client.get("/openapi.json").json()
+        assert all(op.get("summary") for path in spec["paths"].values() for op in path.values())
+        ranked = spec["components"]["schemas"]["RankOut"]["properties"]
+        assert {"ranking", "picked", "bt_scores"} <= set(ranked)

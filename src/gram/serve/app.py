@@ -30,10 +30,11 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..records import Pair
@@ -89,8 +90,10 @@ def create_app(judge, *, token: str | None = None, limits: Limits | None = None,
         await batcher.stop()
         rank_threads.shutdown(wait=False, cancel_futures=True)
 
-    app = FastAPI(title="gram reward server", version="1", lifespan=lifespan,
-                  description="Pairwise GRAM judgements: compare, rank, RLHF rewards (OpenRLHF-compatible).")
+    # the OpenAPI pages (/docs, /redoc) served from the installed fastapi-offline package, not a CDN, so that
+    # they work where the server has no internet access
+    app = FastAPIOffline(title="gram reward server", version="1", lifespan=lifespan,
+                         description="Pairwise GRAM judgements: compare, rank, RLHF rewards (OpenRLHF-compatible).")
     app.state.batcher = batcher
 
     def too_large(what: str, n: int, limit: int):
@@ -141,14 +144,15 @@ def create_app(judge, *, token: str | None = None, limits: Limits | None = None,
     def dump(p):
         return p if isinstance(p, str) else [m.model_dump() for m in p]
 
-    @app.get("/health")
+    @app.get("/health", summary="Liveness; with the token also the model, queue and counters")
     async def health(request: Request):
         if not token_ok(request):  # up or not, for anyone; what it serves and its load, for token holders
             return {"status": "ok"}
         return {"status": "ok", "model": model_name, "queued_pairs": batcher.queued_pairs, **batcher.stats,
                 "policy": policy is not None}
 
-    @app.post("/compare", response_model=CompareOut, dependencies=[Depends(authorized)])
+    @app.post("/compare", response_model=CompareOut, dependencies=[Depends(authorized)],
+              summary="Judge pairs: P(A) in both presentation orders and their average")
     async def compare(body: CompareIn, request: Request):
         too_large("pairs", len(body.pairs), limits.max_items)
         check_texts("pairs.prompt", [p.prompt for p in body.pairs])
@@ -157,7 +161,8 @@ def create_app(judge, *, token: str | None = None, limits: Limits | None = None,
             [Pair(dump(p.prompt), p.response_a, p.response_b) for p in body.pairs]))
         return {"scores": [s.fields(consistent=True) for s in scores]}
 
-    @app.post("/rank", response_model=RankResults, dependencies=[Depends(authorized)])
+    @app.post("/rank", response_model=RankResults, dependencies=[Depends(authorized)],
+              summary="Rank each list of responses to one prompt with a pairwise strategy (as `gram rank`)")
     async def rank_lists(body: RankIn, request: Request):
         if body.strategy not in STRATEGIES:
             raise HTTPException(422, f"strategy must be one of {', '.join(STRATEGIES)}, not {body.strategy!r}")
@@ -179,8 +184,9 @@ def create_app(judge, *, token: str | None = None, limits: Limits | None = None,
             results = await unless_gone(request, asyncio.gather(*(one(item) for item in body.lists)))
         finally:
             proxy.cancel()
-        return {"results": [{"order": r.order, "best": r.best, "comparisons": r.comparisons, "rounds": r.rounds,
-                             "full": r.full, "budget_exhausted": r.budget_exhausted, "scores": r.scores}
+        return {"results": [{"ranking": r.order, "picked": r.best, "comparisons": r.comparisons, "rounds": r.rounds,
+                             "full": r.full, "budget_exhausted": r.budget_exhausted, "bt_scores": r.scores,
+                             "order": r.order, "best": r.best, "scores": r.scores}  # the last three: old names
                             for r in results]}
 
     async def rewards_for(request, prompts, responses, refs, center: bool) -> tuple[list[float], list[str]]:
@@ -203,12 +209,14 @@ def create_app(judge, *, token: str | None = None, limits: Limits | None = None,
         shift = 0.5 if center else 0.0
         return [s.score_a - shift for s in scores], list(refs)
 
-    @app.post("/reward", response_model=RewardOut, dependencies=[Depends(authorized)])
+    @app.post("/reward", response_model=RewardOut, dependencies=[Depends(authorized)],
+              summary="RLHF rewards: each response's score against a reference response, minus 0.5")
     async def reward(body: RewardIn, request: Request):
         rewards, refs = await rewards_for(request, body.prompts, body.responses, body.references, body.center)
         return {"rewards": rewards, "references": refs}
 
-    @app.post("/get_reward", response_model=OpenRLHFOut, dependencies=[Depends(authorized)])
+    @app.post("/get_reward", response_model=OpenRLHFOut, dependencies=[Depends(authorized)],
+              summary="OpenRLHF's remote reward protocol (query = prompt + response)")
     async def get_reward(body: OpenRLHFIn, request: Request):
         if body.prompts is None:
             raise HTTPException(422, "gram judges a response against a reference for its prompt: send `prompts` "

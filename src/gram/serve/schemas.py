@@ -64,13 +64,16 @@ class RankIn(BaseModel):
 
 
 class RankOut(BaseModel):
-    order: list[int]
-    best: int
-    comparisons: int
-    rounds: int
-    full: bool
+    ranking: list[int] = Field(description="response indices, best first (the field `gram rank` writes)")
+    picked: int = Field(description="index of the best response (as `gram rank`)")
+    comparisons: int = Field(description="pairwise judgements spent")
+    rounds: int = Field(description="batches of judgements")
+    full: bool = Field(description="whether `ranking` orders every response (else: the best, then the rest as given)")
     budget_exhausted: bool
-    scores: list[float] | None
+    bt_scores: list[float] | None = Field(description="Bradley-Terry log-strengths (round-robin), as `gram rank`")
+    order: list[int] = Field(description="deprecated: the same as `ranking`")
+    best: int = Field(description="deprecated: the same as `picked`")
+    scores: list[float] | None = Field(description="deprecated: the same as `bt_scores`")
 
 
 class RankResults(BaseModel):
