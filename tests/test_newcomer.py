@@ -123,3 +123,23 @@ def test_the_released_gram_checkpoints_are_not_taken_for_reasoning_ones():
 
     assert not REASONING_NAMES.search("GRAM-Qwen3-1.7B-RewardModel")
     assert not REASONING_NAMES.search("GRAM-LLaMA3.2-3B-RewardModel")
+
+
+def test_scoring_on_the_cpu_keeps_small_chunks():
+    """An interrupted CPU job loses at most CPU_SCORE_CHUNK pairs (a chunk of 64 long pairs is minutes)."""
+    import torch
+
+    from gram.eval.runner import CPU_SCORE_CHUNK, SCORE_CHUNK, chunk_size
+
+    class On:
+        def __init__(self, device):
+            self.device = torch.device(device)
+
+    assert chunk_size(On("cpu")) == CPU_SCORE_CHUNK == 8 and chunk_size(On("meta")) == SCORE_CHUNK == 64
+
+
+def test_the_too_small_error_states_the_minimum(tiny_tokenizer):
+    from gram.templates import TemplateError, encode_judge
+
+    with pytest.raises(TemplateError, match=r"so at least \d+ \(--max-length\)"):
+        encode_judge(tiny_tokenizer, "q " * 200, "a " * 200, "b " * 200, max_length=50)

@@ -252,8 +252,8 @@ def fit_pair(encode, question: str, response_a: str, response_b: str, max_length
         if budget - excess < 3 * MIN_KEEP:
             break
     raise TemplateError(
-        f"max_length {max_length} is too small for the template: it needs {fixed} tokens "
-        f"plus at least {MIN_KEEP} per field"
+        f"max_length {max_length} is too small for the template: it needs {fixed} tokens plus at least "
+        f"{MIN_KEEP} per field, so at least {fixed + 3 * MIN_KEEP} (--max-length)"
     )
 
 

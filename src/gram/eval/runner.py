@@ -1,8 +1,9 @@
 """The one scoring loop behind `gram score` and `gram eval`: resumable, sharded, written as it goes.
 
-Pairs are scored in fixed chunks of SCORE_CHUNK from the start of this process's slice, each chunk
+Pairs are scored in fixed chunks (chunk_size: SCORE_CHUNK pairs on an accelerator, CPU_SCORE_CHUNK on the
+CPU, where a chunk of 64 long pairs can take minutes) from the start of this process's slice, each chunk
 appended to OUTPUT.partial and fsynced (gram.eval.partial), so a killed run loses at most one chunk and
-a resumed run sends the judge the same batches as a clean one (identical numbers). Under torchrun or
+a resumed run on the same device sends the judge the same batches as a clean one (identical numbers). Under torchrun or
 `accelerate launch` each rank scores one contiguous slice and rank 0 merges them in input order
 (gram.eval.sharding).
 
@@ -23,6 +24,12 @@ from . import sharding
 from .partial import PartialOutput
 
 SCORE_CHUNK = 64  # pairs scored, then appended to the output, at a time
+CPU_SCORE_CHUNK = 8  # the same on the CPU: an interrupted run keeps all but the last few pairs
+
+
+def chunk_size(judge) -> int:
+    device = getattr(judge, "device", None)
+    return CPU_SCORE_CHUNK if device is not None and getattr(device, "type", str(device)) == "cpu" else SCORE_CHUNK
 
 
 @dataclass
@@ -47,15 +54,16 @@ def score_rows(judge, pairs: list, rows: list[dict], output: str | Path, setting
 
     rank, size = sharding.world()
     lo, hi = sharding.bounds(len(pairs), rank, size)  # this process's slice (all of it without a launcher)
+    chunk = chunk_size(judge)
     out = PartialOutput(sharding.shard_path(output, rank, size), {**settings, "slice": [lo, hi]}, resume,
-                        chunk=SCORE_CHUNK)
+                        chunk=chunk)
     out.check(rows[lo:hi], produced=PairScore.FIELDS)
     resumed = out.done
     start = time.perf_counter()
     with tqdm(total=hi - lo, initial=out.done, unit="pair", file=sys.stderr, desc=desc,
               disable=quiet or rank > 0) as bar:
-        for first in range(lo + out.done, hi, SCORE_CHUNK):
-            last = min(first + SCORE_CHUNK, hi)
+        for first in range(lo + out.done, hi, chunk):
+            last = min(first + chunk, hi)
             scores = judge.compare_many(pairs[first:last], orders=orders, progress=bar)
             out.append([{**row, **s.fields()} for row, s in zip(rows[first:last], scores)])
     seconds = time.perf_counter() - start

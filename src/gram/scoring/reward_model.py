@@ -27,6 +27,10 @@ class RewardModelJudge(CompareOne):
         self.batch_size = batch_size
         self.max_batch_tokens = default_batch_tokens(next(model.parameters()).device, max_batch_tokens)
 
+    @property
+    def device(self):
+        return next(self.model.parameters()).device
+
     @classmethod
     def load(cls, name: str, device=None, dtype=None, **kwargs) -> RewardModelJudge:
         model, tokenizer = backbone.load(name, device=device, dtype=dtype, kind="reward")

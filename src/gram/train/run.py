@@ -137,6 +137,10 @@ def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> di
                          + hint)
     log.warning("%s: %d pairs -> %d examples (%s)", stage, len(pairs), len(examples),
                 ", ".join(f"{k} {v}" for k, v in counts.items() if k != "examples"))
+    if counts.get("truncated"):
+        log.warning("%s: %d of %d examples were longer than --max-length %s and lost the middles of their "
+                    "responses; raise --max-length (or filter with `gram data pairs --max-tokens`) to train on "
+                    "whole pairs", stage, counts["truncated"], len(examples), config.max_length)
 
     args = training_arguments(config)
     trainer = prepared.trainer_cls(model=model, args=args, train_dataset=examples, data_collator=prepared.collator,
