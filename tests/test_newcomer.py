@@ -143,3 +143,24 @@ def test_the_too_small_error_states_the_minimum(tiny_tokenizer):
 
     with pytest.raises(TemplateError, match=r"so at least \d+ \(--max-length\)"):
         encode_judge(tiny_tokenizer, "q " * 200, "a " * 200, "b " * 200, max_length=50)
+
+
+def test_yaml_config_on_the_scoring_commands(tmp_path, tiny_model_dir, capsys):
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text(json.dumps(PAIR) + "\n" + json.dumps({**PAIR, "prompt": "q2"}) + "\n")
+    cfg = tmp_path / "score.yaml"
+    cfg.write_text(f"model: {tiny_model_dir}\ninput: {src}\noutput: {out}\nbatch-size: 2\nlimit: 1\nquiet: true\n"
+                   "orders: ab\n")
+    assert main(["score", "--config", str(cfg)]) == 0  # required flags may come from the file
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 1 and rows[0]["p_a_ba"] is None
+    assert main(["score", "--config", str(cfg), "--limit", "2", "--orders", "both"]) == 0  # flags win
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 2 and rows[0]["p_a_ba"] is not None
+    capsys.readouterr()
+    for bad, says in (("batch_size: many\n", "batch_size: expected int"), ("colour: red\n", "colour: not an option"),
+                      ("orders: abc\n", "orders: expected one of both, ab")):
+        cfg.write_text(bad)
+        assert main(["score", "--config", str(cfg), "--input", str(src), "--output", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and says in err[0], err

@@ -15,6 +15,7 @@ from .. import __version__, backbone
 from ..io import InputError
 from ..templates import TemplateError
 from . import bon, data, demo, env, eval, rank, score, serve, train
+from .flags import add_config_arg, apply_config, config_path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     eval.add_parser(sub)
     serve.add_parser(sub)
     env.add_parser(sub)
+    for name in CONFIGURABLE:
+        add_config_arg(command_parser(parser, name))
     return parser
 
 
@@ -42,8 +45,24 @@ def interrupted_hint(args) -> str:
     return ""
 
 
+CONFIGURABLE = ("score", "eval", "rank", "bon", "serve")  # the training commands read --config themselves
+
+
+def command_parser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    name = next((a for a in argv if not a.startswith("-")), None)
+    if name in CONFIGURABLE and config_path(argv):  # the file's options become defaults; flags override them
+        try:
+            apply_config(command_parser(parser, name), name, config_path(argv))
+        except InputError as err:
+            print(f"gram {name}: error: {err}", file=sys.stderr)
+            return 2
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     for name in ("batch_size", "max_length", "limit", "max_connections", "max_batch_pairs", "max_items", "max_list",
                  "max_chars", "max_body_bytes", "max_queue_pairs"):

@@ -63,3 +63,70 @@ def add_strategy(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strategy", choices=STRATEGIES, default="knockout",
                         help="linear (reference), knockout (batched rounds), round-robin (Bradley-Terry scores), "
                              "selection (full ranking)")
+
+
+CONFIG_HELP = "YAML file of these options, by flag name (batch-size: 4); flags given here override it"
+
+
+def add_config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default=None, metavar="YAML", help=CONFIG_HELP)
+
+
+def config_path(argv: list[str]) -> str | None:
+    """The value of --config on a command line, if any."""
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--config="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def apply_config(command: argparse.ArgumentParser, name: str, path: str) -> None:
+    """`--config FILE` for a command: its options become the command's defaults (a required flag given there
+    is no longer required), so that the flags on the command line, parsed afterwards, win. A key that is not
+    an option, or a value of the wrong type or not among the choices, is a one-line error."""
+    import yaml
+
+    from ..io import InputError
+
+    try:
+        loaded = yaml.safe_load(open(path, encoding="utf-8").read()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise InputError(path, None, None, f"cannot read the config: {err}") from None
+    if not isinstance(loaded, dict):
+        raise InputError(path, None, None, "expected a mapping of option: value")
+    actions = {a.dest: a for a in command._actions if a.dest not in ("help", "config")}
+    defaults = {}
+    for key, value in loaded.items():
+        dest = str(key).lstrip("-").replace("-", "_")
+        action = actions.get(dest)
+        if action is None:
+            raise InputError(path, None, key, f"not an option of `gram {name}` (known: "
+                             f"{', '.join(sorted(d.replace('_', '-') for d in actions))})")
+        if isinstance(action, argparse._AppendAction):
+            value = value if isinstance(value, list) else [value]
+            items = value
+        else:
+            items = [value]
+        converted = []
+        for item in items:
+            if action.nargs == 0:  # store_true / BooleanOptionalAction
+                if not isinstance(item, bool):
+                    raise InputError(path, None, key, f"expected true or false, got {item!r}")
+            elif action.type is not None:
+                wrong = isinstance(item, (bool, list, dict)) or (action.type is int and isinstance(item, float))
+                try:
+                    item = action.type(item) if not wrong else None
+                except (TypeError, ValueError):
+                    wrong = True
+                if wrong:
+                    raise InputError(path, None, key, f"expected {action.type.__name__}, got {loaded[key]!r}")
+            elif not isinstance(item, str):
+                raise InputError(path, None, key, f"expected a string, got {item!r}")
+            if action.choices is not None and item not in action.choices:
+                raise InputError(path, None, key, f"expected one of {', '.join(map(str, action.choices))}, got {item!r}")
+            converted.append(item)
+        defaults[dest] = converted if isinstance(action, argparse._AppendAction) else converted[0]
+        action.required = False
+    command.set_defaults(**defaults)
