@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -164,3 +165,53 @@ def test_yaml_config_on_the_scoring_commands(tmp_path, tiny_model_dir, capsys):
         assert main(["score", "--config", str(cfg), "--input", str(src), "--output", str(out)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and says in err[0], err
+
+
+def test_named_hub_benchmarks_load_by_dataset_id(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    """`--benchmark rewardbench` is allenai/reward-bench's filtered split where the hub is reachable
+    (the hub call is mocked here); where it is not, one line says so."""
+    import datasets
+
+    from gram import backbone
+
+    calls = []
+    rows = [{"prompt": "2+2?", "chosen": "4", "rejected": "5", "subset": "math-prm", "id": 1,
+             "chosen_model": "x", "rejected_model": "y"}]
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, split=None, **k: calls.append((name, split)) or rows)
+    monkeypatch.setattr(backbone, "hub_reachable", lambda *a, **k: False)
+    assert main(["eval", "--model", str(tiny_model_dir), "--benchmark", "rewardbench", "--output",
+                 str(tmp_path / "o"), "--quiet"]) == 2
+    assert "hub cannot be reached" in capsys.readouterr().err and not calls
+    monkeypatch.setattr(backbone, "hub_reachable", lambda *a, **k: True)
+    assert main(["eval", "--model", str(tiny_model_dir), "--benchmark", "rewardbench", "--output",
+                 str(tmp_path / "o"), "--quiet"]) == 0
+    assert calls == [("allenai/reward-bench", "filtered")]
+    (results,) = [json.loads(p.read_text()) for p in (tmp_path / "o").rglob("results.json")]
+    assert results["data"]["benchmark"] == "rewardbench" and "rewardbench" in results
+
+
+def test_push_to_hub_uploads_the_finished_directory_and_is_checked_before_training(tmp_path, tiny_model_dir,
+                                                                                   monkeypatch, capsys):
+    import huggingface_hub
+
+    from gram import backbone
+
+    data = tmp_path / "l.jsonl"
+    data.write_text("".join(json.dumps({**PAIR, "prompt": f"q{i}", "label": "a"}) + "\n" for i in range(4)))
+    args = ["finetune", "--model", str(tiny_model_dir), "--train-file", str(data), "--max-steps", "2",
+            "--batch-size", "2", "--max-length", "1024", "--push-to-hub", "me/my-judge"]
+    monkeypatch.setattr(backbone, "hub_reachable", lambda *a, **k: False)
+    assert main([*args, "--output-dir", str(tmp_path / "a")]) == 2
+    assert "cannot be reached" in capsys.readouterr().err and not (tmp_path / "a").exists()
+    calls = []
+    monkeypatch.setattr(backbone, "hub_reachable", lambda *a, **k: True)
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_x")
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", lambda self, repo_id, **k: calls.append(("create", repo_id)))
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder",
+                        lambda self, **k: calls.append(("upload", k["repo_id"], sorted(p.name for p in
+                                                                                        Path(k["folder_path"]).iterdir()),
+                                                        k["ignore_patterns"])))
+    assert main([*args, "--output-dir", str(tmp_path / "b")]) == 0
+    (create, upload) = calls
+    assert create == ("create", "me/my-judge") and upload[1] == "me/my-judge"
+    assert "model.safetensors" in upload[2] and "README.md" in upload[2] and "checkpoint-*" in upload[3]

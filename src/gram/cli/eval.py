@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .. import backbone
 from ..eval import sharding
-from ..eval.benchmarks import BENCHMARKS, data_dir, load_benchmark
+from ..eval.benchmarks import BENCHMARKS, HUB_BENCHMARKS, data_dir, load_benchmark
 from ..eval.reports import comparison, model_label, summarize_results, write_reports
 from ..eval.runner import score_rows
 from ..eval.sets import rank_sets, summarize_sets, write_set_reports
@@ -32,7 +32,10 @@ PROJECT_DATA = "../shared/data"  # where the data sits beside a checkout of this
 def add_parser(sub) -> None:
     p = sub.add_parser("eval", help="accuracy, consistency and calibration of one or more models on benchmarks",
                        description="Benchmarks by name: " + "; ".join(f"{b.name}: {b.note}" for b in BENCHMARKS.values())
-                       + ". Or a file of labeled pairs (gram rows, or --format F).")
+                       + ". From the hub, where it is reachable: " + "; ".join(f"{k}: {v[0]} ({v[1]})"
+                                                                             for k, v in HUB_BENCHMARKS.items())
+                       + ". Or a file of labeled pairs (gram rows, or --format F), or a hub dataset id "
+                         "org/name[:split] with --format.")
     add_model_args(p, several=True)
     p.add_argument("--benchmark", action="append", required=True,
                    help="a benchmark name or a file of labeled pairs (repeat for several)")

@@ -41,6 +41,14 @@ BENCHMARKS = {b.name: b for b in [
     Benchmark("rmb", "rmb-pairwise", "rmb/RMB_dataset/Pairwise_set", "RMB pairwise (14,543)"),
 ]}
 
+# Benchmarks read from the Hugging Face hub by their dataset id, where the hub is reachable (name -> (id,
+# split, format)); `--benchmark org/name[:split] --format F` reads any other hub dataset the same way.
+HUB_BENCHMARKS = {
+    "rewardbench": ("allenai/reward-bench", "filtered", "rewardbench"),
+    "rewardbench2": ("allenai/reward-bench-2", "test", "rewardbench2"),
+    "rm-bench": ("THU-KEG/RM-Bench", "train", "rm-bench"),
+}
+
 
 def data_dir(default: str | Path | None = None) -> Path:
     """Where named benchmarks are read: $GRAM_DATA, else `default` (the caller's convention)."""
@@ -54,6 +62,10 @@ def load_benchmark(spec: str, fmt: str | None = None, root: str | Path | None = 
                    ) -> tuple[str, list[PreferencePair], dict]:
     """(name, labeled pairs, identity) for a benchmark name (read under `root`, default $GRAM_DATA) or a
     file of pairs; for RewardBench 2 (--format rewardbench2) the records are its response sets."""
+    hub_name = None
+    if spec in HUB_BENCHMARKS and fmt is None:
+        hub_name, (hub_id, split, fmt) = spec, HUB_BENCHMARKS[spec]
+        spec = f"{hub_id}:{split}"
     if spec in BENCHMARKS and fmt is None:
         b = BENCHMARKS[spec]
         base = Path(root) if root is not None else data_dir()
@@ -64,9 +76,10 @@ def load_benchmark(spec: str, fmt: str | None = None, root: str | Path | None = 
             raise InputError(path, None, None, f"no such file: the named benchmark {spec!r} is read under {where} "
                              f"({base.resolve()}); set GRAM_DATA to the folder that holds {b.path}, or pass a file")
     else:
-        path, name, fmt = Path(spec), Path(spec).name.split(".")[0], fmt or "gram"
+        path, name, fmt = Path(spec), hub_name or Path(spec).name.split(".")[0], fmt or "gram"
         if not path.exists() and "/" not in spec and "." not in spec:
-            raise InputError(path, None, None, f"no such file, and not a named benchmark (known: {', '.join(BENCHMARKS)})")
+            raise InputError(path, None, None, "no such file, and not a named benchmark (known: "
+                             f"{', '.join([*BENCHMARKS, *HUB_BENCHMARKS])})")
     records = read(fmt, path).records
     pairs = [r for r in records if isinstance(r, PreferencePair)]
     sets = [r for r in records if isinstance(r, ResponseSet) and r.source == "rewardbench2"]

@@ -14,17 +14,22 @@ PATTERNS = ("*.parquet", "*.jsonl", "*.json", "*.jsonl.gz")
 
 
 def dataset_items(path: Path, split: str = "train"):
-    """Rows as items (index = row number). A path that does not exist may name a hub dataset."""
+    """Rows as items (index = row number). A path that does not exist may name a hub dataset, `org/name`
+    or `org/name:split` (default split: train)."""
     import datasets
 
     datasets.logging.set_verbosity_error()
     datasets.disable_progress_bars()
-    if not path.exists() and str(path).count("/") == 1 and not str(path).startswith((".", "/")):
+    hub_id, _, named_split = str(path).partition(":")
+    if not path.exists() and hub_id.count("/") == 1 and not hub_id.startswith((".", "/")):
         from ..backbone import hub_reachable
 
         if not hub_reachable():
             raise InputError(path, None, None, "no such file, and the hub cannot be reached to load it as a dataset id")
-        rows = datasets.load_dataset(str(path), split=split)
+        try:
+            rows = datasets.load_dataset(hub_id, split=named_split or split)
+        except Exception as err:  # datasets raises several types for a missing id or split
+            raise InputError(path, None, None, f"cannot load it from the hub: {err}") from None
         for i, row in enumerate(rows):
             yield Item(path, i, row)
         return

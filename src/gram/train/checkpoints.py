@@ -65,7 +65,7 @@ def save_final(trainer: Trainer, config, tokenizer):
 RUN_FILE = "gram_run.json"
 # settings that change what is logged, kept or reported, never the weights: a rerun may change them
 RERUN_NEUTRAL = {"output_dir", "resume", "overwrite", "logging_steps", "save_steps", "save_total_limit", "eval_file",
-                 "eval_limit", "report_to", "keep_checkpoints"}
+                 "eval_limit", "report_to", "keep_checkpoints", "push_to_hub"}
 
 
 class RunMismatch(ValueError):

@@ -59,6 +59,8 @@ class TrainConfig:
     eval_limit: int | None = opt(None, "score only the first N rows of eval_file")
     deepspeed: str | None = opt(None, "DeepSpeed config JSON (GPU clusters)")
     report_to: str = opt("none", "logging integrations (transformers report_to: none, tensorboard, wandb, ...)")
+    push_to_hub: str | None = opt(None, "hub repository (org/name) to upload the finished model directory to "
+                                        "(model, tokenizer, card, summary, loss plot; not the checkpoints)")
 
 
 @dataclass

@@ -57,6 +57,33 @@ def check_loggers(report_to: str) -> None:
                               "or pip install 'gram[logging]' for tensorboard)")
 
 
+def check_hub(repo_id: str) -> None:
+    """Before any training: the hub must be reachable and a token known, so that a long run does not end
+    in an upload that cannot happen."""
+    from huggingface_hub import get_token
+
+    from .config import ConfigError
+
+    if repo_id.count("/") != 1:
+        raise ConfigError(f"--push-to-hub {repo_id}: expected a repository id org/name")
+    if not backbone.hub_reachable():
+        raise ConfigError(f"--push-to-hub {repo_id}: the hub cannot be reached from here")
+    if not get_token():
+        raise ConfigError(f"--push-to-hub {repo_id}: no Hugging Face token (set HF_TOKEN or run `hf auth login`)")
+
+
+def push(output_dir: str, repo_id: str) -> str:
+    """Upload the finished model directory (everything but checkpoints and gram's rerun marker)."""
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    api.create_repo(repo_id, exist_ok=True)
+    api.upload_folder(repo_id=repo_id, folder_path=output_dir, commit_message="gram: trained model",
+                      ignore_patterns=["checkpoint-*", "checkpoint-*/**", "gram_run.json", "*.partial*"])
+    log.warning("pushed %s to https://huggingface.co/%s", output_dir, repo_id)
+    return repo_id
+
+
 class NoExamples(ValueError):
     """A training file that gives the stage nothing to train on."""
 
@@ -119,6 +146,8 @@ def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> di
     gram.eval.heldout.evaluate_trained)."""
     spec = STAGES[stage]
     check_loggers(config.report_to)
+    if config.push_to_hub:
+        check_hub(config.push_to_hub)
     state = prepare_output_dir(stage, config, main_process=int(os.environ.get("RANK", "0")) == 0)
     summary_file = Path(config.output_dir, "train_summary.json")
     if state == "finished":  # a rerun of a finished run changes nothing
@@ -178,4 +207,6 @@ def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> di
         if not config.keep_checkpoints and (removed := remove_checkpoints(config.output_dir)):
             log.warning("removed %d checkpoint folders from %s (--keep-checkpoints keeps them)", removed,
                         config.output_dir)
+        if config.push_to_hub:
+            summary["pushed_to"] = push(config.output_dir, config.push_to_hub)
     return summary
