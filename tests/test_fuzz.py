@@ -51,7 +51,7 @@ def test_fuzz_gram_data(tmp_path_factory, capsys, data, fmt):
     src.write_bytes(data)
     for args in (["validate", "--input", src, "--format", fmt],
                  ["convert", "--input", src, "--format", fmt, "--output", root / "o.jsonl", "--skip-bad"],
-                 ["stats", "--input", src, "--format", fmt, "--no-tokens"]):
+                 ["stats", "--input", src, "--format", fmt, "--no-tokens", "--quiet"]):
         rc = main(["data", *map(str, args)])
         captured = capsys.readouterr()
         assert rc in (0, 1, 2)

@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
     p.add_argument("--temperature", type=float, default=0.8)
     p.add_argument("--seed", type=int, default=0, help="sampling seed (prompt i uses seed + i)")
     add_judge_args(p)
-    add_run_args(p)
+    add_run_args(p, limit="the first N prompts only")
     p.set_defaults(func=run)
 
 
@@ -38,6 +38,7 @@ def run(args) -> int:
         prompts = list(args.prompt)
     else:
         prompts = [check_prompt(row.get("prompt"), args.input, line) for line, row in read_jsonl(args.input)]
+    prompts = prompts[:args.limit] if args.limit else prompts
     policy, tokenizer = backbone.load(args.policy, device=args.device, dtype=args.dtype)
     judge = load_judge(args.model, device=args.device, dtype=args.dtype, **judge_options(args))
     rows, start = [], time.perf_counter()

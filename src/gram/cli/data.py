@@ -137,7 +137,7 @@ def cmd_stats(args) -> int:
 
     result = load(args)
     tokenizer = None if args.no_tokens else tokenizer_for(args)
-    stats = describe(result.records, tokenizer)
+    stats = describe(result.records, tokenizer, progress=not args.quiet)
     stats["items_read"] = result.items
     print(json.dumps(stats, indent=1, ensure_ascii=False))
     return 0
@@ -186,7 +186,8 @@ def add_parser(sub) -> None:
 
     def common(p, fmt_default="gram", output=True):
         p.add_argument("--input", required=True, help="file or directory (or, for hub formats, a dataset id)")
-        p.add_argument("--format", default=fmt_default, required=fmt_default is None, help=format_help)
+        p.add_argument("--format", default=fmt_default, required=fmt_default is None,
+                       help=format_help if fmt_default == "gram" else format_help.replace("(default gram)", "(required)"))
         if output:
             p.add_argument("--output", required=True, help="file to write (atomically)")
         p.add_argument("--skip-bad", action="store_true",
@@ -220,6 +221,7 @@ def add_parser(sub) -> None:
 
     p = dsub.add_parser("stats", help="counts by source / category / label, token-length percentiles (JSON)")
     common(p, output=False)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--model", default=backbone.DEFAULT_MODEL, help="tokenizer for lengths")
     p.add_argument("--no-tokens", action="store_true", help="counts only, no tokenizer")
     p.set_defaults(func=cmd_stats)
@@ -239,8 +241,8 @@ def add_parser(sub) -> None:
     p.set_defaults(func=cmd_split)
 
     p = dsub.add_parser("overlap", help="prompts shared by two sets (to prove a split does not leak)")
-    p.add_argument("a")
-    p.add_argument("b")
+    p.add_argument("a", metavar="SET_A", help="first set: a file or directory (e.g. the training split)")
+    p.add_argument("b", metavar="SET_B", help="second set: a file or directory (e.g. the test split)")
     p.add_argument("--format-a", default="gram", help=format_help)
     p.add_argument("--format-b", default="gram", help=format_help)
     p.add_argument("--check", action="store_true", help="exit 1 when any prompt is shared")

@@ -17,7 +17,7 @@ def percentiles(values: Sequence[int], points=(50, 90, 99)) -> dict:
     return out
 
 
-def describe(records: Sequence[Record], tokenizer=None) -> dict:
+def describe(records: Sequence[Record], tokenizer=None, progress: bool = False) -> dict:
     stats = {
         "records": len(records),
         "kinds": dict(Counter("pair" if isinstance(r, PreferencePair) else "set" for r in records)),
@@ -31,11 +31,20 @@ def describe(records: Sequence[Record], tokenizer=None) -> dict:
     if sets:
         stats["responses_per_set"] = percentiles([len(s.responses) for s in sets])
     if tokenizer is not None:
-        def counts(texts):  # one batched call: the fast tokenizers parallelise it
-            return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]] if texts else []
+        def counts(texts, what, chunk=2000):  # batched calls (fast tokenizers parallelise them), with a bar
+            import sys
+
+            from tqdm import tqdm
+
+            out = []
+            with tqdm(total=len(texts), unit=what, file=sys.stderr, disable=not progress, desc="tokens") as bar:
+                for i in range(0, len(texts), chunk):
+                    out += [len(ids) for ids in tokenizer(texts[i:i + chunk], add_special_tokens=False)["input_ids"]]
+                    bar.update(len(texts[i:i + chunk]))
+            return out
 
         responses = [t for r in records
                      for t in ((r.response_a, r.response_b) if isinstance(r, PreferencePair) else r.responses)]
-        stats["tokens"] = {"prompt": percentiles(counts([prompt_text(r.prompt) for r in records])),
-                           "response": percentiles(counts(responses))}
+        stats["tokens"] = {"prompt": percentiles(counts([prompt_text(r.prompt) for r in records], "prompt")),
+                           "response": percentiles(counts(responses, "response"))}
     return stats
