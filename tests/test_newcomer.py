@@ -76,7 +76,7 @@ def test_named_benchmarks_say_where_they_are_looked_for(tmp_path, capsys, monkey
     assert main(["eval", "--model", str(tiny_model_dir), "--benchmark", "judgebench", "--output", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "$GRAM_DATA" in err and "set GRAM_DATA" in err
-    assert main(["eval", "--model", str(tiny_model_dir), "--benchmark", "rewardbench2", "--output",
+    assert main(["eval", "--model", str(tiny_model_dir), "--benchmark", "rewardbench3", "--output",
                  str(tmp_path / "o")]) == 2
     assert "not a named benchmark (known:" in capsys.readouterr().err
 

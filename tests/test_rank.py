@@ -122,3 +122,16 @@ def test_bon_cli_samples_and_picks(tmp_path, tiny_model_dir, capsys):
     for r in rows:
         assert len(r["responses"]) == 3 and r["best_response"] == r["responses"][r["best"]] and r["comparisons"] == 2
     assert "2 prompts x 3 samples" in capsys.readouterr().err
+
+
+def test_orders_reach_the_judge():
+    seen = []
+
+    class Recording(FakeJudge):
+        def compare_many(self, pairs, orders="both", **_):
+            seen.append(orders)
+            return super().compare_many(pairs)
+
+    assert rank(Recording(), "q", RESPONSES, "knockout", orders="ab").best == 3
+    assert rank(Recording(), "q", RESPONSES, "knockout").best == 3
+    assert seen == ["ab"] * 3 + ["both"] * 3

@@ -26,7 +26,7 @@ def add_parser(sub) -> None:
     add_strategy(p)
     p.add_argument("--budget", type=int, default=None, help="at most this many comparisons per list")
     p.add_argument("--seed", type=int, default=0, help="seed for budgeted round-robin sampling")
-    add_judge_args(p)
+    add_judge_args(p, orders=True)
     add_run_args(p, limit="the first N lists only", resume=RESUME)
     p.set_defaults(func=run)
 
@@ -41,13 +41,13 @@ def run(args) -> int:
     sets = sets[:args.limit] if args.limit else sets
     judge = load_judge(args.model, device=args.device, dtype=args.dtype, **judge_options(args))
     settings = {"input": str(args.input), "format": args.format, "model": args.model, "dtype": args.dtype,
-                "strategy": args.strategy,
+                "strategy": args.strategy, "orders": args.orders,
                 "budget": args.budget, "seed": args.seed, "max_length": args.max_length, "lists": len(sets)}
     out = PartialOutput(args.output, settings, args.resume)
     out.check([s.to_row() for s in sets], produced=PRODUCED)
     start = time.perf_counter()
     for s in tqdm(sets[out.done:], unit="list", file=sys.stderr, disable=args.quiet, initial=out.done, total=len(sets)):
-        r = rank(judge, s.prompt, s.responses, args.strategy, budget=args.budget, seed=args.seed)
+        r = rank(judge, s.prompt, s.responses, args.strategy, budget=args.budget, seed=args.seed, orders=args.orders)
         out.append([{**s.to_row(), "ranking": r.order, "picked": r.best, "comparisons": r.comparisons,
                      "rounds": r.rounds, "bt_scores": r.scores, "budget_exhausted": r.budget_exhausted}])
     seconds = time.perf_counter() - start

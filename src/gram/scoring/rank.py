@@ -47,6 +47,7 @@ class _Counter:
     judge: object
     prompt: object
     budget: int | None
+    orders: str = "both"
     comparisons: int = 0
     rounds: int = 0
     cache: dict = field(default_factory=dict)
@@ -58,7 +59,8 @@ class _Counter:
         """P(i beats j) for each (i, j), in one batch; pairs already judged are not judged again."""
         todo = [p for p in pairs if p not in self.cache and (p[1], p[0]) not in self.cache]
         if todo:
-            scores = self.judge.compare_many([(self.prompt, responses[i], responses[j]) for i, j in todo])
+            scores = self.judge.compare_many([(self.prompt, responses[i], responses[j]) for i, j in todo],
+                                             orders=self.orders)
             for (i, j), s in zip(todo, scores):
                 self.cache[(i, j)] = s.score_a
             self.comparisons += len(todo)
@@ -118,13 +120,15 @@ def bradley_terry(n: int, wins: dict[tuple[int, int], float], iterations: int = 
 
 
 def rank(judge, prompt, responses: list[str], strategy: str = "linear", budget: int | None = None,
-         seed: int = 0) -> RankResult:
+         seed: int = 0, orders: str = "both") -> RankResult:
+    """`orders`: "both" (each comparison in both presentation orders, the default) or "ab" (the earlier
+    response first only: half the cost, position bias left in)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
     if not responses:
         raise ValueError("nothing to rank: no responses")
     start = time.perf_counter()
-    c = _Counter(judge, prompt, budget)
+    c = _Counter(judge, prompt, budget, orders)
     n = len(responses)
     everyone = list(range(n))
     exhausted, scores, full = False, None, False
