@@ -215,3 +215,21 @@ def test_push_to_hub_uploads_the_finished_directory_and_is_checked_before_traini
     (create, upload) = calls
     assert create == ("create", "me/my-judge") and upload[1] == "me/my-judge"
     assert "model.safetensors" in upload[2] and "README.md" in upload[2] and "checkpoint-*" in upload[3]
+
+
+def test_a_model_is_read_with_the_template_it_was_trained_with(tmp_path, tiny_model_dir, caplog):
+    """The template is saved with the model (train_summary.json) and scoring reads it back; a model gram
+    did not train is read with the reference evaluation prompt. A run that had to cut pairs says so."""
+    from gram.scoring import load_judge
+
+    data = tmp_path / "l.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"q{i}", "response_a": "long " * 200, "response_b": "b",
+                                        "label": "a"}) + "\n" for i in range(4)))
+    out = tmp_path / "run"
+    with caplog.at_level("WARNING", logger="gram.train"):
+        assert main(["finetune", "--model", str(tiny_model_dir), "--train-file", str(data), "--output-dir", str(out),
+                     "--max-steps", "1", "--batch-size", "2", "--max-length", "640", "--template", "gram-demo"]) == 0
+    assert any("longer than --max-length 640" in r.getMessage() for r in caplog.records)
+    assert load_judge(str(out), device="cpu").template == "gram-demo"
+    assert load_judge(str(tiny_model_dir), device="cpu").template == "gram-eval"
+    assert load_judge(str(out), device="cpu", template="gram").template == "gram"  # the flag wins

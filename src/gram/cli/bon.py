@@ -26,7 +26,7 @@ def add_parser(sub) -> None:
     p.add_argument("--max-new-tokens", type=int, default=256)
     p.add_argument("--temperature", type=float, default=0.8)
     p.add_argument("--seed", type=int, default=0, help="sampling seed (prompt i uses seed + i)")
-    add_judge_args(p)
+    add_judge_args(p, orders=True)
     add_run_args(p, limit="the first N prompts only")
     p.set_defaults(func=run)
 
@@ -43,7 +43,7 @@ def run(args) -> int:
     judge = load_judge(args.model, device=args.device, dtype=args.dtype, **judge_options(args))
     rows, start = [], time.perf_counter()
     for i, prompt in enumerate(tqdm(prompts, unit="prompt", file=sys.stderr, disable=args.quiet)):
-        responses, r = best_of_n(policy, tokenizer, judge, prompt, args.n, args.strategy, args.budget,
+        responses, r = best_of_n(policy, tokenizer, judge, prompt, args.n, args.strategy, args.budget, args.orders,
                                  max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed + i)
         rows.append({"prompt": prompt, "responses": responses, "best": r.best, "best_response": responses[r.best],
                      "ranking": r.order, "comparisons": r.comparisons})

@@ -18,6 +18,6 @@ def sample(policy, tokenizer, prompt, n: int, max_new_tokens: int = 256, tempera
 
 
 def best_of_n(policy, tokenizer, judge, prompt, n: int = 4, strategy: str = "knockout", budget: int | None = None,
-              **sampling) -> tuple[list[str], RankResult]:
+              orders: str = "both", **sampling) -> tuple[list[str], RankResult]:
     responses = sample(policy, tokenizer, prompt, n, **sampling)
-    return responses, rank(judge, prompt, responses, strategy, budget=budget)
+    return responses, rank(judge, prompt, responses, strategy, budget=budget, orders=orders)
