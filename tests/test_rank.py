@@ -105,7 +105,10 @@ def test_rank_cli_on_sets(tmp_path, tiny_model_dir, capsys):
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert all(sorted(r["ranking"]) == list(range(5)) and r["comparisons"] == 10 and len(r["bt_scores"]) == 5
                for r in rows)
-    assert "2 lists, strategy round-robin, 20 comparisons" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "2 lists, strategy round-robin, 20 comparisons" in err
+    longest = sum(r["picked"] == 3 for r in rows)  # "dddd"; the known best "bb" is not the longest
+    assert '"longest wins" 0/2 (0.000)' in err and f"picked the longest response in {longest}/2" in err
 
 
 def test_bon_cli_samples_and_picks(tmp_path, tiny_model_dir, capsys):

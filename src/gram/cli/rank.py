@@ -56,6 +56,13 @@ def run(args) -> int:
     known = sum(row["best"] is not None for row in out.rows)
     hits = sum(row["best"] is not None and row["picked"] == row["best"] for row in out.rows)
     accuracy = f", picked the known best in {hits}/{known} ({hits / known:.3f})" if known else ""
+    if known:  # beside the accuracy, what length alone would get, and how often the pick is the longest
+        longest = [max(range(len(r["responses"])), key=lambda i, r=r: len(r["responses"][i])) for r in out.rows]
+        known_rows = [(r, lng) for r, lng in zip(out.rows, longest) if r["best"] is not None]
+        by_length = sum(r["best"] == lng for r, lng in known_rows)
+        picked_longest = sum(r["picked"] == lng for r, lng in zip(out.rows, longest))
+        accuracy += (f"; \"longest wins\" {by_length}/{known} ({by_length / known:.3f}); picked the longest "
+                     f"response in {picked_longest}/{len(out.rows)}")
     print(f"gram rank: {len(sets)} lists, strategy {args.strategy}, {comparisons} comparisons in {seconds:.1f} s"
           f"{accuracy} -> {args.output}", file=sys.stderr)
     return 0
