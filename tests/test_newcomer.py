@@ -233,3 +233,11 @@ def test_a_model_is_read_with_the_template_it_was_trained_with(tmp_path, tiny_mo
     assert load_judge(str(out), device="cpu").template == "gram-demo"
     assert load_judge(str(tiny_model_dir), device="cpu").template == "gram-eval"
     assert load_judge(str(out), device="cpu", template="gram").template == "gram"  # the flag wins
+
+
+def test_validate_and_skip_bad_write_nothing_where_nobody_asked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.jsonl").write_text(json.dumps(PAIR) + "\n" + '{"bad": 1}\n')
+    assert main(["data", "validate", "--input", "in.jsonl"]) == 1
+    assert main(["data", "stats", "--input", "in.jsonl", "--skip-bad", "--no-tokens", "--quiet"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
