@@ -61,7 +61,7 @@ def current_mb(device) -> float:
     return float("nan")
 
 
-def run_variant(variant: str, model_name: str, batch: int, length: int, steps: int) -> dict:
+def run_variant(variant: str, model_name: str, batch: int, length: int, steps: int, freeze: int = 0) -> dict:
     import torch
 
     from gram.backbone import load
@@ -69,6 +69,10 @@ def run_variant(variant: str, model_name: str, batch: int, length: int, steps: i
 
     model, tokenizer = load(model_name)
     model.train()
+    if freeze:  # --freeze-layers: the first blocks and the input embeddings frozen (gram.train.freezing)
+        from gram.train.freezing import freeze_lower_layers
+
+        freeze_lower_layers(model, freeze)
     device = next(model.parameters()).device
     input_ids, mask, labels, label_ids, rows = build_batch(tokenizer, batch, length)
     input_ids, mask, labels = input_ids.to(device), mask.to(device), labels.to(device)
@@ -158,28 +162,39 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=512)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--write-docs", action="store_true", help="put the table into docs/BENCHMARKS.md")
+    parser.add_argument("--freeze-layers", type=int, nargs="*", default=[],
+                        help="also time the gram step with the first K blocks frozen, for each K given")
     parser.add_argument("--variant", choices=["gram", "sft", "stage1"], help=argparse.SUPPRESS)
+    parser.add_argument("--freeze", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant:  # child process: one variant, result as JSON on the last line
-        print(json.dumps(run_variant(args.variant, args.model, args.batch, args.length, args.steps)))
+        print(json.dumps(run_variant(args.variant, args.model, args.batch, args.length, args.steps, args.freeze)))
         return
-    results = {}
-    for variant in ("gram", "sft", "stage1"):
+
+    def child(variant, freeze=0):
         out = subprocess.run([sys.executable, __file__, "--variant", variant, "--model", args.model, "--batch",
-                              str(args.batch), "--length", str(args.length), "--steps", str(args.steps)],
-                             capture_output=True, text=True, check=True)
-        results[variant] = json.loads(out.stdout.strip().splitlines()[-1])
+                              str(args.batch), "--length", str(args.length), "--steps", str(args.steps),
+                              "--freeze", str(freeze)], capture_output=True, text=True, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    results = {variant: child(variant) for variant in ("gram", "sft", "stage1")}
+    frozen = {k: child("gram", k) for k in args.freeze_layers}
     g, s, one = results["gram"], results["sft"], results["stage1"]
     saved = 1 - g["peak_minus_loaded_mb"] / s["peak_minus_loaded_mb"]
     step_saved = 1 - g["step_transient_mb"] / s["step_transient_mb"]
-    lines = [f"`python benchmarks/train_step.py --batch {args.batch} --length {args.length} --steps {args.steps}` "
+    freeze_flag = f" --freeze-layers {' '.join(map(str, args.freeze_layers))}" if args.freeze_layers else ""
+    lines = [f"`python benchmarks/train_step.py --batch {args.batch} --length {args.length} --steps {args.steps}"
+             f"{freeze_flag}` "
              f"({time.strftime('%Y-%m-%d')}, {args.model}, {g['device']}, AdamW, mean of {args.steps} steps after one "
              "warm-up step, each variant in its own process):", "",
              "| step | time per step (s) | tokens/s | peak above the loaded model (MB) | the step's own peak (MB) |",
              "|---|---|---|---|---|"]
-    for name, r in (("stage 2, gram (shared template head, last-position logits, GRAM loss)", g),
-                    ("stage 2, full-vocabulary SFT on the same batch", s),
-                    ("stage 1 (next-token loss on the response pair)", one)):
+    rows = [("stage 2, gram (shared template head, last-position logits, GRAM loss)", g),
+            ("stage 2, full-vocabulary SFT on the same batch", s),
+            ("stage 1 (next-token loss on the response pair)", one)]
+    rows += [(f"stage 2, gram, first {k} blocks and the input embeddings frozen (`--freeze-layers {k}`)", r)
+             for k, r in frozen.items()]
+    for name, r in rows:
         lines.append(f"| {name} | {r['step_s']:.2f} | {r['tokens'] / r['step_s']:.0f} | {r['peak_minus_loaded_mb']:.0f} | "
                      f"{r['step_transient_mb']:.0f} |")
     lines += ["", f"Stage 2: gram is **{s['step_s'] / g['step_s']:.2f}x** faster than full-vocabulary SFT; its peak above "

@@ -129,6 +129,12 @@ def prepare_output_dir(stage: str, config, main_process: bool = True) -> str:
     if marker.exists():
         saved = json.loads(marker.read_text())
         changed = differences(saved, identity)
+        trained = any(out.glob("checkpoint-*")) or any(
+            (out / name).exists() for name in ("train_summary.json", "model.safetensors", "adapter_model.safetensors"))
+        if changed and not trained:  # a run that stopped before its first checkpoint: nothing to keep
+            if main_process:
+                write_json_atomic(marker, identity)
+            return "fresh"
         if changed and extends(saved, identity) and not last_complete_checkpoint(out):
             raise RunMismatch(f"{out}: the finished run kept no checkpoint to train on from ({'; '.join(changed)}; "
                               "--keep-checkpoints keeps them): rerun with --overwrite to train from the start")

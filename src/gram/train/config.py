@@ -44,6 +44,9 @@ class TrainConfig:
                      choices=("auto", "float32", "bfloat16", "float16"))
     gradient_checkpointing: bool = opt(False, "recompute activations in the backward pass: less memory, ~30% more time")
     lora: bool = opt(False, "train LoRA adapters (PEFT) instead of all weights")
+    freeze_layers: int = opt(0, "freeze the first N transformer blocks and the input embeddings: a step costs the "
+                                "forward pass plus the backward of the blocks above (not with --lora or "
+                                "--gradient-checkpointing)")
     lora_r: int = opt(16, "LoRA rank")
     lora_alpha: int = opt(32, "LoRA alpha")
     lora_dropout: float = opt(0.05, "LoRA dropout")

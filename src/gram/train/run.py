@@ -93,6 +93,16 @@ def load_for_training(config: TrainConfig, reward_head: bool = False):
     sequence-classification head for the Bradley-Terry baseline; wrapped in LoRA adapters if asked."""
     model, tokenizer = backbone.load(config.model, dtype=config.dtype, kind="reward" if reward_head else "causal-lm",
                                      for_training=True)
+    if config.freeze_layers:
+        from .config import ConfigError
+        from .freezing import freeze_lower_layers
+
+        try:
+            frozen = freeze_lower_layers(model, config.freeze_layers)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        log.warning("froze %d of %d blocks: training %s of %s parameters", frozen["frozen_blocks"],
+                    frozen["blocks"], f"{frozen['trainable_parameters']:,}", f"{frozen['parameters']:,}")
     if config.lora:
         from peft import LoraConfig, get_peft_model
 
@@ -146,6 +156,11 @@ def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> di
     gram.eval.heldout.evaluate_trained)."""
     spec = STAGES[stage]
     check_loggers(config.report_to)
+    if config.freeze_layers and (config.lora or config.gradient_checkpointing):
+        from .config import ConfigError
+
+        raise ConfigError("--freeze-layers goes with neither --lora (which freezes every base weight already) nor "
+                          "--gradient-checkpointing (whose recomputed blocks would get no gradient)")
     if config.push_to_hub:
         check_hub(config.push_to_hub)
     state = prepare_output_dir(stage, config, main_process=int(os.environ.get("RANK", "0")) == 0)
