@@ -115,11 +115,9 @@ def test_the_real_server_bounds_connections_headers_bodies_and_hosts(tiny_model_
                 while s.recv(65536):
                     pass
                 closed += 1
-            except TimeoutError:
+            except TimeoutError:  # still open: the header timeout did not close it
                 pass
-            except OSError:
-                closed += s.recv(65536) == b""
-            except OSError:
+            except OSError:  # reset by the server: closed too
                 closed += 1
             s.close()
         assert closed == len(held)
