@@ -71,22 +71,8 @@ class TokenCounter:
 
 
 # NiuTrans/GRAM @4eff957 evaluation/gram_eval.py, `system_prompt`, verbatim (trailing space included)
-REFERENCE_PROMPT = """Please act as an impartial judge and evaluate the quality of the responses provided by two AI assistants to the user question displayed below. You should choose the assistant that follows the user\'s instructions and answers the user\'s question better.
-Your evaluation should consider factors such as the helpfulness, relevance, accuracy, depth, creativity, and level of detail of their responses. Avoid any position biases and ensure that the order in which the responses were presented does not influence your decision. Do not allow the length of the responses to influence your evaluation. Do not favor certain names of the assistants. Be as objective as possible.
-Please directly output your final verdict by strictly following this format: "A" if assistant A is better, "B" if assistant B is better.
-
-[User Question]
-{input}
-
-[The Start of Assistant A's Answer]
-{response_a}
-[The End of Assistant A's Answer]
-
-[The Start of Assistant B's Answer]
-{response_b}
-[The End of Assistant B's Answer]
-
-#Preferred: """
+REFERENCE_PROMPT = (Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "gram_eval_system_prompt.txt"
+                    ).read_text(encoding="utf-8")
 
 
 def reference_scores(model, tokenizer, pairs):

@@ -21,23 +21,9 @@ from gram.templates import PINNED_DATE, encode_judge, encode_pretrain, pretrain_
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "shared" / "chat-templates"
 
-# evaluation/gram_eval.py @4eff957, `system_prompt`, verbatim (its trailing space included)
-REFERENCE_PROMPT = """Please act as an impartial judge and evaluate the quality of the responses provided by two AI assistants to the user question displayed below. You should choose the assistant that follows the user\'s instructions and answers the user\'s question better.
-Your evaluation should consider factors such as the helpfulness, relevance, accuracy, depth, creativity, and level of detail of their responses. Avoid any position biases and ensure that the order in which the responses were presented does not influence your decision. Do not allow the length of the responses to influence your evaluation. Do not favor certain names of the assistants. Be as objective as possible.
-Please directly output your final verdict by strictly following this format: "A" if assistant A is better, "B" if assistant B is better.
-
-[User Question]
-{input}
-
-[The Start of Assistant A's Answer]
-{response_a}
-[The End of Assistant A's Answer]
-
-[The Start of Assistant B's Answer]
-{response_b}
-[The End of Assistant B's Answer]
-
-#Preferred: """
+# evaluation/gram_eval.py @4eff957, `system_prompt`, copied verbatim (its trailing space included) into a fixture
+# that benchmarks/scoring.py reads too
+REFERENCE_PROMPT = (Path(__file__).parent / "fixtures" / "gram_eval_system_prompt.txt").read_text(encoding="utf-8")
 
 FAMILIES = {
     # template file: (special tokens, bos token or None, eos token)

@@ -94,7 +94,7 @@ def check_text(value: str, path, line, field: str, record=None) -> str:
 
 # characters that str.splitlines (and so many line readers) take for line ends besides \n; written escaped
 # so that one record is one line for every reader
-LINE_BREAKS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
+LINE_BREAKS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"})  # json.dumps escapes the rest
 
 
 def json_line(row) -> str:

@@ -7,6 +7,7 @@ scores), resumable set by set, then scored with the benchmark's official rules (
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -51,8 +52,6 @@ def summarize_sets(sets, rows: list[dict], seconds: float) -> dict:
 
 
 def write_set_reports(out: Path, results: dict) -> None:
-    import json
-
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "results.json", results)
     official = results["rewardbench2"]

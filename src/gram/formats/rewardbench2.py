@@ -12,13 +12,8 @@ from .hub import dataset_items
 def rewardbench2(item: Item):
     obj = item.obj()
     chosen, rejected = item.value("chosen", list), item.value("rejected", list)
-    responses = [*chosen, *rejected]
-    for i, r in enumerate(responses):
-        field = f"chosen[{i}]" if i < len(chosen) else f"rejected[{i - len(chosen)}]"
-        if not isinstance(r, str):
-            raise item.error(field, f"expected a string, got {type(r).__name__}")
-        if any("\ud800" <= c <= "\udfff" for c in r):
-            raise item.error(field, "holds a lone surrogate (not text)")
+    fields = [f"chosen[{i}]" for i in range(len(chosen))] + [f"rejected[{i}]" for i in range(len(rejected))]
+    responses = [item.text(f, source={f: r}) for f, r in zip(fields, [*chosen, *rejected])]
     num_correct = obj.get("num_correct", len(chosen))
     if not isinstance(num_correct, int) or not 1 <= num_correct <= len(chosen) or not rejected:
         raise item.error("num_correct", f"expected 1..{len(chosen)} correct responses and at least one rejected one")
