@@ -5,6 +5,7 @@
     python benchmarks/replicate.py --only gram      # one stage (or several: --only bt --only eval-bt)
     python benchmarks/replicate.py --report         # docs/RESULTS.md and its plots from what has run
     python benchmarks/replicate.py --archive        # (again) keep finished stages' results for a later session
+    python benchmarks/replicate.py --scale scaled   # issue 18's scaled, tuned run (replicate_scaled.py); same flags
 
 Claims tested (Wang et al., ICML 2025): (1) pre-training on unlabeled response pairs (stage 1) helps a
 generative reward model generalise out of distribution, against the same model trained on labels alone;
@@ -44,11 +45,11 @@ import random
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from replicate_archive import ARCHIVE, archive_stage, restore, stages_to_run
-from replicate_plan import TASKS, Task, adapted_name  # noqa: F401  (Task: re-exported for the tests)
+from replicate_archive import ARCHIVE, SCALED_ARCHIVE, archive_stage, restore, stages_to_run
+from replicate_plan import TASKS, Stage, Task, adapted_name  # noqa: F401  (Task: re-exported for the tests)
+from replicate_scaled import stages as scaled_stages
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 0
@@ -78,14 +79,6 @@ MODELS = {
     "gram-eps0": "GRAM: stage 1 + stage 2, eps 0 (no label smoothing)",
     "gram": "GRAM: stage 1 + stage 2, eps 0.1",
 }
-
-
-@dataclass
-class Stage:
-    name: str
-    commands: list[list[str]] = field(default_factory=list)  # run in order; each skipped when its `creates` exists
-    creates: list[str | None] = field(default_factory=list)
-    python: object = None  # or an in-process function(run_dir)
 
 
 def model_path(run: Path, name: str) -> str:
@@ -278,7 +271,7 @@ def finish_attempt(run: Path, name: str) -> float:
     return sum(end - start for start, end in attempts)
 
 
-def run_stage(run: Path, stage: Stage) -> None:
+def run_stage(run: Path, stage: Stage, archive: Path = ARCHIVE) -> None:
     from gram.io import write_json_atomic
 
     log = run / "logs" / f"{stage.name}.log"
@@ -301,20 +294,32 @@ def run_stage(run: Path, stage: Stage) -> None:
     write_json_atomic(done_path(run, stage.name), {"stage": stage.name, "seconds": round(seconds, 1),
                                                    "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
     if stage.name != "data":
-        archive_stage(run, stage)
+        archive_stage(run, stage, archive)
+    if stage.after:
+        stage.after(run)
     print(f"[replicate] {stage.name}: done in {seconds / 60:.1f} min", flush=True)
+
+
+def small_plan(run: Path) -> list[Stage]:
+    return stages(run)
+
+
+SCALES = {"small": (small_plan, ARCHIVE, "replicate"), "scaled": (scaled_stages, SCALED_ARCHIVE, "replicate-scaled")}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run-dir", default=str(ROOT / "runs" / "replicate"))
+    parser.add_argument("--scale", choices=SCALES, default="small",
+                        help="small: the first run (archived); scaled: issue 18's run (replicate_scaled.py)")
+    parser.add_argument("--run-dir", help="default: runs/replicate (small), runs/replicate-scaled (scaled)")
     parser.add_argument("--only", action="append", help="run just this stage (repeatable)")
     parser.add_argument("--list", action="store_true", help="list the stages and stop")
     parser.add_argument("--report", action="store_true", help="write docs/RESULTS.md from the finished stages")
     parser.add_argument("--archive", action="store_true", help=f"copy every finished stage's results to {ARCHIVE}")
     args = parser.parse_args(argv)
-    run = Path(args.run_dir)
-    all_stages = stages(run)
+    plan, archive, default_run = SCALES[args.scale]
+    run = Path(args.run_dir or ROOT / "runs" / default_run)
+    all_stages = plan(run)
     if args.list:
         for s in all_stages:
             d = done_path(run, s.name)
@@ -324,12 +329,12 @@ def main(argv=None) -> int:
     if args.archive:
         for s in all_stages[1:]:
             if done_path(run, s.name).exists():
-                archive_stage(run, s)
+                archive_stage(run, s, archive)
         return 0
     if args.report:
         from replicate_report import write_report
 
-        restore(run)
+        restore(run, archive)
         write_report(run, all_stages, ROOT / "docs")
         return 0
     os.environ.setdefault("GRAM_DATA", str(ROOT.parent / "shared" / "data"))
@@ -341,14 +346,18 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown stage(s): {', '.join(sorted(unknown))}")
     if not done_path(run, "data").exists():
-        run_stage(run, all_stages[0])
-    restored = restore(run)
+        run_stage(run, all_stages[0], archive)
+    restored = restore(run, archive)
     if restored:
-        print(f"[replicate] restored from {ARCHIVE}: {', '.join(restored)}", flush=True)
-    for stage in stages_to_run(run, all_stages, lambda s: done_path(run, s.name).exists()):
-        if not wanted or stage.name in wanted:
-            run_stage(run, stage)
-    return 0
+        print(f"[replicate] restored from {archive}: {', '.join(restored)}", flush=True)
+    ran: set[str] = set()
+    while True:  # the plan is read again after each stage: later stages use the settings tuned by earlier ones
+        todo = [s for s in stages_to_run(run, plan(run), lambda s: done_path(run, s.name).exists())
+                if s.name not in ran and (not wanted or s.name in wanted)]
+        if not todo:
+            return 0
+        run_stage(run, todo[0], archive)
+        ran.add(todo[0].name)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 ARCHIVE = Path(__file__).resolve().parent / "results" / "replicate"
+SCALED_ARCHIVE = ARCHIVE.parent / "replicate-scaled"
 SCORE_KEYS = ("label", "score_a", "score_b", "p_a_ab", "p_a_ba", "truncated")
 
 

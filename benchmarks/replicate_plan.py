@@ -1,9 +1,9 @@
-"""What the replication's adaptation stages are named after, shared by the run (replicate.py) and its
-report (replicate_report.py) so that neither imports the other."""
+"""What the replication's stages are made of and its adaptation stages named after, shared by the run
+(replicate.py, replicate_scaled.py) and its report (replicate_report.py) so that none imports another."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -28,3 +28,12 @@ def adapted_name(model: str, task: str, n: int) -> str:
     if n == 0:
         return model  # the stage-2 model itself
     return f"adapt-{model}-{n}" if task == "hh" else f"adapt-{model}-{task}-{n}"
+
+
+@dataclass
+class Stage:
+    name: str
+    commands: list[list[str]] = field(default_factory=list)  # run in order; each skipped when its `creates` exists
+    creates: list[str | None] = field(default_factory=list)
+    python: object = None  # or an in-process function(run_dir), run before the commands
+    after: object = None  # an in-process function(run_dir) run once the stage is done and archived

@@ -1,0 +1,358 @@
+"""The scaled replication (issue 18): `python benchmarks/replicate.py --scale scaled`.
+
+The small run (replicate.py's own plan) stays as it is, a row for comparison. This plan differs where the
+small run could not tell content from length:
+- stage 2 on RMB pairwise without Summarization plus the AlpacaEval GPT-4 annotations, judge prompt
+  <= 768 tokens, length-balanced (`gram.data.balance`: "chosen is the longer" a coin flip within buckets of
+  relative length difference), each pair in a seeded random order (so one presentation order per pair
+  carries no position signal), nested training sets (the first 250 / 1,000 / 2,000 pairs);
+- a dev split drawn by prompt from the same sources (length-balanced too): every model's learning rate,
+  epochs and label smoothing are chosen on it, never on an evaluation set;
+- stage 1 on 4,000 unlabeled pairs; more out-of-distribution pairs, so that intervals resolve ~0.03;
+- the blind set scored by every final model (`blind_stage`).
+
+Tuning (same budget for every family: four training runs of two epochs, each scored on the dev split
+after each epoch, so eight dev evaluations): learning rates 2e-5, 1e-4 and 4e-4 on the sweep subset
+(the first SWEEP_PAIRS training pairs, one order per pair, the lower 15 of 30 blocks frozen); the
+fourth run is eps 0.3 at the best (lr, epochs) for the generative families and, for BT (which has no
+eps), one more learning rate beyond the best one. "Epochs" is read off the run's checkpoint after epoch
+1 (mid-schedule) and its end. The criterion is length-controlled dev accuracy (mean of the accuracy on
+pairs whose chosen response is the longer and on those where it is the shorter), then plain accuracy,
+then the earlier run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+from pathlib import Path
+
+from replicate_plan import Stage
+
+SEED = 0
+SIZES = {
+    "stage1_pairs": 4000, "train_sizes": (250, 1000, 2000), "dev": 200, "id_test": 200, "sweep_pairs": 400,
+    "eval_per_set": 300, "pandalm": 150, "judgebench": 60, "hh_test": 300, "hh_pool": 400, "adapt_n": (50, 200),
+    "summ_test": 60, "summ_adapt_n": (40, 80),
+}
+LIMITS = {"stage1_tokens": 384, "stage2_tokens": 768, "eval_tokens": 768, "judgebench_tokens": 1024,
+          "hh_tokens": 512, "summ_tokens": 1024, "blind_tokens": 1024}
+OOD_SETS = ["judgebench", "llmbar-natural", "llmbar-adversarial", "hhh", "pandalm", "mt-bench"]
+FREEZE = ["--freeze-layers", "15"]
+BATCH = ["--batch-size", "4", "--grad-accum", "4"]  # 16 pairs per optimizer step
+SWEEP_LRS = ("2e-5", "1e-4", "4e-4")
+SWEEP_EPOCHS = 2
+FAMILIES = ("stage2-only", "bt", "gram")  # gram: stage 2 on the stage-1 model
+
+
+# ---------------------------------------------------------------- data
+
+def build_data(run: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from gram.backbone import resolve
+    from gram.data.balance import balance_length
+    from gram.data.pairs import pairs_from_set
+    from gram.data.splits import split_by_prompt
+    from gram.eval.benchmarks import BENCHMARKS, data_dir
+    from gram.formats import read
+    from gram.io import write_json_atomic, write_jsonl_atomic
+    from gram.records import PreferencePair, prompt_key
+    from gram.templates import encode_judge, encode_pretrain
+
+    shared = data_dir()
+    out = run / "data"
+    tokenizer = AutoTokenizer.from_pretrained(resolve("smollm2-135m"))
+    manifest: dict = {"seed": SEED, "sizes": SIZES, "limits": LIMITS, "files": {}}
+
+    def short(pairs, limit):  # a character bound first: tokenizing 14k long RMB pairs takes minutes
+        return [p for p in pairs if len(json.dumps([p.prompt, p.response_a, p.response_b])) < 8 * limit
+                and len(encode_judge(tokenizer, p.prompt, p.response_a, p.response_b, template="gram").input_ids) <= limit]
+
+    def save(name: str, pairs: list[PreferencePair], note: str, **extra) -> None:
+        write_jsonl_atomic(out / f"{name}.jsonl", (p.to_row() for p in pairs))
+        manifest["files"][name] = {"pairs": len(pairs), "note": note, **extra}
+        print(f"  {name}: {len(pairs)} pairs ({note})", flush=True)
+
+    def keys(pairs) -> set[str]:
+        return {prompt_key(p.prompt) for p in pairs}
+
+    # Evaluation sets first: every training source is cleaned of their prompts.
+    held_out: set[str] = set()
+    for name in OOD_SETS:
+        b = BENCHMARKS[name]
+        pairs = [p for p in read(b.format, shared / b.path).records if p.label != "tie"]
+        held_out |= keys(pairs)
+        if name == "judgebench":
+            chosen = random.Random(SEED).sample(pairs, min(SIZES["judgebench"], len(pairs)))
+            note = f"seeded sample of {len(pairs)}, read cut to {LIMITS['judgebench_tokens']} tokens"
+        else:
+            fit = short(pairs, LIMITS["eval_tokens"])
+            n = SIZES["pandalm"] if name == "pandalm" else SIZES["eval_per_set"]
+            chosen = random.Random(SEED).sample(fit, min(n, len(fit)))
+            note = f"seeded sample of the {len(fit)} of {len(pairs)} pairs <= {LIMITS['eval_tokens']} tokens"
+        save(name, chosen, note)
+
+    hh = short(read("hh-rlhf", shared / "hh-rlhf/harmless-base/test.jsonl.gz").records, LIMITS["hh_tokens"])
+    pool, test = split_by_prompt(hh, SIZES["hh_test"], seed=SEED)
+    pool = [p for p in pool if prompt_key(p.prompt) not in held_out]
+    random.Random(SEED).shuffle(pool)
+    save("hh-test", test, f"HH-RLHF harmless-base test, <= {LIMITS['hh_tokens']} tokens, split by prompt")
+    save("hh_pool", pool[:SIZES["hh_pool"]], "adaptation pool (other prompts), shuffled; --limit n takes the first n")
+    held_out |= keys(test)
+
+    rmb = read("rmb-pairwise", shared / "rmb/RMB_dataset/Pairwise_set").records
+    summ = short([p for p in rmb if "Summarization" in p.category and prompt_key(p.prompt) not in held_out],
+                 LIMITS["summ_tokens"])
+    pool, test = split_by_prompt(summ, SIZES["summ_test"], seed=SEED)
+    random.Random(SEED).shuffle(pool)
+    save("summ-test", test, f"RMB Summarization, <= {LIMITS['summ_tokens']} tokens, split by prompt")
+    save("summ_pool", pool, "adaptation pool (other prompts), shuffled; --limit n takes the first n")
+    held_out |= keys(summ)
+
+    # Labeled training sources: length-balanced, then split by prompt into dev, in-distribution test, train.
+    annotations = read("alpaca-eval-annotations", shared / "alpaca-eval/results", skip_bad=True)
+    labeled, counts = [], {"alpaca-eval-annotations without a preference (left out)": len(annotations.rejects)}
+    for name, pairs in [
+        ("rmb", [p for p in rmb if "Summarization" not in p.category]),
+        ("alpaca-eval-annotations", annotations.records),
+    ]:
+        pairs = short([p for p in pairs if p.label in ("a", "b") and prompt_key(p.prompt) not in held_out],
+                      LIMITS["stage2_tokens"])
+        kept, report = balance_length(pairs, random.Random(SEED))
+        counts[name] = {"short": len(pairs), "balanced": len(kept), "buckets": report["buckets"]}
+        labeled += kept
+    rng = random.Random(SEED)
+    labeled = [p.swapped() if rng.random() < 0.5 else p for p in labeled]  # one random order per pair
+    rest, dev = split_by_prompt(labeled, SIZES["dev"], seed=SEED)
+    train, id_test = split_by_prompt(rest, SIZES["id_test"], seed=SEED + 1)
+    random.Random(SEED).shuffle(train)
+    if len(train) < max(SIZES["train_sizes"]):
+        raise SystemExit(f"replicate: only {len(train)} training pairs, {max(SIZES['train_sizes'])} needed")
+    save("dev", dev, "dev split by prompt (RMB + AlpacaEval annotations, length-balanced): model selection only")
+    save("id-test", id_test, "in-distribution test, other prompts than dev and train")
+    save("train", train[:max(SIZES["train_sizes"])],
+         f"stage-2 training pairs, shuffled; nested: --limit n takes the first n; of {len(train)}", sources=counts)
+    held_out |= keys(dev) | keys(id_test)
+
+    rng = random.Random(SEED)
+    unlabeled = []
+    for fmt, path in [("alpaca-eval", "alpaca-eval/results"), ("arena-hard", "arena-hard-auto/data/arena-hard-v0.1"),
+                      ("alpaca-farm", "alpaca-farm/examples/data")]:
+        for s in read(fmt, shared / path).records:
+            if prompt_key(s.prompt) not in held_out and len(s.responses) >= 2:
+                unlabeled += pairs_from_set(s, per_prompt=32, rng=rng)
+    rng.shuffle(unlabeled)
+    stage1 = []
+    for p in unlabeled:
+        if len(json.dumps([p.prompt, p.response_a, p.response_b])) < 8 * LIMITS["stage1_tokens"]:
+            ids, _, _ = encode_pretrain(tokenizer, p.prompt, p.response_a, p.response_b)
+            if len(ids) <= LIMITS["stage1_tokens"]:
+                stage1.append(p)
+        if len(stage1) == SIZES["stage1_pairs"]:
+            break
+    save("stage1", stage1, f"unlabeled pairs (AlpacaEval, Arena-Hard v0.1, AlpacaFarm), of {len(unlabeled)}")
+    write_json_atomic(out / "manifest.json", manifest)
+
+
+# ---------------------------------------------------------------- tuning
+
+def steps_per_epoch(pairs: int, examples_per_pair: int = 1) -> int:
+    return math.ceil(math.ceil(pairs * examples_per_pair / 4) / 4)
+
+
+def trial_name(family: str, i: int) -> str:
+    return f"sweep-{family}-{i}"
+
+
+def trial_settings(run: Path, family: str, i: int) -> dict | None:
+    """Trial i's settings: the three learning rates, then the family's fourth run (None until the first
+    three have been scored)."""
+    if i < len(SWEEP_LRS):
+        return {"lr": SWEEP_LRS[i], "eps": None if family == "bt" else "0.1"}
+    best = choose(run, family, trials=range(len(SWEEP_LRS)))
+    if best is None:
+        return None
+    if family != "bt":
+        return {"lr": best["lr"], "eps": "0.3"}
+    lrs = [float(x) for x in SWEEP_LRS]
+    k = lrs.index(float(best["lr"]))
+    beyond = lrs[k] ** 2 / lrs[k - 1] if k == len(lrs) - 1 else (lrs[0] ** 2 / lrs[1] if k == 0 else None)
+    if beyond is None:  # the best is in the middle: halfway (geometric) toward the better neighbour
+        lo, hi = dev_score(run, trial_name(family, k - 1)), dev_score(run, trial_name(family, k + 1))
+        beyond = math.sqrt(lrs[k] * (lrs[k - 1] if lo >= hi else lrs[k + 1]))
+    return {"lr": f"{beyond:.1e}", "eps": None}
+
+
+def trial_eval_dir(run: Path, name: str, epoch: int) -> Path:
+    return run / "sweep-eval" / name / f"epoch{epoch}"
+
+
+def trial_results(run: Path, name: str, epoch: int) -> dict | None:
+    folder = trial_eval_dir(run, name, epoch)
+    found = sorted(folder.glob("*/dev/results.json"))
+    return json.loads(found[0].read_text()) if found else None
+
+
+def selection_key(results: dict) -> tuple[float, float]:
+    length = results.get("length") or {}
+    controlled = length.get("length_controlled_accuracy")
+    return (controlled if controlled is not None else results["accuracy"], results["accuracy"])
+
+
+def dev_score(run: Path, name: str) -> float:
+    scores = [selection_key(r)[0] for e in range(1, SWEEP_EPOCHS + 1) if (r := trial_results(run, name, e))]
+    return max(scores) if scores else -1.0
+
+
+def choose(run: Path, family: str, trials: range | None = None) -> dict | None:
+    """The best (lr, epochs, eps) over the family's scored trials; None while any of them is unscored."""
+    best, best_key = None, None
+    for i in trials if trials is not None else range(len(SWEEP_LRS) + 1):
+        settings = trial_settings(run, family, i)
+        if settings is None:
+            return None
+        for epoch in range(1, SWEEP_EPOCHS + 1):
+            results = trial_results(run, trial_name(family, i), epoch)
+            if results is None:
+                return None
+            key = selection_key(results)
+            if best_key is None or key > best_key:
+                best, best_key = {**settings, "epochs": epoch, "trial": i, "dev": key}, key
+    return best
+
+
+def sweep_stage(run: Path, family: str, i: int):
+    """Train one trial for SWEEP_EPOCHS on the sweep subset, keep the checkpoint of each epoch, score each
+    on the dev split, then delete the models (the final runs retrain with the chosen settings)."""
+    name = trial_name(family, i)
+    data, model_dir = run / "data", run / "sweep-models" / name
+    settings = trial_settings(run, family, i)
+    if settings is None:
+        return Stage(name, python=lambda _run: (_ for _ in ()).throw(SystemExit(f"{name}: earlier trials unscored")))
+    steps = steps_per_epoch(SIZES["sweep_pairs"])
+    command = ["gram", "train-bt" if family == "bt" else "finetune", "--train-file", str(data / "train.jsonl"),
+               "--limit", str(SIZES["sweep_pairs"]), "--output-dir", str(model_dir),
+               "--max-length", str(LIMITS["stage2_tokens"]), *BATCH, "--learning-rate", settings["lr"],
+               "--epochs", str(SWEEP_EPOCHS), "--lr-scheduler", "cosine", "--warmup-ratio", "0.1", "--seed", "42",
+               "--logging-steps", "5", "--save-steps", str(steps), "--save-total-limit", str(SWEEP_EPOCHS),
+               "--keep-checkpoints", *FREEZE]
+    if family != "bt":
+        command += ["--label-smoothing", settings["eps"], "--no-both-orders"]
+    command += ["--model", str(run / "models" / "stage1") if family == "gram" else "smollm2-135m"]
+    commands, creates = [command], [str(model_dir / "train_summary.json")]
+    for epoch in range(1, SWEEP_EPOCHS + 1):
+        out = trial_eval_dir(run, name, epoch)
+        checkpoint = model_dir / f"checkpoint-{steps * epoch}"
+        commands.append(["gram", "eval", "--model", str(checkpoint), "--benchmark", str(data / "dev.jsonl"),
+                         "--output", str(out), "--template", "gram", "--quiet"])
+        creates.append(str(out / checkpoint.name / "dev" / "reliability.png"))
+    return Stage(name, commands, creates, after=lambda _run: shutil.rmtree(model_dir, ignore_errors=True))
+
+
+def waiting(name: str, why: str) -> Stage:
+    """A stage whose settings are not known yet (listed, but it stops the run if reached)."""
+    def stop(_run):
+        raise SystemExit(f"replicate: {name} waits for {why}")
+    return Stage(name, python=stop)
+
+
+# ---------------------------------------------------------------- final runs
+
+# The models of the tables: name -> (family whose tuned settings it uses, what differs, the pairs it trains on)
+FINALS = {
+    "gram": ("gram", [], 2000),
+    "gram-eps0": ("gram", ["--label-smoothing", "0"], 2000),
+    "gram-both-orders": ("gram", ["--both-orders"], 2000),
+    "stage2-only": ("stage2-only", [], 2000),
+    "bt": ("bt", [], 2000),
+    **{f"{family}-{n}": (family, [], n) for family in FAMILIES for n in SIZES["train_sizes"][:-1]},
+}
+BLIND = ["gram", "gram-eps0", "gram-both-orders", "stage2-only", "bt", "zero-shot",
+         *(f"gram-{n}" for n in SIZES["train_sizes"][:-1])]
+
+
+def final_stage(run: Path, name: str) -> Stage:
+    family, change, pairs = FINALS[name]
+    best = choose(run, family)
+    if best is None:
+        return waiting(name, f"the {family} sweep")
+    data, out = run / "data", run / "models" / name
+    command = ["gram", "train-bt" if family == "bt" else "finetune", "--train-file", str(data / "train.jsonl"),
+               "--limit", str(pairs), "--output-dir", str(out), "--max-length", str(LIMITS["stage2_tokens"]), *BATCH,
+               "--learning-rate", best["lr"], "--epochs", str(best["epochs"]), "--lr-scheduler", "cosine",
+               "--warmup-ratio", "0.1", "--seed", "42", "--logging-steps", "5", "--save-steps", "10",
+               "--save-total-limit", "1", *FREEZE]
+    if family != "bt":
+        command += ["--label-smoothing", best["eps"], "--no-both-orders"]
+    command += ["--model", str(run / "models" / "stage1") if family == "gram" else "smollm2-135m", *change]
+    return Stage(name, [command], [str(out / "train_summary.json")])
+
+
+def model_path(run: Path, name: str) -> str:
+    return "smollm2-135m" if name == "zero-shot" else str(run / "models" / name)
+
+
+def eval_stage(run: Path, name: str) -> Stage:
+    """Every evaluation set (in distribution, out of distribution) read by one model, with the prompt gram
+    trains on (the zero-shot model too, to compare like with like)."""
+    commands, creates = [], []
+    label = "smollm2-135m" if name == "zero-shot" else name
+    for s in ["id-test", *OOD_SETS]:
+        out = run / "eval"
+        commands.append(["gram", "eval", "--model", model_path(run, name), "--benchmark", str(run / "data" / f"{s}.jsonl"),
+                         "--output", str(out), "--max-length", str(LIMITS["judgebench_tokens"]), "--template", "gram",
+                         "--quiet"])
+        creates.append(str(out / label / s / "reliability.png"))
+    return Stage(f"eval-{name}", commands, creates)
+
+
+BLIND_PAIRS = Path(__file__).resolve().parent.parent.parent / "shared" / "blind" / "pairs.jsonl"
+BLIND_ARCHIVE = Path(__file__).resolve().parent / "results" / "replicate" / "blind"
+BLIND_KEYS = ("id", "score_a", "score_b", "p_a_ab", "p_a_ba", "truncated")
+
+
+def blind_stage(run: Path, name: str, pairs: Path = BLIND_PAIRS, archive: Path = BLIND_ARCHIVE) -> Stage:
+    """`gram score` on the blind pairs (both orders, --max-length 1024); the scores, with each row's id and
+    nothing of the text, are kept in `archive`/<model>/scores.jsonl. Nothing is tuned or selected on them."""
+    out = run / "blind" / name / "scores.jsonl"
+    command = ["gram", "score", "--model", model_path(run, name), "--input", str(pairs), "--output", str(out),
+               "--max-length", str(LIMITS["blind_tokens"]), "--template", "gram", "--quiet"]
+    return Stage(f"blind-{name}", [command], [str(out)], after=lambda _run: keep_blind_scores(out, archive / name))
+
+
+def keep_blind_scores(scores: Path, folder: Path) -> None:
+    from gram.io import write_jsonl_atomic
+
+    rows = [json.loads(line) for line in scores.read_text(encoding="utf-8").splitlines()]
+    folder.mkdir(parents=True, exist_ok=True)
+    write_jsonl_atomic(folder / "scores.jsonl", ({k: r[k] for k in BLIND_KEYS if k in r} for r in rows))
+
+
+def pretrain_stage(run: Path) -> Stage:
+    out = run / "models" / "stage1"
+    return Stage("stage1", [["gram", "pretrain", "--train-file", str(run / "data" / "stage1.jsonl"), "--output-dir",
+                             str(out), "--max-length", str(LIMITS["stage1_tokens"]), *BATCH, "--learning-rate", "5e-5",
+                             "--epochs", "1", "--lr-scheduler", "cosine", "--warmup-ratio", "0.1", "--seed", "42",
+                             "--logging-steps", "5", "--save-steps", "20", "--save-total-limit", "1", *FREEZE]],
+                 [str(out / "train_summary.json")])
+
+
+def stages(run: Path) -> list[Stage]:
+    """In the order they run. What needs no model comes first; the stage-1 chain (stage 1 -> the GRAM sweep
+    -> the GRAM models) next, so that a fresh machine retrains it once for everything that reads it."""
+    out = [Stage("data", python=build_data)]
+    for family in ("stage2-only", "bt"):
+        out += [sweep_stage(run, family, i) for i in range(len(SWEEP_LRS) + 1)]
+    out.append(pretrain_stage(run))
+    out += [sweep_stage(run, "gram", i) for i in range(len(SWEEP_LRS) + 1)]
+    for name in ("gram", "gram-eps0", "gram-both-orders", "stage2-only", "bt"):
+        out += [final_stage(run, name), eval_stage(run, name), *([blind_stage(run, name)] if name in BLIND else [])]
+    out += [eval_stage(run, "zero-shot"), blind_stage(run, "zero-shot")]
+    for n in SIZES["train_sizes"][:-1]:
+        for family in FAMILIES:
+            name = f"{family}-{n}"
+            out += [final_stage(run, name), eval_stage(run, name), *([blind_stage(run, name)] if name in BLIND else [])]
+    return out
