@@ -304,7 +304,9 @@ def small_plan(run: Path) -> list[Stage]:
     return stages(run)
 
 
-SCALES = {"small": (small_plan, ARCHIVE, "replicate"), "scaled": (scaled_stages, SCALED_ARCHIVE, "replicate-scaled")}
+# scale -> (its stages, its archive, its run directory under runs/, the module writing its report)
+SCALES = {"small": (small_plan, ARCHIVE, "replicate", "replicate_report"),
+          "scaled": (scaled_stages, SCALED_ARCHIVE, "replicate-scaled", "replicate_scaled_report")}
 
 
 def main(argv=None) -> int:
@@ -317,7 +319,7 @@ def main(argv=None) -> int:
     parser.add_argument("--report", action="store_true", help="write docs/RESULTS.md from the finished stages")
     parser.add_argument("--archive", action="store_true", help=f"copy every finished stage's results to {ARCHIVE}")
     args = parser.parse_args(argv)
-    plan, archive, default_run = SCALES[args.scale]
+    plan, archive, default_run, report = SCALES[args.scale]
     run = Path(args.run_dir or ROOT / "runs" / default_run)
     all_stages = plan(run)
     if args.list:
@@ -332,10 +334,10 @@ def main(argv=None) -> int:
                 archive_stage(run, s, archive)
         return 0
     if args.report:
-        from replicate_report import write_report
+        import importlib
 
         restore(run, archive)
-        write_report(run, all_stages, ROOT / "docs")
+        importlib.import_module(report).write_report(run, plan(run), ROOT / "docs")
         return 0
     os.environ.setdefault("GRAM_DATA", str(ROOT.parent / "shared" / "data"))
     if not Path(os.environ["GRAM_DATA"]).exists():

@@ -167,6 +167,18 @@ def trial_name(family: str, i: int) -> str:
     return f"sweep-{family}-{i}"
 
 
+FREEZE_CHECK = "check-no-freezing"
+
+
+def freeze_check_stage(run: Path) -> Stage:
+    """Efficiency, measured: the best stage-2-only trial again with no block frozen (dev accuracy and wall
+    time against the frozen run: freezing is kept only if it costs no dev accuracy beyond noise)."""
+    best = choose(run, "stage2-only")
+    if best is None:
+        return waiting(FREEZE_CHECK, "the stage2-only sweep")
+    return sweep_stage(run, "stage2-only", best["trial"], freeze=[], name=FREEZE_CHECK)
+
+
 def trial_settings(run: Path, family: str, i: int) -> dict | None:
     """Trial i's settings: the three learning rates, then the family's fourth run (None until the first
     three have been scored)."""
@@ -224,21 +236,21 @@ def choose(run: Path, family: str, trials: range | None = None) -> dict | None:
     return best
 
 
-def sweep_stage(run: Path, family: str, i: int):
+def sweep_stage(run: Path, family: str, i: int, freeze: list[str] = FREEZE, name: str | None = None) -> Stage:
     """Train one trial for SWEEP_EPOCHS on the sweep subset, keep the checkpoint of each epoch, score each
     on the dev split, then delete the models (the final runs retrain with the chosen settings)."""
-    name = trial_name(family, i)
+    name = name or trial_name(family, i)
     data, model_dir = run / "data", run / "sweep-models" / name
     settings = trial_settings(run, family, i)
     if settings is None:
-        return Stage(name, python=lambda _run: (_ for _ in ()).throw(SystemExit(f"{name}: earlier trials unscored")))
+        return waiting(name, f"the first {len(SWEEP_LRS)} {family} trials")
     steps = steps_per_epoch(SIZES["sweep_pairs"])
     command = ["gram", "train-bt" if family == "bt" else "finetune", "--train-file", str(data / "train.jsonl"),
                "--limit", str(SIZES["sweep_pairs"]), "--output-dir", str(model_dir),
                "--max-length", str(LIMITS["stage2_tokens"]), *BATCH, "--learning-rate", settings["lr"],
                "--epochs", str(SWEEP_EPOCHS), "--lr-scheduler", "cosine", "--warmup-ratio", "0.1", "--seed", "42",
                "--logging-steps", "5", "--save-steps", str(steps), "--save-total-limit", str(SWEEP_EPOCHS),
-               "--keep-checkpoints", *FREEZE]
+               "--keep-checkpoints", *freeze]
     if family != "bt":
         command += ["--label-smoothing", settings["eps"], "--no-both-orders"]
     command += ["--model", str(run / "models" / "stage1") if family == "gram" else "smollm2-135m"]
@@ -344,8 +356,9 @@ def stages(run: Path) -> list[Stage]:
     """In the order they run. What needs no model comes first; the stage-1 chain (stage 1 -> the GRAM sweep
     -> the GRAM models) next, so that a fresh machine retrains it once for everything that reads it."""
     out = [Stage("data", python=build_data)]
-    for family in ("stage2-only", "bt"):
-        out += [sweep_stage(run, family, i) for i in range(len(SWEEP_LRS) + 1)]
+    out += [sweep_stage(run, "stage2-only", i) for i in range(len(SWEEP_LRS) + 1)]
+    out.append(freeze_check_stage(run))
+    out += [sweep_stage(run, "bt", i) for i in range(len(SWEEP_LRS) + 1)]
     out.append(pretrain_stage(run))
     out += [sweep_stage(run, "gram", i) for i in range(len(SWEEP_LRS) + 1)]
     for name in ("gram", "gram-eps0", "gram-both-orders", "stage2-only", "bt"):

@@ -96,3 +96,54 @@ def test_every_final_model_scores_the_blind_set():
     finals = {"gram", "gram-eps0", "stage2-only", "bt", "zero-shot", "gram-250", "gram-1000"}
     assert {f"blind-{m}" for m in finals} <= names
     assert {f"eval-{m}" for m in (*plan.FINALS, "zero-shot")} <= names
+
+
+def fake_scaled_run(tmp_path: Path) -> Path:
+    """Every set: 3 pairs whose chosen response is the longer, 1 where it is the shorter. 'gram' is right on
+    the 3, wrong on the 1 (accuracy 0.75, length-controlled 0.5); 'bt' right only on the shorter-chosen one."""
+    import replicate_scaled_report as report
+
+    run = tmp_path / "run"
+    (run / "data").mkdir(parents=True)
+    (run / "data" / "manifest.json").write_text(json.dumps({"files": {}, "limits": {}}))
+    rows = [{"prompt": "p", "response_a": "long answer", "response_b": "short", "label": "a"},
+            {"prompt": "p", "response_a": "short", "response_b": "long answer", "label": "b"},
+            {"prompt": "p", "response_a": "long answer", "response_b": "short", "label": "a"},
+            {"prompt": "p", "response_a": "long answer", "response_b": "short", "label": "b"}]
+    for s in report.SETS:
+        (run / "data" / f"{s}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        for model, picks_a in (("gram", [1, 0, 1, 1]), ("bt", [0, 1, 0, 0])):
+            folder = run / "eval" / model / s
+            folder.mkdir(parents=True)
+            scores = [{"score_a": 0.8 if a else 0.2, "score_b": 0.2 if a else 0.8, "p_a_ab": 0.9 if a else 0.1,
+                       "p_a_ba": 0.3 if a else 0.7} for a in picks_a]
+            (folder / "scores.jsonl").write_text("".join(json.dumps(r) + "\n" for r in scores))
+    return run
+
+
+def test_report_pools_length_controlled_accuracy_and_pairs_the_claims(tmp_path):
+    import replicate_scaled_report as report
+
+    run = fake_scaled_run(tmp_path)
+    gram, bt, longer = report.pooled(run, "gram"), report.pooled(run, "bt"), report.pooled(run, "longer")
+    assert report.accuracy(gram.right) == 0.75 and report.length_controlled(gram.right, gram.longer) == 0.5
+    assert report.accuracy(bt.right) == 0.25 and report.length_controlled(bt.right, bt.longer) == 0.5
+    assert report.accuracy(longer.right) == 0.75 and report.length_controlled(longer.right, longer.longer) == 0.5
+    assert gram.agree == [1] * len(gram.right) and abs(gram.gap[0] - 0.2) < 1e-9
+    lines, scored = report.main_table(run)
+    gram_row = next(line for line in lines if line.startswith("| GRAM (stage 1 + 2) |"))
+    assert "| 0.750 [" in gram_row and "| 0.500 [" in gram_row and "| 1.000 |" in gram_row  # picks longer
+    claims = report.claims_table(scored)
+    bt_claim = next(line for line in claims if "GRAM - BT" in line)
+    assert "+0.500" in bt_claim and "+0.000" in bt_claim
+    assert any("not run yet" in line for line in claims)  # stage 2 only has no scores
+
+
+def test_report_refuses_scores_that_do_not_match_the_data(tmp_path):
+    import replicate_scaled_report as report
+
+    run = fake_scaled_run(tmp_path)
+    scores = run / "eval" / "gram" / "hhh" / "scores.jsonl"
+    scores.write_text(scores.read_text().split("\n", 1)[1])
+    with pytest.raises(ValueError, match="3 rows"):
+        report.pooled(run, "gram")

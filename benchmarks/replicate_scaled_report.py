@@ -1,0 +1,269 @@
+"""Tables and plots of the scaled replication (`benchmarks/replicate.py --scale scaled --report`) for
+docs/RESULTS.md, between <!-- replication-scaled:start --> and <!-- replication-scaled:end -->.
+
+Accuracy counts a pair right when the chosen response's score is strictly above 0.5. Length-controlled
+accuracy = the mean of the accuracy on pairs whose chosen response is the longer (in characters) and on
+those where it is the shorter (pairs of equal length left out; a length-only judge scores 0.5).
+Intervals: percentile bootstraps over pairs (2,000 resamples, seed 0); differences between two models
+are paired (the same pairs resampled for both).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from bench_docs import replace_section
+from replicate_scaled import (FAMILIES, FINALS, FREEZE_CHECK, OOD_SETS, SIZES, SWEEP_EPOCHS, SWEEP_LRS, choose,
+                              trial_name, trial_results, trial_settings)
+
+SETS = ["id-test", *OOD_SETS]
+MAIN = ["zero-shot", "bt", "stage2-only", "gram-eps0", "gram", "gram-both-orders"]
+LABELS = {"zero-shot": "SmolLM2-135M zero-shot", "bt": "Bradley-Terry RM", "stage2-only": "stage 2 only",
+          "gram-eps0": "GRAM, eps 0", "gram": "GRAM (stage 1 + 2)", "gram-both-orders": "GRAM, both orders in stage 2",
+          "longer": '"longer response wins"', "shorter": '"shorter response wins"'}
+CLAIMS = [("gram", "stage2-only", "(1) stage 1 helps: GRAM - stage 2 only"),
+          ("gram", "gram-eps0", "(2) label smoothing helps: GRAM - GRAM eps 0"),
+          ("gram", "bt", "(3) GRAM generalises better than BT: GRAM - BT")]
+
+
+class Scored:
+    """One model on one set: per pair, right (0/1) and whether the chosen response is the longer (None:
+    equal lengths), plus |P(A | a first) - P(A | b first)| and order agreement where the model has orders."""
+
+    def __init__(self, data: Path, scores: Path | None, rule: str | None = None):
+        texts = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines()]
+        rows = [json.loads(line) for line in scores.read_text(encoding="utf-8").splitlines()] if scores else texts
+        if len(rows) != len(texts):
+            raise ValueError(f"{scores}: {len(rows)} rows, but {data} has {len(texts)}")
+        self.right, self.longer, self.gap, self.agree = [], [], [], []
+        for t, r in zip(texts, rows):
+            if t.get("label") not in ("a", "b"):
+                continue
+            a, b = len(t["response_a"]), len(t["response_b"])
+            chosen_longer = None if a == b else (a > b) == (t["label"] == "a")
+            if rule:  # a length-only judge
+                pick_a = (a > b) if rule == "longer" else (a < b)
+                self.right.append(int(a != b and pick_a == (t["label"] == "a")))
+            else:
+                chosen = r["score_a"] if t["label"] == "a" else r["score_b"]
+                self.right.append(int(chosen > 0.5))
+                if r.get("p_a_ab") is not None and r.get("p_a_ba") is not None:
+                    self.gap.append(abs(r["p_a_ab"] - (1 - r["p_a_ba"])))
+                    self.agree.append(int((r["p_a_ab"] > 0.5) == (r["p_a_ba"] < 0.5)))
+            self.longer.append(chosen_longer)
+
+
+def accuracy(right: list[int], idx=None) -> float:
+    idx = range(len(right)) if idx is None else idx
+    return sum(right[i] for i in idx) / len(idx) if len(idx) else float("nan")
+
+
+def length_controlled(right: list[int], longer: list, idx=None) -> float:
+    idx = range(len(right)) if idx is None else idx
+    lo = [i for i in idx if longer[i] is True]
+    sh = [i for i in idx if longer[i] is False]
+    if not lo or not sh:
+        return float("nan")
+    return (accuracy(right, lo) + accuracy(right, sh)) / 2
+
+
+def interval(stat, n: int, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap of stat(indices) over n pairs."""
+    rng = random.Random(seed)
+    values = sorted(stat([rng.randrange(n) for _ in range(n)]) for _ in range(resamples))
+    return values[int(0.025 * resamples)], values[int(0.975 * resamples) - 1]
+
+
+def pooled(run: Path, model: str, sets=OOD_SETS) -> Scored | None:
+    """A model's scores over several sets, concatenated (None until every set is scored)."""
+    parts = []
+    for s in sets:
+        data = run / "data" / f"{s}.jsonl"
+        if model in ("longer", "shorter"):
+            parts.append(Scored(data, None, rule=model))
+            continue
+        scores = run / "eval" / ("smollm2-135m" if model == "zero-shot" else model) / s / "scores.jsonl"
+        if not scores.exists():
+            return None
+        parts.append(Scored(data, scores))
+    out = parts[0]
+    for p in parts[1:]:
+        out.right += p.right
+        out.longer += p.longer
+        out.gap += p.gap
+        out.agree += p.agree
+    return out
+
+
+def fmt(x: float, lo: float | None = None, hi: float | None = None, sign: str = "") -> str:
+    if x != x:
+        return "-"
+    return f"{x:{sign}.3f}" + (f" [{lo:{sign}.3f}, {hi:{sign}.3f}]" if lo is not None else "")
+
+
+def sweep_table(run: Path) -> list[str]:
+    lines = ["### Tuning on the dev split (the only data anything was selected on)", "",
+             f"Each run: the first {SIZES['sweep_pairs']} training pairs, one order per pair, {SWEEP_EPOCHS} epochs "
+             "(cosine), scored on dev after each epoch. Cells: length-controlled / plain dev accuracy (both orders "
+             "averaged). **Bold**: the family's choice.", "",
+             "| family | run | learning rate | eps | " + " | ".join(f"epoch {e}" for e in range(1, SWEEP_EPOCHS + 1))
+             + " | minutes |", "|---|---|---|---|" + "---|" * (SWEEP_EPOCHS + 1)]
+    for family in FAMILIES:
+        best = choose(run, family)
+        runs = [(trial_name(family, i), i) for i in range(len(SWEEP_LRS) + 1)]
+        if family == "stage2-only":
+            runs.append((FREEZE_CHECK, best["trial"] if best else None))
+        for name, i in runs:
+            settings = trial_settings(run, family, i) if i is not None else None
+            if settings is None:
+                continue
+            cells = []
+            for epoch in range(1, SWEEP_EPOCHS + 1):
+                r = trial_results(run, name, epoch)
+                cell = "-" if r is None else f"{r['length']['length_controlled_accuracy']:.3f} / {r['accuracy']:.3f}"
+                chosen = best and name == trial_name(family, best["trial"]) and epoch == best["epochs"]
+                cells.append(f"**{cell}**" if chosen else cell)
+            done = run / "done" / f"{name}.json"
+            minutes = f"{json.loads(done.read_text())['seconds'] / 60:.0f}" if done.exists() else "-"
+            label = f"{i} (no block frozen)" if name == FREEZE_CHECK else str(i)
+            lines.append(f"| {family} | {label} | {settings['lr']} | {settings['eps'] or '-'} | " + " | ".join(cells)
+                         + f" | {minutes} |")
+    return lines + [""]
+
+
+def main_table(run: Path) -> tuple[list[str], dict]:
+    lines = ["### Accuracy, both orders averaged (id-test in distribution; the rest out of distribution, OOD)", "",
+             "| model | " + " | ".join(SETS) + " | OOD pooled [95% CI] | length-controlled OOD [95% CI] | "
+             "picks longer (OOD) | order agreement (OOD) | mean abs P(A) gap between orders |",
+             "|---|" + "---|" * (len(SETS) + 5)]
+    scored = {}
+    for m in [*MAIN, "longer", "shorter"]:
+        per_set = []
+        for s in SETS:
+            p = pooled(run, m, [s])
+            per_set.append("-" if p is None else fmt(accuracy(p.right)))
+        p = pooled(run, m)
+        if p is None:
+            lines.append(f"| {LABELS[m]} | " + " | ".join(per_set) + " | - | - | - | - | - |")
+            continue
+        scored[m] = p
+        n = len(p.right)
+        acc = fmt(accuracy(p.right), *interval(lambda idx: accuracy(p.right, idx), n))
+        lc = fmt(length_controlled(p.right, p.longer), *interval(lambda idx: length_controlled(p.right, p.longer, idx), n))
+        unequal = [i for i in range(n) if p.longer[i] is not None]
+        picks = sum(p.right[i] == int(p.longer[i]) for i in unequal) / len(unequal)  # right == chose the longer
+        agree = fmt(sum(p.agree) / len(p.agree)) if p.agree else "-"
+        gap = fmt(sum(p.gap) / len(p.gap)) if p.gap else "-"
+        lines.append(f"| {LABELS[m]} | " + " | ".join(per_set) + f" | {acc} | {lc} | {picks:.3f} | {agree} | {gap} |")
+    counts = " / ".join(f"{s} {len(pooled(run, 'longer', [s]).right)}" for s in SETS)
+    lines += ["", f"Pairs: {counts}. \"Picks longer\": share of OOD pairs with unequal lengths where the model's "
+              "preferred response is the longer. Order agreement: share of pairs whose two presentation orders pick "
+              "the same response (position consistency).", ""]
+    return lines, scored
+
+
+def claims_table(scored: dict) -> list[str]:
+    lines = ["### The paper's claims, OOD pairs pooled (paired bootstrap)", "",
+             "| claim | accuracy difference [95% CI] | length-controlled difference [95% CI] |", "|---|---|---|"]
+    for a, b, title in CLAIMS:
+        if a not in scored or b not in scored:
+            lines.append(f"| {title} | not run yet | not run yet |")
+            continue
+        x, y = scored[a], scored[b]
+        n = len(x.right)
+        d = accuracy(x.right) - accuracy(y.right)
+        d_ci = interval(lambda idx: accuracy(x.right, idx) - accuracy(y.right, idx), n)
+        lc = length_controlled(x.right, x.longer) - length_controlled(y.right, y.longer)
+        lc_ci = interval(lambda idx: length_controlled(x.right, x.longer, idx) - length_controlled(y.right, y.longer, idx), n)
+        lines.append(f"| {title} | {fmt(d, *d_ci, sign='+')} | {fmt(lc, *lc_ci, sign='+')} |")
+    return lines + [""]
+
+
+def learning_curves(run: Path, figures: Path, plt) -> list[str]:
+    sizes = SIZES["train_sizes"]
+    lines = ["### Learning curves (OOD pooled; the largest size is the main run)", "",
+             "| model | " + " | ".join(f"{n} pairs: accuracy / length-controlled" for n in sizes) + " |",
+             "|---|" + "---|" * len(sizes)]
+    curves = {}
+    for family in FAMILIES:
+        cells, points = [], []
+        for n in sizes:
+            name = family if n == sizes[-1] else f"{family}-{n}"
+            p = pooled(run, name)
+            if p is None:
+                cells.append("-")
+                continue
+            acc, lc = accuracy(p.right), length_controlled(p.right, p.longer)
+            cells.append(f"{acc:.3f} / {lc:.3f}")
+            points.append((n, acc, lc))
+        curves[family] = points
+        lines.append(f"| {LABELS[family]} | " + " | ".join(cells) + " |")
+    if any(curves.values()):
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
+        for family, color in zip(FAMILIES, ("#69c", "#c96", "#284")):
+            pts = curves[family]
+            for ax, k in zip(axes, (1, 2)):
+                ax.plot([p[0] for p in pts], [p[k] for p in pts], marker="o", color=color, label=LABELS[family])
+        for ax, title in zip(axes, ("OOD accuracy", "length-controlled OOD accuracy")):
+            ax.axhline(0.5, color="k", lw=0.8, ls=":")
+            ax.set_xscale("log")
+            ax.set_xlabel("labeled pairs trained on")
+            ax.set_title(title, fontsize=9)
+        axes[0].legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(figures / "scaled_learning_curves.png", dpi=110)
+        plt.close(fig)
+        lines += ["", "![learning curves](results/scaled_learning_curves.png)"]
+    return lines + [""]
+
+
+def wall_times(run: Path, stages) -> list[str]:
+    lines = ["### Wall time per stage (2 CPU cores, fp32)", "", "| stage | minutes | finished |", "|---|---|---|"]
+    total = 0.0
+    for s in stages:
+        done = run / "done" / f"{s.name}.json"
+        if done.exists():
+            d = json.loads(done.read_text())
+            total += d["seconds"]
+            lines.append(f"| {s.name} | {d['seconds'] / 60:.1f} | {d['finished']} |")
+        else:
+            lines.append(f"| {s.name} | not run yet | |")
+    return lines + [f"| **total** | **{total / 60:.1f}** ({total / 3600:.2f} h) | |", ""]
+
+
+def data_table(run: Path) -> list[str]:
+    manifest = json.loads((run / "data" / "manifest.json").read_text())
+    lines = ["### Data (seed 0)", "", "| file | pairs | what |", "|---|---|---|"]
+    for name, f in manifest["files"].items():
+        lines.append(f"| {name} | {f['pairs']} | {f['note']} |")
+    sources = manifest["files"].get("train", {}).get("sources", {})
+    for name, c in sources.items():
+        if isinstance(c, dict):
+            lines.append(f"| (source) {name} | {c['balanced']} | of {c['short']} pairs within "
+                         f"{manifest['limits']['stage2_tokens']} tokens, after length balancing (before the splits) |")
+    return lines + [""]
+
+
+def write_report(run: Path, stages, docs: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figures = docs / "results"
+    figures.mkdir(parents=True, exist_ok=True)
+    table, scored = main_table(run)
+    lines = [*sweep_table(run), *table, *claims_table(scored), *learning_curves(run, figures, plt),
+             *data_table(run), *wall_times(run, stages)]
+    blind = sorted(p.parent.name for p in (Path(__file__).resolve().parent / "results" / "replicate" / "blind")
+                   .glob("*/scores.jsonl"))
+    lines += [f"Blind set (`../shared/blind/pairs.jsonl`, labels not in the project): scores archived for "
+              f"{', '.join(blind) if blind else 'no model yet'} in benchmarks/results/replicate/blind/.", ""]
+    missing = [m for m in FINALS if m not in scored and pooled(run, m) is None]
+    if missing:
+        lines += [f"Not run yet: {', '.join(missing)}.", ""]
+    path = docs / "RESULTS.md"
+    replace_section(path, "replication-scaled", "\n".join(lines))
+    print(f"wrote {path}")
