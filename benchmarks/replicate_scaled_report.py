@@ -15,13 +15,13 @@ import random
 from pathlib import Path
 
 from bench_docs import replace_section
-from replicate_scaled import (FAMILIES, FINALS, FREEZE_CHECK, OOD_SETS, SIZES, SWEEP_EPOCHS, SWEEP_LRS, choose,
+from replicate_scaled import (FAMILIES, FINALS, FREEZE_CHECK, OOD_SETS, ORDERS_CHECK, SIZES, SWEEP_EPOCHS, SWEEP_LRS, choose,
                               trial_name, trial_results, trial_settings)
 
 SETS = ["id-test", *OOD_SETS]
-MAIN = ["zero-shot", "bt", "stage2-only", "gram-eps0", "gram", "gram-both-orders"]
+MAIN = ["zero-shot", "bt", "stage2-only", "gram-eps0", "gram"]
 LABELS = {"zero-shot": "SmolLM2-135M zero-shot", "bt": "Bradley-Terry RM", "stage2-only": "stage 2 only",
-          "gram-eps0": "GRAM, eps 0", "gram": "GRAM (stage 1 + 2)", "gram-both-orders": "GRAM, both orders in stage 2",
+          "gram-eps0": "GRAM, eps 0", "gram": "GRAM (stage 1 + 2)",
           "longer": '"longer response wins"', "shorter": '"shorter response wins"'}
 CLAIMS = [("gram", "stage2-only", "(1) stage 1 helps: GRAM - stage 2 only"),
           ("gram", "gram-eps0", "(2) label smoothing helps: GRAM - GRAM eps 0"),
@@ -115,6 +115,8 @@ def sweep_table(run: Path) -> list[str]:
         runs = [(trial_name(family, i), i) for i in range(len(SWEEP_LRS) + 1)]
         if family == "stage2-only":
             runs.append((FREEZE_CHECK, best["trial"] if best else None))
+        if family == "gram":
+            runs.append((ORDERS_CHECK, best["trial"] if best else None))
         for name, i in runs:
             settings = trial_settings(run, family, i) if i is not None else None
             if settings is None:
@@ -127,7 +129,7 @@ def sweep_table(run: Path) -> list[str]:
                 cells.append(f"**{cell}**" if chosen else cell)
             done = run / "done" / f"{name}.json"
             minutes = f"{json.loads(done.read_text())['seconds'] / 60:.0f}" if done.exists() else "-"
-            label = f"{i} (no block frozen)" if name == FREEZE_CHECK else str(i)
+            label = {FREEZE_CHECK: f"{i} (no block frozen)", ORDERS_CHECK: f"{i} (both orders)"}.get(name, str(i))
             lines.append(f"| {family} | {label} | {settings['lr']} | {settings['eps'] or '-'} | " + " | ".join(cells)
                          + f" | {minutes} |")
     return lines + [""]

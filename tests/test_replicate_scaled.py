@@ -63,8 +63,11 @@ def test_final_runs_wait_for_their_sweep_then_train_with_its_choice(tmp_path):
     assert (flag["--learning-rate"], flag["--epochs"], flag["--limit"]) == ("1e-4", "2", "2000")
     assert command[command.index("--label-smoothing", command.index("--label-smoothing") + 1) + 1] == "0"
     assert flag["--model"].endswith("models/stage1")
-    both = plan.final_stage(tmp_path, "gram-both-orders").commands[0]
-    assert both.index("--both-orders") > both.index("--no-both-orders")  # the last flag wins
+    assert "--no-both-orders" in command
+    both = plan.orders_check_stage(tmp_path)
+    assert "--both-orders" in both.commands[0] and "--no-both-orders" not in both.commands[0]
+    assert both.commands[1][both.commands[1].index("--model") + 1].endswith("checkpoint-50")  # 800 examples, 16 a step
+    assert plan.sweep_stage(tmp_path, "gram", 1).commands[1][3].endswith("checkpoint-25")
     assert plan.final_stage(tmp_path, "gram-250").commands[0][plan.final_stage(tmp_path, "gram-250").commands[0]
                                                               .index("--limit") + 1] == "250"
 
