@@ -34,7 +34,7 @@ from replicate_plan import Stage
 SEED = 0
 SIZES = {
     "stage1_pairs": 4000, "train_sizes": (250, 1000, 2000), "dev": 200, "id_test": 200, "sweep_pairs": 400,
-    "eval_per_set": 300, "pandalm": 150, "judgebench": 60, "hh_test": 300, "hh_pool": 400, "adapt_n": (50, 200),
+    "eval_per_set": 300, "pandalm": 150, "judgebench": 60, "hh_test": 300, "hh_dev": 100, "hh_pool": 400, "adapt_n": (50, 200),
     "summ_test": 60, "summ_adapt_n": (40, 80),
 }
 LIMITS = {"stage1_tokens": 384, "stage2_tokens": 768, "eval_tokens": 768, "judgebench_tokens": 1024,
@@ -98,9 +98,12 @@ def build_data(run: Path) -> None:
     hh = short(read("hh-rlhf", shared / "hh-rlhf/harmless-base/test.jsonl.gz").records, LIMITS["hh_tokens"])
     pool, test = split_by_prompt(hh, SIZES["hh_test"], seed=SEED)
     pool = [p for p in pool if prompt_key(p.prompt) not in held_out]
+    pool, hh_dev = split_by_prompt(pool, SIZES["hh_dev"], seed=SEED)
     random.Random(SEED).shuffle(pool)
     save("hh-test", test, f"HH-RLHF harmless-base test, <= {LIMITS['hh_tokens']} tokens, split by prompt")
-    save("hh_pool", pool[:SIZES["hh_pool"]], "adaptation pool (other prompts), shuffled; --limit n takes the first n")
+    save("hh-dev", hh_dev, "HH-RLHF dev split (other prompts): adaptation settings are chosen on it only")
+    save("hh_pool", pool[:SIZES["hh_pool"]], "adaptation pool (other prompts than test and dev), shuffled; "
+         "--limit n takes the first n")
     held_out |= keys(test)
 
     rmb = read("rmb-pairwise", shared / "rmb/RMB_dataset/Pairwise_set").records
