@@ -27,6 +27,7 @@ import json
 import math
 import random
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from replicate_plan import Stage
@@ -162,6 +163,35 @@ def build_data(run: Path) -> None:
 
 # ---------------------------------------------------------------- tuning
 
+@dataclass(frozen=True)
+class Family:
+    """A kind of run tuned on its own: the command, the model it starts from (a name under models/, or the
+    backbone), its training and dev files, the pairs a sweep run trains on, its max-length key."""
+    verb: str
+    base: str
+    train: str
+    dev: str
+    sweep_pairs: int
+    limit: str
+    generative: bool
+
+
+FAMILY = {
+    "stage2-only": Family("finetune", "smollm2-135m", "train", "dev", SIZES["sweep_pairs"], "stage2_tokens", True),
+    "bt": Family("train-bt", "smollm2-135m", "train", "dev", SIZES["sweep_pairs"], "stage2_tokens", False),
+    "gram": Family("finetune", "stage1", "train", "dev", SIZES["sweep_pairs"], "stage2_tokens", True),
+    # adaptation (claim 4): tuned on HH-RLHF's dev split with the largest n; RMB Summarization has too few
+    # pairs for a dev split of its own (99 in its pool) and uses the same choice.
+    "adapt-gram": Family("adapt", "gram", "hh_pool", "hh-dev", SIZES["adapt_n"][-1], "hh_tokens", True),
+    "adapt-bt": Family("train-bt", "bt", "hh_pool", "hh-dev", SIZES["adapt_n"][-1], "hh_tokens", False),
+}
+
+
+def base_model(run: Path, family: str) -> str:
+    base = FAMILY[family].base
+    return base if base == "smollm2-135m" else str(run / "models" / base)
+
+
 def steps_per_epoch(pairs: int, examples_per_pair: int = 1) -> int:
     return math.ceil(math.ceil(pairs * examples_per_pair / 4) / 4)
 
@@ -196,11 +226,11 @@ def trial_settings(run: Path, family: str, i: int) -> dict | None:
     """Trial i's settings: the three learning rates, then the family's fourth run (None until the first
     three have been scored)."""
     if i < len(SWEEP_LRS):
-        return {"lr": SWEEP_LRS[i], "eps": None if family == "bt" else "0.1"}
+        return {"lr": SWEEP_LRS[i], "eps": "0.1" if FAMILY[family].generative else None}
     best = choose(run, family, trials=range(len(SWEEP_LRS)))
     if best is None:
         return None
-    if family != "bt":
+    if FAMILY[family].generative:
         return {"lr": best["lr"], "eps": "0.3"}
     lrs = [float(x) for x in SWEEP_LRS]
     k = lrs.index(float(best["lr"]))
@@ -217,7 +247,7 @@ def trial_eval_dir(run: Path, name: str, epoch: int) -> Path:
 
 def trial_results(run: Path, name: str, epoch: int) -> dict | None:
     folder = trial_eval_dir(run, name, epoch)
-    found = sorted(folder.glob("*/dev/results.json"))
+    found = sorted(folder.glob("*/*/results.json"))  # <model>/<dev set>/results.json
     return json.loads(found[0].read_text()) if found else None
 
 
@@ -258,23 +288,23 @@ def sweep_stage(run: Path, family: str, i: int, freeze: list[str] = FREEZE, name
     settings = trial_settings(run, family, i)
     if settings is None:
         return waiting(name, f"the first {len(SWEEP_LRS)} {family} trials")
-    steps = steps_per_epoch(SIZES["sweep_pairs"], 2 if both_orders else 1)
-    command = ["gram", "train-bt" if family == "bt" else "finetune", "--train-file", str(data / "train.jsonl"),
-               "--limit", str(SIZES["sweep_pairs"]), "--output-dir", str(model_dir),
-               "--max-length", str(LIMITS["stage2_tokens"]), *BATCH, "--learning-rate", settings["lr"],
-               "--epochs", str(SWEEP_EPOCHS), "--lr-scheduler", "cosine", "--warmup-ratio", "0.1", "--seed", "42",
-               "--logging-steps", "5", "--save-steps", str(steps), "--save-total-limit", str(SWEEP_EPOCHS),
-               "--keep-checkpoints", *freeze]
-    if family != "bt":
+    f = FAMILY[family]
+    steps = steps_per_epoch(f.sweep_pairs, 2 if both_orders else 1)
+    command = ["gram", f.verb, "--train-file", str(data / f"{f.train}.jsonl"), "--limit", str(f.sweep_pairs),
+               "--output-dir", str(model_dir), "--max-length", str(LIMITS[f.limit]), *BATCH,
+               "--learning-rate", settings["lr"], "--epochs", str(SWEEP_EPOCHS), "--lr-scheduler", "cosine",
+               "--warmup-ratio", "0.1", "--seed", "42", "--logging-steps", "5", "--save-steps", str(steps),
+               "--save-total-limit", str(SWEEP_EPOCHS), "--keep-checkpoints", *freeze]
+    if f.generative:
         command += ["--label-smoothing", settings["eps"], "--both-orders" if both_orders else "--no-both-orders"]
-    command += ["--model", str(run / "models" / "stage1") if family == "gram" else "smollm2-135m"]
+    command += ["--model", base_model(run, family)]
     commands, creates = [command], [str(model_dir / "train_summary.json")]
     for epoch in range(1, SWEEP_EPOCHS + 1):
         out = trial_eval_dir(run, name, epoch)
         checkpoint = model_dir / f"checkpoint-{steps * epoch}"
-        commands.append(["gram", "eval", "--model", str(checkpoint), "--benchmark", str(data / "dev.jsonl"),
+        commands.append(["gram", "eval", "--model", str(checkpoint), "--benchmark", str(data / f"{f.dev}.jsonl"),
                          "--output", str(out), "--template", "gram", "--quiet"])
-        creates.append(str(out / checkpoint.name / "dev" / "reliability.png"))
+        creates.append(str(out / checkpoint.name / f.dev / "reliability.png"))
     return Stage(name, commands, creates, after=lambda _run: shutil.rmtree(model_dir, ignore_errors=True))
 
 
@@ -301,37 +331,60 @@ BLIND = ["gram", "gram-eps0", "stage2-only", "bt", "zero-shot",
 
 def final_stage(run: Path, name: str) -> Stage:
     family, change, pairs = FINALS[name]
+    return trained_stage(run, name, family, FAMILY[family].train, pairs, FAMILY[family].limit, change)
+
+
+def trained_stage(run: Path, name: str, family: str, train: str, pairs: int, limit: str, change=()) -> Stage:
+    """models/<name>: the family's tuned settings on the first `pairs` of data/<train>.jsonl."""
     best = choose(run, family)
     if best is None:
         return waiting(name, f"the {family} sweep")
-    data, out = run / "data", run / "models" / name
-    command = ["gram", "train-bt" if family == "bt" else "finetune", "--train-file", str(data / "train.jsonl"),
-               "--limit", str(pairs), "--output-dir", str(out), "--max-length", str(LIMITS["stage2_tokens"]), *BATCH,
-               "--learning-rate", best["lr"], "--epochs", str(best["epochs"]), "--lr-scheduler", "cosine",
-               "--warmup-ratio", "0.1", "--seed", "42", "--logging-steps", "5", "--save-steps", "10",
-               "--save-total-limit", "1", *FREEZE]
-    if family != "bt":
+    f, out = FAMILY[family], run / "models" / name
+    command = ["gram", f.verb, "--train-file", str(run / "data" / f"{train}.jsonl"), "--limit", str(pairs),
+               "--output-dir", str(out), "--max-length", str(LIMITS[limit]), *BATCH, "--learning-rate", best["lr"],
+               "--epochs", str(best["epochs"]), "--lr-scheduler", "cosine", "--warmup-ratio", "0.1", "--seed", "42",
+               "--logging-steps", "5", "--save-steps", "10", "--save-total-limit", "1", *FREEZE]
+    if f.generative:
         command += ["--label-smoothing", best["eps"], "--no-both-orders"]
-    command += ["--model", str(run / "models" / "stage1") if family == "gram" else "smollm2-135m", *change]
+    command += ["--model", base_model(run, family), *change]
     return Stage(name, [command], [str(out / "train_summary.json")])
+
+
+# task -> (pool file, test file, the n adapted with, max-length key)
+ADAPT_TASKS = {"hh": ("hh_pool", "hh-test", SIZES["adapt_n"], "hh_tokens"),
+               "summ": ("summ_pool", "summ-test", SIZES["summ_adapt_n"], "summ_tokens")}
+
+
+def adapted(kind: str, task: str, n: int) -> str:
+    return kind if n == 0 else f"adapt-{kind}-{task}-{n}"
+
+
+def adaptation_stages(run: Path, task: str) -> list[Stage]:
+    """Claim 4: GRAM and BT adapted with n task pairs (the first n of the pool), each scored on the task's
+    test side together with n = 0 (the stage-2 models themselves)."""
+    pool, test, sizes, limit = ADAPT_TASKS[task]
+    out = [trained_stage(run, adapted(kind, task, n), f"adapt-{kind}", pool, n, limit)
+           for n in sizes for kind in ("gram", "bt")]
+    return out + [eval_stage(run, adapted(kind, task, n), [test]) for kind in ("gram", "bt") for n in (0, *sizes)]
 
 
 def model_path(run: Path, name: str) -> str:
     return "smollm2-135m" if name == "zero-shot" else str(run / "models" / name)
 
 
-def eval_stage(run: Path, name: str) -> Stage:
-    """Every evaluation set (in distribution, out of distribution) read by one model, with the prompt gram
-    trains on (the zero-shot model too, to compare like with like)."""
+def eval_stage(run: Path, name: str, sets: list[str] | None = None) -> Stage:
+    """Evaluation sets (default: in distribution and every out-of-distribution set) read by one model, with
+    the prompt gram trains on (the zero-shot model too, to compare like with like)."""
     commands, creates = [], []
     label = "smollm2-135m" if name == "zero-shot" else name
-    for s in ["id-test", *OOD_SETS]:
+    sets = sets or ["id-test", *OOD_SETS]
+    for s in sets:
         out = run / "eval"
         commands.append(["gram", "eval", "--model", model_path(run, name), "--benchmark", str(run / "data" / f"{s}.jsonl"),
                          "--output", str(out), "--max-length", str(LIMITS["judgebench_tokens"]), "--template", "gram",
                          "--quiet"])
         creates.append(str(out / label / s / "reliability.png"))
-    return Stage(f"eval-{name}", commands, creates)
+    return Stage(f"eval-{name}" + ("" if sets == ["id-test", *OOD_SETS] else f"-{'-'.join(sets)}"), commands, creates)
 
 
 BLIND_PAIRS = Path(__file__).resolve().parent.parent.parent / "shared" / "blind" / "pairs.jsonl"
@@ -381,4 +434,8 @@ def stages(run: Path) -> list[Stage]:
         for family in FAMILIES:
             name = f"{family}-{n}"
             out += [final_stage(run, name), eval_stage(run, name), *([blind_stage(run, name)] if name in BLIND else [])]
+    for kind in ("gram", "bt"):
+        out += [sweep_stage(run, f"adapt-{kind}", i) for i in range(len(SWEEP_LRS) + 1)]
+    for task in ADAPT_TASKS:
+        out += adaptation_stages(run, task)
     return out

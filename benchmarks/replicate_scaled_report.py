@@ -15,8 +15,8 @@ import random
 from pathlib import Path
 
 from bench_docs import replace_section
-from replicate_scaled import (FAMILIES, FINALS, FREEZE_CHECK, OOD_SETS, ORDERS_CHECK, SIZES, SWEEP_EPOCHS, SWEEP_LRS, choose,
-                              trial_name, trial_results, trial_settings)
+from replicate_scaled import (ADAPT_TASKS, FAMILY, FAMILIES, FINALS, FREEZE_CHECK, OOD_SETS, ORDERS_CHECK, SIZES, SWEEP_EPOCHS, SWEEP_LRS, choose,
+                              adapted, trial_name, trial_results, trial_settings)
 
 SETS = ["id-test", *OOD_SETS]
 MAIN = ["zero-shot", "bt", "stage2-only", "gram-eps0", "gram"]
@@ -105,12 +105,13 @@ def fmt(x: float, lo: float | None = None, hi: float | None = None, sign: str = 
 
 def sweep_table(run: Path) -> list[str]:
     lines = ["### Tuning on the dev split (the only data anything was selected on)", "",
-             f"Each run: the first {SIZES['sweep_pairs']} training pairs, one order per pair, {SWEEP_EPOCHS} epochs "
-             "(cosine), scored on dev after each epoch. Cells: length-controlled / plain dev accuracy (both orders "
+             f"Each run: the first {SIZES['sweep_pairs']} training pairs (adaptation: the first "
+             f"{SIZES['adapt_n'][-1]} of the HH-RLHF pool, scored on its dev split), one order per pair, {SWEEP_EPOCHS} "
+             "epochs (cosine), scored on dev after each epoch. Cells: length-controlled / plain dev accuracy (both orders "
              "averaged). **Bold**: the family's choice.", "",
              "| family | run | learning rate | eps | " + " | ".join(f"epoch {e}" for e in range(1, SWEEP_EPOCHS + 1))
              + " | minutes |", "|---|---|---|---|" + "---|" * (SWEEP_EPOCHS + 1)]
-    for family in FAMILIES:
+    for family in FAMILY:
         best = choose(run, family)
         runs = [(trial_name(family, i), i) for i in range(len(SWEEP_LRS) + 1)]
         if family == "stage2-only":
@@ -221,6 +222,38 @@ def learning_curves(run: Path, figures: Path, plt) -> list[str]:
     return lines + [""]
 
 
+def adaptation_table(run: Path) -> list[str]:
+    """Claim 4: accuracy on each task's test side against the task pairs adapted with, GRAM and BT."""
+    lines = []
+    for task, (_, test, sizes, _) in ADAPT_TASKS.items():
+        cells = {}
+        for kind in ("gram", "bt"):
+            for n in (0, *sizes):
+                scores = run / "eval" / adapted(kind, task, n) / test / "scores.jsonl"
+                cells[kind, n] = Scored(run / "data" / f"{test}.jsonl", scores) if scores.exists() else None
+        if not any(cells.values()):
+            continue
+        lines += [f"### Adaptation (claim 4): {test} (settings tuned on HH-RLHF dev)", "",
+                  "| model | " + " | ".join(f"n = {n}: accuracy / length-controlled" for n in (0, *sizes)) + " |",
+                  "|---|" + "---|" * (len(sizes) + 1)]
+        for kind in ("gram", "bt"):
+            row = []
+            for n in (0, *sizes):
+                c = cells[kind, n]
+                row.append("-" if c is None else f"{accuracy(c.right):.3f} / {length_controlled(c.right, c.longer):.3f}")
+            lines.append(f"| {LABELS[kind]} | " + " | ".join(row) + " |")
+        row = []
+        for n in (0, *sizes):
+            g, b = cells["gram", n], cells["bt", n]
+            if g is None or b is None:
+                row.append("-")
+                continue
+            d = accuracy(g.right) - accuracy(b.right)
+            row.append(fmt(d, *interval(lambda idx: accuracy(g.right, idx) - accuracy(b.right, idx), len(g.right)), sign="+"))
+        lines += ["| GRAM - BT, accuracy (paired) | " + " | ".join(row) + " |", ""]
+    return lines
+
+
 def wall_times(run: Path, stages) -> list[str]:
     lines = ["### Wall time per stage (2 CPU cores, fp32)", "", "| stage | minutes | finished |", "|---|---|---|"]
     total = 0.0
@@ -258,7 +291,7 @@ def write_report(run: Path, stages, docs: Path) -> None:
     figures.mkdir(parents=True, exist_ok=True)
     table, scored = main_table(run)
     lines = [*sweep_table(run), *table, *claims_table(scored), *learning_curves(run, figures, plt),
-             *data_table(run), *wall_times(run, stages)]
+             *adaptation_table(run), *data_table(run), *wall_times(run, stages)]
     blind = sorted(p.parent.name for p in (Path(__file__).resolve().parent / "results" / "replicate" / "blind")
                    .glob("*/scores.jsonl"))
     lines += [f"Blind set (`../shared/blind/pairs.jsonl`, labels not in the project): scores archived for "

@@ -150,3 +150,20 @@ def test_report_refuses_scores_that_do_not_match_the_data(tmp_path):
     scores.write_text(scores.read_text().split("\n", 1)[1])
     with pytest.raises(ValueError, match="3 rows"):
         report.pooled(run, "gram")
+
+
+def test_adaptation_table_pairs_gram_and_bt_on_the_task_test_side(tmp_path):
+    import replicate_scaled_report as report
+
+    run = fake_scaled_run(tmp_path)
+    rows = (run / "data" / "hhh.jsonl").read_text()
+    (run / "data" / "hh-test.jsonl").write_text(rows)
+    for model in ("gram", "bt"):
+        folder = run / "eval" / model / "hh-test"
+        folder.mkdir(parents=True)
+        (folder / "scores.jsonl").write_text((run / "eval" / model / "hhh" / "scores.jsonl").read_text())
+    lines = report.adaptation_table(run)
+    assert lines[0].startswith("### Adaptation (claim 4): hh-test")
+    assert any(line.startswith("| GRAM (stage 1 + 2) | 0.750 / 0.500 | - | - |") for line in lines)
+    assert any(line.startswith("| GRAM - BT, accuracy (paired) | +0.500") for line in lines)
+    assert not any("summ-test" in line for line in lines)  # nothing scored there: no table
