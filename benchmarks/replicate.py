@@ -48,7 +48,7 @@ import time
 from pathlib import Path
 
 from replicate_archive import ARCHIVE, SCALED_ARCHIVE, archive_stage, restore, stages_to_run
-from replicate_plan import TASKS, Stage, Task, adapted_name  # noqa: F401  (Task: re-exported for the tests)
+from replicate_plan import TASKS, Stage, Task, adapted_name, stage1_pairs  # noqa: F401  (Task: re-exported for the tests)
 from replicate_scaled import stages as scaled_stages
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,13 +153,12 @@ def build_data(run: Path) -> None:
     from transformers import AutoTokenizer
 
     from gram.backbone import resolve
-    from gram.data.pairs import pairs_from_set
     from gram.data.splits import split_by_prompt
     from gram.eval.benchmarks import BENCHMARKS, data_dir
     from gram.formats import read
     from gram.io import write_json_atomic, write_jsonl_atomic
     from gram.records import PreferencePair, prompt_key
-    from gram.templates import encode_judge, encode_pretrain
+    from gram.templates import encode_judge
 
     shared = data_dir()
     out = run / "data"
@@ -219,23 +218,9 @@ def build_data(run: Path) -> None:
     save("rmb-test", test, "RMB held-out prompts (in distribution)")
     save("stage2_train", train[:SIZES["stage2_pairs"]], f"RMB pairwise without Summarization, of {len(train)} short pairs")
 
-    rng = random.Random(SEED)
-    unlabeled = []
-    for fmt, path in [("alpaca-eval", "alpaca-eval/results"), ("arena-hard", "arena-hard-auto/data/arena-hard-v0.1"),
-                      ("alpaca-farm", "alpaca-farm/examples/data")]:
-        for s in read(fmt, shared / path).records:
-            if prompt_key(s.prompt) not in held_out and len(s.responses) >= 2:
-                unlabeled += pairs_from_set(s, per_prompt=8, rng=rng)
-    rng.shuffle(unlabeled)
-    stage1 = []
-    for p in unlabeled:
-        if len(json.dumps([p.prompt, p.response_a, p.response_b])) < 8 * LIMITS["stage1_tokens"]:
-            ids, _, truncated = encode_pretrain(tokenizer, p.prompt, p.response_a, p.response_b)
-            if len(ids) <= LIMITS["stage1_tokens"]:
-                stage1.append(p)
-        if len(stage1) == SIZES["stage1_pairs"]:
-            break
-    save("stage1", stage1, f"unlabeled pairs (AlpacaEval, Arena-Hard v0.1, AlpacaFarm), of {len(unlabeled)}")
+    stage1, drawn = stage1_pairs(shared, held_out, tokenizer, LIMITS["stage1_tokens"], SIZES["stage1_pairs"],
+                                 per_prompt=8, seed=SEED)
+    save("stage1", stage1, f"unlabeled pairs (AlpacaEval, Arena-Hard v0.1, AlpacaFarm), of {drawn}")
     write_json_atomic(out / "manifest.json", manifest)
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -37,3 +38,35 @@ class Stage:
     creates: list[str | None] = field(default_factory=list)
     python: object = None  # or an in-process function(run_dir), run before the commands
     after: object = None  # an in-process function(run_dir) run once the stage is done and archived
+
+
+def stage1_pairs(shared: Path, held_out: set[str], tokenizer, max_tokens: int, count: int, per_prompt: int,
+                 seed: int = 0) -> tuple[list, int]:
+    """(the first `count` unlabeled pairs whose stage-1 sequence fits `max_tokens`, how many pairs were drawn):
+    pairs of responses to prompts outside `held_out` from AlpacaEval outputs, Arena-Hard v0.1 answers and
+    AlpacaFarm outputs, at most `per_prompt` per prompt, shuffled (seeded)."""
+    import json
+    import random
+
+    from gram.data.pairs import pairs_from_set
+    from gram.formats import read
+    from gram.records import prompt_key
+    from gram.templates import encode_pretrain
+
+    rng = random.Random(seed)
+    unlabeled = []
+    for fmt, path in [("alpaca-eval", "alpaca-eval/results"), ("arena-hard", "arena-hard-auto/data/arena-hard-v0.1"),
+                      ("alpaca-farm", "alpaca-farm/examples/data")]:
+        for s in read(fmt, shared / path).records:
+            if prompt_key(s.prompt) not in held_out and len(s.responses) >= 2:
+                unlabeled += pairs_from_set(s, per_prompt=per_prompt, rng=rng)
+    rng.shuffle(unlabeled)
+    kept = []
+    for p in unlabeled:
+        if len(json.dumps([p.prompt, p.response_a, p.response_b])) < 8 * max_tokens:  # cheap bound first
+            ids, _, _ = encode_pretrain(tokenizer, p.prompt, p.response_a, p.response_b)
+            if len(ids) <= max_tokens:
+                kept.append(p)
+        if len(kept) == count:
+            break
+    return kept, len(unlabeled)

@@ -105,6 +105,20 @@ def results_json(run: Path, tag: str, model: str, bench: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def wall_times(run: Path, stages, title: str = "Wall time per stage") -> list[str]:
+    lines = [f"### {title}", "", "| stage | minutes | finished |", "|---|---|---|"]
+    total = 0.0
+    for s in stages:
+        done = run / "done" / f"{s.name}.json"
+        if done.exists():
+            d = json.loads(done.read_text())
+            total += d["seconds"]
+            lines.append(f"| {s.name} | {d['seconds'] / 60:.1f} | {d['finished']} |")
+        else:
+            lines.append(f"| {s.name} | not run yet | |")
+    return lines + [f"| **total** | **{total / 60:.1f}** ({total / 3600:.2f} h) | |", ""]
+
+
 def write_report(run: Path, stages, docs: Path) -> None:
     import matplotlib
 
@@ -117,18 +131,7 @@ def write_report(run: Path, stages, docs: Path) -> None:
     manifest = json.loads((data / "manifest.json").read_text())
     lines = []
 
-    # wall time of each stage
-    lines += ["### Wall time per stage", "", "| stage | minutes | finished |", "|---|---|---|"]
-    total = 0.0
-    for s in stages:
-        done = run / "done" / f"{s.name}.json"
-        if done.exists():
-            d = json.loads(done.read_text())
-            total += d["seconds"]
-            lines.append(f"| {s.name} | {d['seconds'] / 60:.1f} | {d['finished']} |")
-        else:
-            lines.append(f"| {s.name} | not run yet | |")
-    lines += [f"| **total** | **{total / 60:.1f}** ({total / 3600:.2f} h) | |", ""]
+    lines += wall_times(run, stages)
 
     # data
     lines += ["### Data (seed 0)", "", "| file | pairs | what |", "|---|---|---|"]

@@ -30,7 +30,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from replicate_plan import Stage
+from replicate_plan import Stage, stage1_pairs
 
 SEED = 0
 SIZES = {
@@ -55,13 +55,12 @@ def build_data(run: Path) -> None:
 
     from gram.backbone import resolve
     from gram.data.balance import balance_length
-    from gram.data.pairs import pairs_from_set
     from gram.data.splits import split_by_prompt
     from gram.eval.benchmarks import BENCHMARKS, data_dir
     from gram.formats import read
     from gram.io import write_json_atomic, write_jsonl_atomic
     from gram.records import PreferencePair, prompt_key
-    from gram.templates import encode_judge, encode_pretrain
+    from gram.templates import encode_judge
 
     shared = data_dir()
     out = run / "data"
@@ -141,23 +140,9 @@ def build_data(run: Path) -> None:
          f"stage-2 training pairs, shuffled; nested: --limit n takes the first n; of {len(train)}", sources=counts)
     held_out |= keys(dev) | keys(id_test)
 
-    rng = random.Random(SEED)
-    unlabeled = []
-    for fmt, path in [("alpaca-eval", "alpaca-eval/results"), ("arena-hard", "arena-hard-auto/data/arena-hard-v0.1"),
-                      ("alpaca-farm", "alpaca-farm/examples/data")]:
-        for s in read(fmt, shared / path).records:
-            if prompt_key(s.prompt) not in held_out and len(s.responses) >= 2:
-                unlabeled += pairs_from_set(s, per_prompt=32, rng=rng)
-    rng.shuffle(unlabeled)
-    stage1 = []
-    for p in unlabeled:
-        if len(json.dumps([p.prompt, p.response_a, p.response_b])) < 8 * LIMITS["stage1_tokens"]:
-            ids, _, _ = encode_pretrain(tokenizer, p.prompt, p.response_a, p.response_b)
-            if len(ids) <= LIMITS["stage1_tokens"]:
-                stage1.append(p)
-        if len(stage1) == SIZES["stage1_pairs"]:
-            break
-    save("stage1", stage1, f"unlabeled pairs (AlpacaEval, Arena-Hard v0.1, AlpacaFarm), of {len(unlabeled)}")
+    stage1, drawn = stage1_pairs(shared, held_out, tokenizer, LIMITS["stage1_tokens"], SIZES["stage1_pairs"],
+                                 per_prompt=32, seed=SEED)
+    save("stage1", stage1, f"unlabeled pairs (AlpacaEval, Arena-Hard v0.1, AlpacaFarm), of {drawn}")
     write_json_atomic(out / "manifest.json", manifest)
 
 

@@ -15,8 +15,24 @@ import random
 from pathlib import Path
 
 from bench_docs import replace_section
-from replicate_scaled import (ADAPT_TASKS, FAMILY, FAMILIES, FINALS, FREEZE_CHECK, OOD_SETS, ORDERS_CHECK, SIZES, SWEEP_EPOCHS, SWEEP_LRS, choose,
-                              adapted, trial_name, trial_results, trial_settings)
+from replicate_report import wall_times
+from replicate_scaled import (
+    ADAPT_TASKS,
+    FAMILIES,
+    FAMILY,
+    FINALS,
+    FREEZE_CHECK,
+    OOD_SETS,
+    ORDERS_CHECK,
+    SIZES,
+    SWEEP_EPOCHS,
+    SWEEP_LRS,
+    adapted,
+    choose,
+    trial_name,
+    trial_results,
+    trial_settings,
+)
 
 SETS = ["id-test", *OOD_SETS]
 MAIN = ["zero-shot", "bt", "stage2-only", "gram-eps0", "gram"]
@@ -254,20 +270,6 @@ def adaptation_table(run: Path) -> list[str]:
     return lines
 
 
-def wall_times(run: Path, stages) -> list[str]:
-    lines = ["### Wall time per stage (2 CPU cores, fp32)", "", "| stage | minutes | finished |", "|---|---|---|"]
-    total = 0.0
-    for s in stages:
-        done = run / "done" / f"{s.name}.json"
-        if done.exists():
-            d = json.loads(done.read_text())
-            total += d["seconds"]
-            lines.append(f"| {s.name} | {d['seconds'] / 60:.1f} | {d['finished']} |")
-        else:
-            lines.append(f"| {s.name} | not run yet | |")
-    return lines + [f"| **total** | **{total / 60:.1f}** ({total / 3600:.2f} h) | |", ""]
-
-
 def data_table(run: Path) -> list[str]:
     manifest = json.loads((run / "data" / "manifest.json").read_text())
     lines = ["### Data (seed 0)", "", "| file | pairs | what |", "|---|---|---|"]
@@ -291,7 +293,8 @@ def write_report(run: Path, stages, docs: Path) -> None:
     figures.mkdir(parents=True, exist_ok=True)
     table, scored = main_table(run)
     lines = [*sweep_table(run), *table, *claims_table(scored), *learning_curves(run, figures, plt),
-             *adaptation_table(run), *data_table(run), *wall_times(run, stages)]
+             *adaptation_table(run), *data_table(run),
+             *wall_times(run, stages, "Wall time per stage (2 CPU cores, fp32)")]
     blind = sorted(p.parent.name for p in (Path(__file__).resolve().parent / "results" / "replicate" / "blind")
                    .glob("*/scores.jsonl"))
     lines += [f"Blind set (`../shared/blind/pairs.jsonl`, labels not in the project): scores archived for "
