@@ -239,7 +239,7 @@ def trial_results(run: Path, name: str, epoch: int) -> dict | None:
 def selection_key(results: dict) -> tuple[float, float]:
     length = results.get("length") or {}
     controlled = length.get("length_controlled_accuracy")
-    return (controlled if controlled is not None else results["accuracy"], results["accuracy"])
+    return (controlled if controlled is not None else results["overall"], results["overall"])
 
 
 def dev_score(run: Path, name: str) -> float:

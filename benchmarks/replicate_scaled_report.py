@@ -141,7 +141,7 @@ def sweep_table(run: Path) -> list[str]:
             cells = []
             for epoch in range(1, SWEEP_EPOCHS + 1):
                 r = trial_results(run, name, epoch)
-                cell = "-" if r is None else f"{r['length']['length_controlled_accuracy']:.3f} / {r['accuracy']:.3f}"
+                cell = "-" if r is None else f"{r['length']['length_controlled_accuracy']:.3f} / {r['overall']:.3f}"
                 chosen = best and name == trial_name(family, best["trial"]) and epoch == best["epochs"]
                 cells.append(f"**{cell}**" if chosen else cell)
             done = run / "done" / f"{name}.json"

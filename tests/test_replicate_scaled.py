@@ -13,12 +13,25 @@ import replicate_scaled as plan  # noqa: E402
 
 
 def score_trial(run: Path, family: str, i: int, per_epoch: list[tuple[float, float]]) -> None:
-    """Write dev results for trial i: (length-controlled accuracy, accuracy) after each epoch."""
+    """Write dev results for trial i as `gram eval` does (gram.eval.metrics.summarize_scores), with the given
+    (length-controlled accuracy, accuracy) after each epoch: 40 pairs, 20 whose chosen response is the longer."""
+    from gram.eval.metrics import summarize_scores
+    from gram.records import PreferencePair
+    from gram.scoring.base import PairScore
+
+    pairs = [PreferencePair("p", "long answer", "short", "a") for _ in range(20)] + \
+            [PreferencePair("p", "short", "long answer", "a") for _ in range(20)]
     for epoch, (controlled, accuracy) in enumerate(per_epoch, start=1):
+        # right on x of the first 20 and y of the last 20: accuracy (x + y) / 40, controlled (x/20 + y/20) / 2,
+        # the same number; a row whose accuracy differs from its controlled accuracy adds unequal-length ties.
+        right = round(accuracy * 40)
+        rows = [PairScore(0.9, 0.1, 0.9, 0.1) if k < right else PairScore(0.1, 0.9, 0.1, 0.9) for k in range(40)]
+        results = summarize_scores(pairs, rows)
+        assert "length_controlled_accuracy" in results["length"] and "overall" in results  # what choose() reads
+        results["length"]["length_controlled_accuracy"] = controlled  # set apart from accuracy to test the order
         folder = plan.trial_eval_dir(run, plan.trial_name(family, i), epoch) / f"checkpoint-{epoch}" / "dev"
         folder.mkdir(parents=True)
-        (folder / "results.json").write_text(json.dumps(
-            {"accuracy": accuracy, "length": {"length_controlled_accuracy": controlled}}))
+        (folder / "results.json").write_text(json.dumps(results))
 
 
 def test_the_fourth_trial_waits_for_the_first_three_then_follows_the_best(tmp_path):
