@@ -185,7 +185,13 @@ def trial_name(family: str, i: int) -> str:
     return f"sweep-{family}-{i}"
 
 
-FREEZE_CHECK, ORDERS_CHECK = "check-no-freezing", "check-both-orders"
+FREEZE_CHECK, ORDERS_CHECK, GROUPING_CHECK = "check-no-freezing", "check-both-orders", "check-random-batches"
+
+
+def grouping_check_stage(run: Path) -> Stage:
+    """Efficiency, measured: the first stage-2-only trial with random batches (transformers' default)
+    instead of batches grouped by length (gram's): wall time and dev accuracy against that trial."""
+    return sweep_stage(run, "stage2-only", 0, name=GROUPING_CHECK, extra=("--no-group-by-length",))
 
 
 def freeze_check_stage(run: Path) -> Stage:
@@ -265,7 +271,7 @@ def choose(run: Path, family: str, trials: range | None = None) -> dict | None:
 
 
 def sweep_stage(run: Path, family: str, i: int, freeze: list[str] = FREEZE, name: str | None = None,
-                both_orders: bool = False) -> Stage:
+                both_orders: bool = False, extra: tuple[str, ...] = ()) -> Stage:
     """Train one trial for SWEEP_EPOCHS on the sweep subset, keep the checkpoint of each epoch, score each
     on the dev split, then delete the models (the final runs retrain with the chosen settings)."""
     name = name or trial_name(family, i)
@@ -282,7 +288,7 @@ def sweep_stage(run: Path, family: str, i: int, freeze: list[str] = FREEZE, name
                "--save-total-limit", str(SWEEP_EPOCHS), "--keep-checkpoints", *freeze]
     if f.generative:
         command += ["--label-smoothing", settings["eps"], "--both-orders" if both_orders else "--no-both-orders"]
-    command += ["--model", base_model(run, family)]
+    command += ["--model", base_model(run, family), *extra]
     commands, creates = [command], [str(model_dir / "train_summary.json")]
     for epoch in range(1, SWEEP_EPOCHS + 1):
         out = trial_eval_dir(run, name, epoch)
@@ -408,7 +414,7 @@ def stages(run: Path) -> list[Stage]:
     -> the GRAM models) next, so that a fresh machine retrains it once for everything that reads it."""
     out = [Stage("data", python=build_data)]
     out += [sweep_stage(run, "stage2-only", i) for i in range(len(SWEEP_LRS) + 1)]
-    out.append(freeze_check_stage(run))
+    out += [grouping_check_stage(run), freeze_check_stage(run)]
     out += [sweep_stage(run, "bt", i) for i in range(len(SWEEP_LRS) + 1)]
     out.append(pretrain_stage(run))
     out += [sweep_stage(run, "gram", i) for i in range(len(SWEEP_LRS) + 1)]

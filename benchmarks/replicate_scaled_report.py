@@ -22,6 +22,7 @@ from replicate_scaled import (
     FAMILY,
     FINALS,
     FREEZE_CHECK,
+    GROUPING_CHECK,
     OOD_SETS,
     ORDERS_CHECK,
     SIZES,
@@ -131,7 +132,7 @@ def sweep_table(run: Path) -> list[str]:
         best = choose(run, family)
         runs = [(trial_name(family, i), i) for i in range(len(SWEEP_LRS) + 1)]
         if family == "stage2-only":
-            runs.append((FREEZE_CHECK, best["trial"] if best else None))
+            runs += [(GROUPING_CHECK, 0), (FREEZE_CHECK, best["trial"] if best else None)]
         if family == "gram":
             runs.append((ORDERS_CHECK, best["trial"] if best else None))
         for name, i in runs:
@@ -146,7 +147,8 @@ def sweep_table(run: Path) -> list[str]:
                 cells.append(f"**{cell}**" if chosen else cell)
             done = run / "done" / f"{name}.json"
             minutes = f"{json.loads(done.read_text())['seconds'] / 60:.0f}" if done.exists() else "-"
-            label = {FREEZE_CHECK: f"{i} (no block frozen)", ORDERS_CHECK: f"{i} (both orders)"}.get(name, str(i))
+            label = {FREEZE_CHECK: f"{i} (no block frozen)", ORDERS_CHECK: f"{i} (both orders)",
+                     GROUPING_CHECK: f"{i} (random batches, not grouped by length)"}.get(name, str(i))
             lines.append(f"| {family} | {label} | {settings['lr']} | {settings['eps'] or '-'} | " + " | ".join(cells)
                          + f" | {minutes} |")
     return lines + [""]

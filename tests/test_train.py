@@ -236,3 +236,37 @@ def test_shared_template_head_gives_the_same_loss_and_gradients(tiny_model_dir, 
     assert a == pytest.approx(b, rel=1e-5)
     for name in ga:
         assert torch.allclose(ga[name], gb[name], atol=1e-5, rtol=1e-4), name
+
+
+def test_length_grouped_batches_pad_less_and_keep_every_example(tmp_path):
+    """gram's default sampler: every example once per epoch, micro-batches of similar lengths (BT pairs by
+    their longer side); --no-group-by-length gives transformers' random sampler back."""
+    import random
+
+    from transformers import TrainingArguments
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    from gram.train.trainers import LengthGroupedTrainer, example_length
+
+    rng = random.Random(0)
+    examples = [{"input_ids": [1] * rng.randint(10, 700), "label": 0} for _ in range(320)]
+    assert example_length({"chosen_ids": [1] * 5, "rejected_ids": [1] * 9}) == 9
+
+    def sampler(strategy):
+        args = TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=4, gradient_accumulation_steps=4,
+                                 train_sampling_strategy=strategy, use_cpu=True, report_to="none")
+        trainer = LengthGroupedTrainer.__new__(LengthGroupedTrainer)  # the sampler needs only args and data
+        trainer.args, trainer.train_dataset = args, examples
+        return trainer._get_train_sampler()
+
+    def padded(order):
+        return sum(max(len(examples[i]["input_ids"]) for i in order[k:k + 4]) * 4 for k in range(0, len(order), 4))
+
+    torch.manual_seed(0)
+    grouped = list(sampler("group_by_length"))
+    assert isinstance(sampler("group_by_length"), LengthGroupedSampler)
+    assert sorted(grouped) == list(range(len(examples)))
+    random_order = list(sampler("random"))
+    assert sorted(random_order) == list(range(len(examples)))
+    real = sum(len(e["input_ids"]) for e in examples)
+    assert padded(grouped) < 1.05 * real < 1.2 * real < padded(random_order)

@@ -43,6 +43,8 @@ class TrainConfig:
     dtype: str = opt("auto", "weights dtype: auto (bf16 on a GPU that has it, else fp32), float32, bfloat16, float16",
                      choices=("auto", "float32", "bfloat16", "float16"))
     gradient_checkpointing: bool = opt(False, "recompute activations in the backward pass: less memory, ~30% more time")
+    group_by_length: bool = opt(True, "batch examples of similar length together (seeded random groups, each "
+                                      "sorted by length): far less padding, so faster steps")
     lora: bool = opt(False, "train LoRA adapters (PEFT) instead of all weights")
     freeze_layers: int = opt(0, "freeze the first N transformer blocks and the input embeddings: a step costs the "
                                 "forward pass plus the backward of the blocks above (not with --lora or "

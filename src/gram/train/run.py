@@ -137,6 +137,7 @@ def training_arguments(config: TrainConfig) -> TrainingArguments:
         activation_checkpointing=config.gradient_checkpointing,
         bf16=backbone.resolve_dtype(config.dtype, backbone.default_device()) == torch.bfloat16,
         remove_unused_columns=False,
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         include_num_input_tokens_seen="non_padding",
         report_to=config.report_to,
         deepspeed=config.deepspeed,

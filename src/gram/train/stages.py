@@ -13,8 +13,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from transformers import Trainer
-
 from ..batching import pad_id, safe_pad_id
 from ..records import PreferencePair
 from ..templates import label_token_ids, template_head
@@ -26,7 +24,7 @@ from .data import (
     finetune_examples,
     pretrain_examples,
 )
-from .trainers import BTTrainer, GramTrainer
+from .trainers import BTTrainer, GramTrainer, LengthGroupedTrainer
 
 
 @dataclass
@@ -34,7 +32,7 @@ class Prepared:
     examples: list[dict]
     counts: Counter
     collator: object
-    trainer_cls: type = Trainer
+    trainer_cls: type = LengthGroupedTrainer
     trainer_kwargs: dict = field(default_factory=dict)
 
 
