@@ -66,7 +66,8 @@ def restore(run: Path, archive: Path = ARCHIVE) -> list[str]:
         print(f"replicate: {archive} was made from other data; not restored", flush=True)
         return []
     restored = []
-    for path in sorted(p for p in archive.rglob("*") if p.is_file() and p != kept):
+    for path in sorted(p for p in archive.rglob("*") if p.is_file() and p != kept
+                       and p.relative_to(archive).parts[0] != "blind"):  # the scaled run's blind-set scores
         target = run / path.relative_to(archive)
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)

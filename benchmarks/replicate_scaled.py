@@ -104,7 +104,7 @@ def build_data(run: Path) -> None:
     save("hh-dev", hh_dev, "HH-RLHF dev split (other prompts): adaptation settings are chosen on it only")
     save("hh_pool", pool[:SIZES["hh_pool"]], "adaptation pool (other prompts than test and dev), shuffled; "
          "--limit n takes the first n")
-    held_out |= keys(test)
+    held_out |= keys(test) | keys(hh_dev)
 
     rmb = read("rmb-pairwise", shared / "rmb/RMB_dataset/Pairwise_set").records
     summ = short([p for p in rmb if "Summarization" in p.category and prompt_key(p.prompt) not in held_out],
@@ -238,7 +238,9 @@ def trial_eval_dir(run: Path, name: str, epoch: int) -> Path:
 
 def trial_results(run: Path, name: str, epoch: int) -> dict | None:
     folder = trial_eval_dir(run, name, epoch)
-    found = sorted(folder.glob("*/*/results.json"))  # <model>/<dev set>/results.json
+    found = list(folder.glob("*/*/results.json"))  # checkpoint-N/<dev set>/results.json
+    if len(found) > 1:
+        raise SystemExit(f"replicate: {folder} holds {len(found)} results; one checkpoint's evaluation expected")
     return json.loads(found[0].read_text()) if found else None
 
 

@@ -30,6 +30,7 @@ from replicate_scaled import (
     SWEEP_LRS,
     adapted,
     choose,
+    selection_key,
     trial_name,
     trial_results,
     trial_settings,
@@ -47,26 +48,29 @@ CLAIMS = [("gram", "stage2-only", "(1) stage 1 helps: GRAM - stage 2 only"),
 
 class Scored:
     """One model on one set: per pair, right (0/1) and whether the chosen response is the longer (None:
-    equal lengths), plus |P(A | a first) - P(A | b first)| and order agreement where the model has orders."""
+    equal lengths), plus |P(A | a first) - P(A | b first)| and order agreement where the model reads the
+    pair in two orders (a reward model scores each response alone: it has none)."""
 
-    def __init__(self, data: Path, scores: Path | None, rule: str | None = None):
+    def __init__(self, data: Path, scores: Path | None, rule: str | None = None, reward_model: bool = False):
         texts = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines()]
         rows = [json.loads(line) for line in scores.read_text(encoding="utf-8").splitlines()] if scores else texts
         if len(rows) != len(texts):
             raise ValueError(f"{scores}: {len(rows)} rows, but {data} has {len(texts)}")
-        self.right, self.longer, self.gap, self.agree = [], [], [], []
+        self.right, self.longer, self.tie, self.gap, self.agree = [], [], [], [], []
         for t, r in zip(texts, rows):
             if t.get("label") not in ("a", "b"):
                 continue
             a, b = len(t["response_a"]), len(t["response_b"])
             chosen_longer = None if a == b else (a > b) == (t["label"] == "a")
-            if rule:  # a length-only judge
+            if rule:  # a length-only judge: a coin flip (half credit) where the lengths are equal
                 pick_a = (a > b) if rule == "longer" else (a < b)
-                self.right.append(int(a != b and pick_a == (t["label"] == "a")))
+                self.right.append(0.5 if a == b else int(pick_a == (t["label"] == "a")))
+                self.tie.append(a == b)
             else:
                 chosen = r["score_a"] if t["label"] == "a" else r["score_b"]
                 self.right.append(int(chosen > 0.5))
-                if r.get("p_a_ab") is not None and r.get("p_a_ba") is not None:
+                self.tie.append(r["score_a"] == r["score_b"])
+                if r.get("p_a_ab") is not None and r.get("p_a_ba") is not None and not reward_model:
                     self.gap.append(abs(r["p_a_ab"] - (1 - r["p_a_ba"])))
                     self.agree.append(int((r["p_a_ab"] > 0.5) == (r["p_a_ba"] < 0.5)))
             self.longer.append(chosen_longer)
@@ -93,6 +97,10 @@ def interval(stat, n: int, resamples: int = 2000, seed: int = 0) -> tuple[float,
     return values[int(0.025 * resamples)], values[int(0.975 * resamples) - 1]
 
 
+def is_reward_model(model: str) -> bool:
+    return model == "bt" or model.startswith(("bt-", "adapt-bt-"))
+
+
 def pooled(run: Path, model: str, sets=OOD_SETS) -> Scored | None:
     """A model's scores over several sets, concatenated (None until every set is scored)."""
     parts = []
@@ -104,11 +112,12 @@ def pooled(run: Path, model: str, sets=OOD_SETS) -> Scored | None:
         scores = run / "eval" / ("smollm2-135m" if model == "zero-shot" else model) / s / "scores.jsonl"
         if not scores.exists():
             return None
-        parts.append(Scored(data, scores))
+        parts.append(Scored(data, scores, reward_model=is_reward_model(model)))
     out = parts[0]
     for p in parts[1:]:
         out.right += p.right
         out.longer += p.longer
+        out.tie += p.tie
         out.gap += p.gap
         out.agree += p.agree
     return out
@@ -142,7 +151,7 @@ def sweep_table(run: Path) -> list[str]:
             cells = []
             for epoch in range(1, SWEEP_EPOCHS + 1):
                 r = trial_results(run, name, epoch)
-                cell = "-" if r is None else f"{r['length']['length_controlled_accuracy']:.3f} / {r['overall']:.3f}"
+                cell = "-" if r is None else f"{selection_key(r)[0]:.3f} / {r['overall']:.3f}"
                 chosen = best and name == trial_name(family, best["trial"]) and epoch == best["epochs"]
                 cells.append(f"**{cell}**" if chosen else cell)
             done = run / "done" / f"{name}.json"
@@ -173,15 +182,16 @@ def main_table(run: Path) -> tuple[list[str], dict]:
         n = len(p.right)
         acc = fmt(accuracy(p.right), *interval(lambda idx: accuracy(p.right, idx), n))
         lc = fmt(length_controlled(p.right, p.longer), *interval(lambda idx: length_controlled(p.right, p.longer, idx), n))
-        unequal = [i for i in range(n) if p.longer[i] is not None]
-        picks = sum(p.right[i] == int(p.longer[i]) for i in unequal) / len(unequal)  # right == chose the longer
+        decided = [i for i in range(n) if p.longer[i] is not None and not p.tie[i]]
+        picks = sum(p.right[i] == int(p.longer[i]) for i in decided) / len(decided)  # right == chose the longer
         agree = fmt(sum(p.agree) / len(p.agree)) if p.agree else "-"
         gap = fmt(sum(p.gap) / len(p.gap)) if p.gap else "-"
         lines.append(f"| {LABELS[m]} | " + " | ".join(per_set) + f" | {acc} | {lc} | {picks:.3f} | {agree} | {gap} |")
     counts = " / ".join(f"{s} {len(pooled(run, 'longer', [s]).right)}" for s in SETS)
-    lines += ["", f"Pairs: {counts}. \"Picks longer\": share of OOD pairs with unequal lengths where the model's "
-              "preferred response is the longer. Order agreement: share of pairs whose two presentation orders pick "
-              "the same response (position consistency).", ""]
+    lines += ["", f"Pairs: {counts}. \"Picks longer\": share of OOD pairs with unequal lengths (and unequal scores) "
+              "where the model's preferred response is the longer. Order agreement: share of pairs whose two "
+              "presentation orders pick the same response (position consistency; a reward model reads each "
+              "response alone, so it has none). A length-only judge gets half credit where the lengths are equal.", ""]
     return lines, scored
 
 

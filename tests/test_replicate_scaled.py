@@ -180,3 +180,30 @@ def test_adaptation_table_pairs_gram_and_bt_on_the_task_test_side(tmp_path):
     assert any(line.startswith("| GRAM (stage 1 + 2) | 0.750 / 0.500 | - | - |") for line in lines)
     assert any(line.startswith("| GRAM - BT, accuracy (paired) | +0.500") for line in lines)
     assert not any("summ-test" in line for line in lines)  # nothing scored there: no table
+
+
+def test_length_only_judges_get_half_credit_on_equal_lengths_and_ties_are_no_pick(tmp_path):
+    import replicate_scaled_report as report
+
+    data, scores = tmp_path / "d.jsonl", tmp_path / "s.jsonl"
+    rows = [{"prompt": "p", "response_a": "same", "response_b": "size", "label": "a"},
+            {"prompt": "p", "response_a": "longer one", "response_b": "short", "label": "a"},
+            {"prompt": "p", "response_a": "longer one", "response_b": "short", "label": "b"}]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert report.Scored(data, None, rule="longer").right == [0.5, 1, 0]
+    scores.write_text("".join(json.dumps(s) + "\n" for s in [
+        {"score_a": 0.9, "score_b": 0.1}, {"score_a": 0.5, "score_b": 0.5}, {"score_a": 0.2, "score_b": 0.8}]))
+    scored = report.Scored(data, scores, reward_model=True)
+    assert scored.tie == [False, True, False] and scored.agree == [] and scored.gap == []
+
+
+def test_the_small_runs_restore_leaves_the_blind_scores_alone(tmp_path):
+    from replicate_archive import restore
+
+    archive, run = tmp_path / "archive", tmp_path / "run"
+    (run / "data").mkdir(parents=True)
+    (archive / "blind" / "gram").mkdir(parents=True)
+    (archive / "blind" / "gram" / "scores.jsonl").write_text("{}\n")
+    (archive / "data.json").write_text("{}")
+    restore(run, archive)
+    assert not (run / "blind").exists()

@@ -18,8 +18,8 @@ import sys
 from collections import Counter
 
 from .. import backbone
-from ..data.cleaning import clean, dedup
 from ..data.balance import balance_length
+from ..data.cleaning import clean, dedup
 from ..data.pairs import both_orders, pairs_from_set
 from ..formats import FORMATS, read
 from ..formats.gram_reference import to_finetune, to_pretrain

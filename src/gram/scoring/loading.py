@@ -14,7 +14,6 @@ from .base import Scorer
 from .judge import Judge
 from .reward_model import RewardModelJudge
 
-
 REASONING_NAMES = re.compile(r"gram-?(rr|r\^?2)\b", re.IGNORECASE)
 
 

@@ -85,9 +85,17 @@ def run_identity(stage: str, config) -> dict:
     return {"stage": stage, "settings": settings, "train_file_sha256": file_sha256(config.train_file)}
 
 
+# settings added since gram_run.json was introduced, with the behaviour a run written before them had
+BEFORE_THE_SETTING = {"group_by_length": False}
+
+
+def saved_settings(saved: dict) -> dict:
+    return {**BEFORE_THE_SETTING, **saved.get("settings", {})}
+
+
 def differences(saved: dict, wanted: dict) -> list[str]:
     out = [] if saved.get("stage") == wanted["stage"] else [f"stage {saved.get('stage')} -> {wanted['stage']}"]
-    old, new = saved.get("settings", {}), wanted["settings"]
+    old, new = saved_settings(saved), wanted["settings"]
     out += [f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
     if saved.get("train_file_sha256") != wanted["train_file_sha256"]:
         out.append("the training data's content")
@@ -97,7 +105,7 @@ def differences(saved: dict, wanted: dict) -> list[str]:
 def extends(saved: dict, wanted: dict) -> bool:
     """Whether `wanted` only trains the saved run for longer (more max_steps or epochs, all else equal), as
     Trainer's own resume allows."""
-    old, new = saved.get("settings", {}), wanted["settings"]
+    old, new = saved_settings(saved), wanted["settings"]
     keys = {k for k in set(old) | set(new) if old.get(k) != new.get(k)}
     if not keys or not keys <= {"max_steps", "epochs"} or saved.get("stage") != wanted["stage"] \
             or saved.get("train_file_sha256") != wanted["train_file_sha256"]:

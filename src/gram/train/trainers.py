@@ -11,7 +11,7 @@ import time
 
 import torch
 from transformers import Trainer, TrainerCallback
-from transformers.trainer_pt_utils import LengthGroupedSampler
+from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
 from ..kv_prefix import cache_argument, run_prefix
 from ..kv_prefix import expand as expand_cache
@@ -26,6 +26,23 @@ def example_length(example: dict) -> int:
     return max(len(example["chosen_ids"]), len(example["rejected_ids"]))
 
 
+class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
+    """transformers' LengthGroupedSampler with its order drawn from seed + epoch, as the Trainer's random
+    sampler does (data_seed + epoch): a run resumed in the middle of any epoch skips exactly the batches
+    it trained, and several processes draw the same order."""
+
+    def __init__(self, batch_size: int, lengths: list[int], seed: int):
+        super().__init__(batch_size, lengths=lengths)
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=generator))
+
+
 class LengthGroupedTrainer(Trainer):
     """transformers' group_by_length for gram's list-of-dicts datasets, BT pairs included: examples are
     drawn in seeded random groups of ~50 optimizer steps, each group sorted by length, so a micro-batch
@@ -36,8 +53,9 @@ class LengthGroupedTrainer(Trainer):
         dataset = self.train_dataset if train_dataset is None else train_dataset
         if self.args.train_sampling_strategy != "group_by_length" or dataset is None:
             return super()._get_train_sampler(train_dataset)
-        return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
-                                    lengths=[example_length(e) for e in dataset])
+        seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+        return EpochSeededLengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                                               [example_length(e) for e in dataset], seed)
 
 
 class GramTrainer(LengthGroupedTrainer):
