@@ -285,12 +285,8 @@ def run_stage(run: Path, stage: Stage, archive: Path = ARCHIVE) -> None:
     print(f"[replicate] {stage.name}: done in {seconds / 60:.1f} min", flush=True)
 
 
-def small_plan(run: Path) -> list[Stage]:
-    return stages(run)
-
-
 # scale -> (its stages, its archive, its run directory under runs/, the module writing its report)
-SCALES = {"small": (small_plan, ARCHIVE, "replicate", "replicate_report"),
+SCALES = {"small": (stages, ARCHIVE, "replicate", "replicate_report"),
           "scaled": (scaled_stages, SCALED_ARCHIVE, "replicate-scaled", "replicate_scaled_report")}
 
 
