@@ -134,9 +134,10 @@ def sweep_table(run: Path) -> list[str]:
              f"Each run: the first {SIZES['sweep_pairs']} training pairs (adaptation: the first "
              f"{SIZES['adapt_n'][-1]} of the HH-RLHF pool, scored on its dev split), one order per pair, {SWEEP_EPOCHS} "
              "epochs (cosine), scored on dev after each epoch. Cells: length-controlled / plain dev accuracy (both orders "
-             "averaged). **Bold**: the family's choice.", "",
+             "averaged); position consistency: the share of pairs judged the same way in both orders, after each epoch. "
+             "**Bold**: the family's choice.", "",
              "| family | run | learning rate | eps | " + " | ".join(f"epoch {e}" for e in range(1, SWEEP_EPOCHS + 1))
-             + " | minutes |", "|---|---|---|---|" + "---|" * (SWEEP_EPOCHS + 1)]
+             + " | position consistency | minutes |", "|---|---|---|---|" + "---|" * (SWEEP_EPOCHS + 2)]
     for family in FAMILY:
         best = choose(run, family)
         runs = [(trial_name(family, i), i) for i in range(len(SWEEP_LRS) + 1)]
@@ -148,18 +149,20 @@ def sweep_table(run: Path) -> list[str]:
             settings = trial_settings(run, family, i) if i is not None else None
             if settings is None:
                 continue
-            cells = []
+            cells, consistency = [], []
             for epoch in range(1, SWEEP_EPOCHS + 1):
                 r = trial_results(run, name, epoch)
                 cell = "-" if r is None else f"{selection_key(r)[0]:.3f} / {r['overall']:.3f}"
                 chosen = best and name == trial_name(family, best["trial"]) and epoch == best["epochs"]
                 cells.append(f"**{cell}**" if chosen else cell)
+                consistency.append("-" if r is None or r.get("position_consistency") is None
+                                   else f"{r['position_consistency']:.2f}")
             done = run / "done" / f"{name}.json"
             minutes = f"{json.loads(done.read_text())['seconds'] / 60:.0f}" if done.exists() else "-"
             label = {FREEZE_CHECK: f"{i} (no block frozen)", ORDERS_CHECK: f"{i} (both orders)",
                      GROUPING_CHECK: f"{i} (random batches, not grouped by length)"}.get(name, str(i))
             lines.append(f"| {family} | {label} | {settings['lr']} | {settings['eps'] or '-'} | " + " | ".join(cells)
-                         + f" | {minutes} |")
+                         + f" | {' / '.join(consistency)} | {minutes} |")
     return lines + [""]
 
 

@@ -155,6 +155,20 @@ def test_report_pools_length_controlled_accuracy_and_pairs_the_claims(tmp_path):
     assert any("not run yet" in line for line in claims)  # stage 2 only has no scores
 
 
+def test_sweep_table_shows_each_epochs_dev_accuracy_and_position_consistency(tmp_path):
+    import replicate_scaled_report as report
+
+    for i, s in enumerate([0.5, 0.7, 0.6, 0.55]):
+        score_trial(tmp_path, "stage2-only", i, [(s - 0.05, s), (s, s)])
+    results = plan.trial_eval_dir(tmp_path, plan.trial_name("stage2-only", 1), 1) / "checkpoint-1" / "dev" / "results.json"
+    edited = json.loads(results.read_text())
+    assert edited["position_consistency"] == 1.0  # the fixture's pairs are judged alike in both orders
+    results.write_text(json.dumps({**edited, "position_consistency": 0.25}))
+    rows = [line for line in report.sweep_table(tmp_path) if line.startswith("| stage2-only |")]
+    assert len(rows) == 6 and rows[-1].endswith("| - | - | - / - | - |")  # the checks, not run yet
+    assert rows[1] == "| stage2-only | 1 | 1e-4 | 0.1 | 0.650 / 0.700 | **0.700 / 0.700** | 0.25 / 1.00 | - |"
+
+
 def test_report_refuses_scores_that_do_not_match_the_data(tmp_path):
     import replicate_scaled_report as report
 
