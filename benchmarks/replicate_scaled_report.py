@@ -134,7 +134,8 @@ def sweep_table(run: Path) -> list[str]:
              f"Each run: the first {SIZES['sweep_pairs']} training pairs (adaptation: the first "
              f"{SIZES['adapt_n'][-1]} of the HH-RLHF pool, scored on its dev split), one order per pair, {SWEEP_EPOCHS} "
              "epochs (cosine), scored on dev after each epoch. Cells: length-controlled / plain dev accuracy (both orders "
-             "averaged); position consistency: the share of pairs judged the same way in both orders, after each epoch. "
+             "averaged); position consistency: the share of pairs judged the same way in both orders, after each epoch "
+             "(a reward model reads each response alone, so it has none). "
              "**Bold**: the family's choice.", "",
              "| family | run | learning rate | eps | " + " | ".join(f"epoch {e}" for e in range(1, SWEEP_EPOCHS + 1))
              + " | position consistency | minutes |", "|---|---|---|---|" + "---|" * (SWEEP_EPOCHS + 2)]
@@ -155,8 +156,8 @@ def sweep_table(run: Path) -> list[str]:
                 cell = "-" if r is None else f"{selection_key(r)[0]:.3f} / {r['overall']:.3f}"
                 chosen = best and name == trial_name(family, best["trial"]) and epoch == best["epochs"]
                 cells.append(f"**{cell}**" if chosen else cell)
-                consistency.append("-" if r is None or r.get("position_consistency") is None
-                                   else f"{r['position_consistency']:.2f}")
+                generative = FAMILY[family].generative  # a reward model reads each response alone: no order
+                consistency.append("-" if r is None or not generative else f"{r['position_consistency']:.2f}")
             done = run / "done" / f"{name}.json"
             minutes = f"{json.loads(done.read_text())['seconds'] / 60:.0f}" if done.exists() else "-"
             label = {FREEZE_CHECK: f"{i} (no block frozen)", ORDERS_CHECK: f"{i} (both orders)",

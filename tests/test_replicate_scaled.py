@@ -167,6 +167,8 @@ def test_sweep_table_shows_each_epochs_dev_accuracy_and_position_consistency(tmp
     rows = [line for line in report.sweep_table(tmp_path) if line.startswith("| stage2-only |")]
     assert len(rows) == 6 and rows[-1].endswith("| - | - | - / - | - |")  # the checks, not run yet
     assert rows[1] == "| stage2-only | 1 | 1e-4 | 0.1 | 0.650 / 0.700 | **0.700 / 0.700** | 0.25 / 1.00 | - |"
+    score_trial(tmp_path, "bt", 0, [(0.5, 0.5), (0.6, 0.6)])
+    assert "| bt | 0 | 2e-5 | - | 0.500 / 0.500 | 0.600 / 0.600 | - / - | - |" in report.sweep_table(tmp_path)
 
 
 def test_report_refuses_scores_that_do_not_match_the_data(tmp_path):
