@@ -140,7 +140,7 @@ def sweep_table(run: Path) -> list[str]:
              "| family | run | learning rate | eps | " + " | ".join(f"epoch {e}" for e in range(1, SWEEP_EPOCHS + 1))
              + " | position consistency | minutes |", "|---|---|---|---|" + "---|" * (SWEEP_EPOCHS + 2)]
     for family in FAMILY:
-        best = choose(run, family)
+        best, generative = choose(run, family), FAMILY[family].generative  # a reward model has no order
         runs = [(trial_name(family, i), i) for i in range(len(SWEEP_LRS) + 1)]
         if family == "stage2-only":
             runs += [(GROUPING_CHECK, 0), (FREEZE_CHECK, best["trial"] if best else None)]
@@ -156,7 +156,6 @@ def sweep_table(run: Path) -> list[str]:
                 cell = "-" if r is None else f"{selection_key(r)[0]:.3f} / {r['overall']:.3f}"
                 chosen = best and name == trial_name(family, best["trial"]) and epoch == best["epochs"]
                 cells.append(f"**{cell}**" if chosen else cell)
-                generative = FAMILY[family].generative  # a reward model reads each response alone: no order
                 consistency.append("-" if r is None or not generative else f"{r['position_consistency']:.2f}")
             done = run / "done" / f"{name}.json"
             minutes = f"{json.loads(done.read_text())['seconds'] / 60:.0f}" if done.exists() else "-"
