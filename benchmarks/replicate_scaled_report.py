@@ -129,6 +129,12 @@ def fmt(x: float, lo: float | None = None, hi: float | None = None, sign: str = 
     return f"{x:{sign}.3f}" + (f" [{lo:{sign}.3f}, {hi:{sign}.3f}]" if lo is not None else "")
 
 
+def short_lr(lr: str) -> str:
+    """A learning rate as the sweep plan spells its grid: 2.0e-04 -> 2e-4, 1.5e-04 -> 1.5e-4."""
+    mantissa, exponent = f"{float(lr):.1e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
 def sweep_table(run: Path) -> list[str]:
     lines = ["### Tuning on the dev split (the only data anything was selected on)", "",
              f"Each run: the first {SIZES['sweep_pairs']} training pairs (adaptation: the first "
@@ -161,7 +167,7 @@ def sweep_table(run: Path) -> list[str]:
             minutes = f"{json.loads(done.read_text())['seconds'] / 60:.0f}" if done.exists() else "-"
             label = {FREEZE_CHECK: f"{i} (no block frozen)", ORDERS_CHECK: f"{i} (both orders)",
                      GROUPING_CHECK: f"{i} (random batches, not grouped by length)"}.get(name, str(i))
-            lines.append(f"| {family} | {label} | {settings['lr']} | {settings['eps'] or '-'} | " + " | ".join(cells)
+            lines.append(f"| {family} | {label} | {short_lr(settings['lr'])} | {settings['eps'] or '-'} | " + " | ".join(cells)
                          + f" | {' / '.join(consistency)} | {minutes} |")
     return lines + [""]
 

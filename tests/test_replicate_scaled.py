@@ -171,6 +171,13 @@ def test_sweep_table_shows_each_epochs_dev_accuracy_and_position_consistency(tmp
     assert "| bt | 0 | 2e-5 | - | 0.500 / 0.500 | 0.600 / 0.600 | - / - | - |" in report.sweep_table(tmp_path)
 
 
+@pytest.mark.parametrize("lr, shown", [("2e-5", "2e-5"), ("2.0e-04", "2e-4"), ("1.5e-04", "1.5e-4"), ("0.0001", "1e-4")])
+def test_sweep_table_spells_every_learning_rate_like_the_grid(lr, shown):
+    import replicate_scaled_report as report
+
+    assert report.short_lr(lr) == shown
+
+
 def test_report_refuses_scores_that_do_not_match_the_data(tmp_path):
     import replicate_scaled_report as report
 
