@@ -141,10 +141,11 @@ def sweep_table(run: Path) -> list[str]:
              f"{SIZES['adapt_n'][-1]} of the HH-RLHF pool, scored on its dev split), one order per pair, {SWEEP_EPOCHS} "
              "epochs (cosine), scored on dev after each epoch. Cells: length-controlled / plain dev accuracy (both orders "
              "averaged); position consistency: the share of pairs judged the same way in both orders, after each epoch "
-             "(a reward model reads each response alone, so it has none). "
+             "(a reward model reads each response alone, so it has none); picks the longer: the share of unequal-length pairs "
+             "whose longer response it prefers, after each epoch (a length-only judge: 0 or 1). "
              "**Bold**: the family's choice.", "",
              "| family | run | learning rate | eps | " + " | ".join(f"epoch {e}" for e in range(1, SWEEP_EPOCHS + 1))
-             + " | position consistency | minutes |", "|---|---|---|---|" + "---|" * (SWEEP_EPOCHS + 2)]
+             + " | position consistency | picks the longer | minutes |", "|---|---|---|---|" + "---|" * (SWEEP_EPOCHS + 3)]
     for family in FAMILY:
         best, generative = choose(run, family), FAMILY[family].generative  # a reward model has no order
         runs = [(trial_name(family, i), i) for i in range(len(SWEEP_LRS) + 1)]
@@ -156,19 +157,21 @@ def sweep_table(run: Path) -> list[str]:
             settings = trial_settings(run, family, i) if i is not None else None
             if settings is None:
                 continue
-            cells, consistency = [], []
+            cells, consistency, longer = [], [], []
             for epoch in range(1, SWEEP_EPOCHS + 1):
                 r = trial_results(run, name, epoch)
                 cell = "-" if r is None else f"{selection_key(r)[0]:.3f} / {r['overall']:.3f}"
                 chosen = best and name == trial_name(family, best["trial"]) and epoch == best["epochs"]
                 cells.append(f"**{cell}**" if chosen else cell)
                 consistency.append("-" if r is None or not generative else f"{r['position_consistency']:.2f}")
+                picks = None if r is None else (r.get("length") or {}).get("picks_longer")
+                longer.append("-" if picks is None else f"{picks:.2f}")
             done = run / "done" / f"{name}.json"
             minutes = f"{json.loads(done.read_text())['seconds'] / 60:.0f}" if done.exists() else "-"
             label = {FREEZE_CHECK: f"{i} (no block frozen)", ORDERS_CHECK: f"{i} (both orders)",
                      GROUPING_CHECK: f"{i} (random batches, not grouped by length)"}.get(name, str(i))
             lines.append(f"| {family} | {label} | {short_lr(settings['lr'])} | {settings['eps'] or '-'} | " + " | ".join(cells)
-                         + f" | {' / '.join(consistency)} | {minutes} |")
+                         + f" | {' / '.join(consistency)} | {' / '.join(longer)} | {minutes} |")
     return lines + [""]
 
 

@@ -155,7 +155,7 @@ def test_report_pools_length_controlled_accuracy_and_pairs_the_claims(tmp_path):
     assert any("not run yet" in line for line in claims)  # stage 2 only has no scores
 
 
-def test_sweep_table_shows_each_epochs_dev_accuracy_and_position_consistency(tmp_path):
+def test_sweep_table_shows_each_epochs_dev_accuracy_position_consistency_and_length_lean(tmp_path):
     import replicate_scaled_report as report
 
     for i, s in enumerate([0.5, 0.7, 0.6, 0.55]):
@@ -164,11 +164,12 @@ def test_sweep_table_shows_each_epochs_dev_accuracy_and_position_consistency(tmp
     edited = json.loads(results.read_text())
     assert edited["position_consistency"] == 1.0  # the fixture's pairs are judged alike in both orders
     results.write_text(json.dumps({**edited, "position_consistency": 0.25}))
+    # 28 of 40 right: the 20 whose chosen is the longer, 8 of the 20 whose chosen is the shorter -> 32 longer picks
     rows = [line for line in report.sweep_table(tmp_path) if line.startswith("| stage2-only |")]
-    assert len(rows) == 6 and rows[-1].endswith("| - | - | - / - | - |")  # the checks, not run yet
-    assert rows[1] == "| stage2-only | 1 | 1e-4 | 0.1 | 0.650 / 0.700 | **0.700 / 0.700** | 0.25 / 1.00 | - |"
+    assert len(rows) == 6 and rows[-1].endswith("| - | - | - / - | - / - | - |")  # the checks, not run yet
+    assert rows[1] == "| stage2-only | 1 | 1e-4 | 0.1 | 0.650 / 0.700 | **0.700 / 0.700** | 0.25 / 1.00 | 0.80 / 0.80 | - |"
     score_trial(tmp_path, "bt", 0, [(0.5, 0.5), (0.6, 0.6)])
-    assert "| bt | 0 | 2e-5 | - | 0.500 / 0.500 | 0.600 / 0.600 | - / - | - |" in report.sweep_table(tmp_path)
+    assert "| bt | 0 | 2e-5 | - | 0.500 / 0.500 | 0.600 / 0.600 | - / - | 1.00 / 0.90 | - |" in report.sweep_table(tmp_path)
 
 
 @pytest.mark.parametrize("lr, shown", [("2e-5", "2e-5"), ("2.0e-04", "2e-4"), ("1.5e-04", "1.5e-4"), ("0.0001", "1e-4")])
