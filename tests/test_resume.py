@@ -158,7 +158,7 @@ def test_two_processes_score_and_eval_the_same_rows_as_one(tmp_path, tiny_model_
                                                                        category=f"c{i % 2}").to_row()) + "\n"
                              for i in range(90)))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    two = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531", "-m",
+    two = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
            "gram.cli"]
     for runner, tag in ((gram(), "one"), (two, "two")):
         for args in (["score", "--input", src, "--output", tmp_path / f"{tag}.jsonl"],

@@ -149,10 +149,10 @@ def test_two_processes_match_one(tmp_path, tiny_model_dir):
     one = subprocess.run([sys.executable, "-m", "gram.cli", *common, "--output-dir", str(tmp_path / "one"),
                           "--batch-size", "12"], env=env, capture_output=True, text=True, timeout=300)
     assert one.returncode == 0, one.stderr[-2000:]
-    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                           "-m", "gram.cli", *common, "--output-dir", str(tmp_path / "two"), "--batch-size", "6"],
                          env=env, capture_output=True, text=True, timeout=300)
-    assert two.returncode == 0, two.stderr[-2000:]
+    assert two.returncode == 0, two.stderr[-2000:] + "\n---HEAD---\n" + two.stderr[:6000]
     a, b = losses(tmp_path / "one"), losses(tmp_path / "two")
     assert len(a) == len(b) == 4
     assert a == pytest.approx(b, rel=1e-4, abs=1e-5)

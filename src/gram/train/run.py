@@ -149,6 +149,16 @@ def training_arguments(config: TrainConfig) -> TrainingArguments:
     )
 
 
+def leave_process_group() -> None:
+    """Every rank waits until the final weights are written, then closes the process group (as torchtune's
+    recipes end): a rank that exits with its gloo or NCCL group still open races the others' teardown."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> dict:
     """Train one stage end to end; returns a summary (also written to OUTPUT_DIR/train_summary.json).
 
@@ -213,6 +223,7 @@ def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> di
                "train_loss": train_loss, "resumed_from": last,
                "config": dataclasses.asdict(config)}
     final = save_final(trainer, config, tokenizer)
+    leave_process_group()  # what follows is rank 0's alone
     if trainer.is_world_process_zero():
         if config.eval_file and spec.labeled and evaluate is not None:
             summary["eval"] = evaluate(final, tokenizer, config, reward_model=spec.reward_head)
