@@ -151,7 +151,8 @@ def training_arguments(config: TrainConfig) -> TrainingArguments:
 
 def leave_process_group() -> None:
     """Every rank waits until the final weights are written, then closes the process group (as torchtune's
-    recipes end): a rank that exits with its gloo or NCCL group still open races the others' teardown."""
+    recipes end). A rank that exits with its gloo group open can die of SIGABRT while the interpreter tears
+    down (gloo's worker threads still hold tensors; pytorch/pytorch#179291); CI saw that once."""
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
