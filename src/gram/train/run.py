@@ -21,7 +21,6 @@ import torch
 from transformers import TrainingArguments
 
 from .. import backbone
-from ..eval import sharding
 from ..io import write_json_atomic
 from .card import plot_losses, write_model_card
 from .checkpoints import (
@@ -150,6 +149,17 @@ def training_arguments(config: TrainConfig) -> TrainingArguments:
     )
 
 
+def leave_process_group() -> None:
+    """Every rank waits until the final weights are written, then closes the process group (as torchtune's
+    recipes end). A rank that exits with its gloo group open can die of SIGABRT while the interpreter tears
+    down (gloo's worker threads still hold tensors; pytorch/pytorch#179291); CI saw that once."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> dict:
     """Train one stage end to end; returns a summary (also written to OUTPUT_DIR/train_summary.json).
 
@@ -214,9 +224,7 @@ def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> di
                "train_loss": train_loss, "resumed_from": last,
                "config": dataclasses.asdict(config)}
     final = save_final(trainer, config, tokenizer)
-    # every rank waits for the final save, then closes its process group: a rank exiting with a gloo group open
-    # can abort as the interpreter tears down (pytorch/pytorch#179291); what follows is rank 0's alone
-    sharding.finish()
+    leave_process_group()  # what follows is rank 0's alone
     if trainer.is_world_process_zero():
         if config.eval_file and spec.labeled and evaluate is not None:
             summary["eval"] = evaluate(final, tokenizer, config, reward_model=spec.reward_head)
