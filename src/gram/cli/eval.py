@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from .. import backbone
+from ..distributed import leave_process_group
 from ..eval import sharding
 from ..eval.benchmarks import BENCHMARKS, HUB_BENCHMARKS, data_dir, load_benchmark
 from ..eval.reports import comparison, model_label, summarize_results, write_reports
@@ -102,7 +103,7 @@ def run(args) -> int:
             longer = "-" if L["picks_longer"] is None else f"{L['picks_longer']:.2f}"
             print(f"gram eval: {model} on {name}: accuracy {acc} over {results['n']} pairs, length-controlled {lc}, "
                   f"picks the longer {longer} ({results['seconds']} s) -> {where}", file=sys.stderr)
-    sharding.finish()
+    leave_process_group()
     if rank > 0:
         return 0
     write_text_atomic(out / "comparison.md", comparison(everything))

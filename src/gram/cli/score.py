@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..distributed import leave_process_group
 from ..eval.runner import score_rows
 from ..io import read_jsonl
 from ..records import pair_from_row
@@ -46,6 +47,7 @@ def run(args) -> int:
                 "template": args.template, "max_length": args.max_length, "rows": len(inputs)}
     done = score_rows(judge, pairs, inputs, args.output, settings, resume=args.resume, orders=args.orders,
                       quiet=args.quiet)
+    leave_process_group()
     if done.rows is None:  # another process of a sharded run: rank 0 reports
         return 0
     summary = summarize(done.scores, done.seconds)

@@ -53,11 +53,3 @@ def merged_rows(output: str | Path, size: int) -> list[dict]:
 def remove_shards(output: str | Path, size: int) -> None:
     for rank in range(size):
         shard_path(output, rank, size).unlink(missing_ok=True)
-
-
-def finish() -> None:
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()

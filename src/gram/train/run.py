@@ -21,6 +21,7 @@ import torch
 from transformers import TrainingArguments
 
 from .. import backbone
+from ..distributed import leave_process_group
 from ..io import write_json_atomic
 from .card import plot_losses, write_model_card
 from .checkpoints import (
@@ -147,17 +148,6 @@ def training_arguments(config: TrainConfig) -> TrainingArguments:
         dataloader_drop_last=False,
         disable_tqdm=False,
     )
-
-
-def leave_process_group() -> None:
-    """Every rank waits until the final weights are written, then closes the process group (as torchtune's
-    recipes end). A rank that exits with its gloo group open can die of SIGABRT while the interpreter tears
-    down (gloo's worker threads still hold tensors; pytorch/pytorch#179291); CI saw that once."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
 
 
 def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> dict:
