@@ -175,12 +175,14 @@ def sweep_table(run: Path) -> list[str]:
     return lines + [""]
 
 
-def main_table(run: Path) -> tuple[list[str], dict]:
+def main_table(run: Path, figures: Path | None = None, plt=None) -> tuple[list[str], dict]:
+    """The final models and the length-only rules on every set; with plt, also a plot of their pooled OOD
+    accuracy and length-controlled accuracy with 95% intervals (figures/scaled_final_models.png)."""
     lines = ["### Accuracy, both orders averaged (id-test in distribution; the rest out of distribution, OOD)", "",
              "| model | " + " | ".join(SETS) + " | OOD pooled [95% CI] | length-controlled OOD [95% CI] | "
              "picks longer (OOD) | order agreement (OOD) | mean abs P(A) gap between orders |",
              "|---|" + "---|" * (len(SETS) + 5)]
-    scored = {}
+    scored, points = {}, []
     for m in [*MAIN, "longer", "shorter"]:
         per_set = []
         for s in SETS:
@@ -192,8 +194,10 @@ def main_table(run: Path) -> tuple[list[str], dict]:
             continue
         scored[m] = p
         n = len(p.right)
-        acc = fmt(accuracy(p.right), *interval(lambda idx: accuracy(p.right, idx), n))
-        lc = fmt(length_controlled(p.right, p.longer), *interval(lambda idx: length_controlled(p.right, p.longer, idx), n))
+        acc_ci = interval(lambda idx: accuracy(p.right, idx), n)
+        lc_ci = interval(lambda idx: length_controlled(p.right, p.longer, idx), n)
+        points.append((LABELS[m], (accuracy(p.right), *acc_ci), (length_controlled(p.right, p.longer), *lc_ci)))
+        acc, lc = fmt(points[-1][1][0], *acc_ci), fmt(points[-1][2][0], *lc_ci)
         decided = [i for i in range(n) if p.longer[i] is not None and not p.tie[i]]
         picks = sum(p.right[i] == int(p.longer[i]) for i in decided) / len(decided)  # right == chose the longer
         agree = fmt(sum(p.agree) / len(p.agree)) if p.agree else "-"
@@ -204,7 +208,27 @@ def main_table(run: Path) -> tuple[list[str], dict]:
               "where the model's preferred response is the longer. Order agreement: share of pairs whose two "
               "presentation orders pick the same response (position consistency; a reward model reads each "
               "response alone, so it has none). A length-only judge gets half credit where the lengths are equal.", ""]
+    if plt is not None and points:
+        final_models_plot(points, figures, plt)
+        lines += ["![final models](results/scaled_final_models.png)", ""]
     return lines, scored
+
+
+def final_models_plot(points: list, figures: Path, plt) -> None:
+    """points: (label, (accuracy, low, high), (length-controlled, low, high)) per model, top to bottom."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 0.45 * len(points) + 1.2), sharey=True)
+    ys = list(range(len(points)))[::-1]
+    for ax, k, title in zip(axes, (1, 2), ("OOD accuracy, pooled", "length-controlled OOD accuracy")):
+        for y, point in zip(ys, points):
+            x, lo, hi = point[k]
+            ax.errorbar(x, y, xerr=[[x - lo], [hi - x]], fmt="o", color="#284" if "GRAM" in point[0] else "#69c",
+                        capsize=3)
+        ax.axvline(0.5, color="k", lw=0.8, ls=":")
+        ax.set_title(title + " (95% CI)", fontsize=9)
+    axes[0].set_yticks(ys, [p[0] for p in points], fontsize=8)
+    fig.tight_layout()
+    fig.savefig(figures / "scaled_final_models.png", dpi=110)
+    plt.close(fig)
 
 
 def claims_table(scored: dict) -> list[str]:
@@ -262,8 +286,10 @@ def learning_curves(run: Path, figures: Path, plt) -> list[str]:
     return lines + [""]
 
 
-def adaptation_table(run: Path) -> list[str]:
-    """Claim 4: accuracy on each task's test side against the task pairs adapted with, GRAM and BT."""
+def adaptation_table(run: Path, figures: Path | None = None, plt=None) -> list[str]:
+    """Claim 4: accuracy on each task's test side against the task pairs adapted with, GRAM and BT; with
+    plt, also a plot per task of accuracy and length-controlled accuracy against n (figures/
+    scaled_adaptation_<test>.png)."""
     lines = []
     for task, (_, test, sizes, _) in ADAPT_TASKS.items():
         cells = {}
@@ -291,7 +317,29 @@ def adaptation_table(run: Path) -> list[str]:
             d = accuracy(g.right) - accuracy(b.right)
             row.append(fmt(d, *interval(lambda idx: accuracy(g.right, idx) - accuracy(b.right, idx), len(g.right)), sign="+"))
         lines += ["| GRAM - BT, accuracy (paired) | " + " | ".join(row) + " |", ""]
+        if plt is not None:
+            adaptation_plot(test, {kind: [(n, cells[kind, n]) for n in (0, *sizes) if cells[kind, n]]
+                                   for kind in ("gram", "bt")}, figures, plt)
+            lines += [f"![adaptation on {test}](results/scaled_adaptation_{test}.png)", ""]
     return lines
+
+
+def adaptation_plot(test: str, curves: dict, figures: Path, plt) -> None:
+    """curves: model kind -> [(task pairs adapted with, Scored)]."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
+    for kind, color in (("gram", "#284"), ("bt", "#69c")):
+        pts = curves[kind]
+        xs = [n for n, _ in pts]
+        axes[0].plot(xs, [accuracy(c.right) for _, c in pts], marker="o", color=color, label=LABELS[kind])
+        axes[1].plot(xs, [length_controlled(c.right, c.longer) for _, c in pts], marker="o", color=color)
+    for ax, title in zip(axes, ("accuracy", "length-controlled accuracy")):
+        ax.axhline(0.5, color="k", lw=0.8, ls=":")
+        ax.set_xlabel(f"task pairs adapted with ({test})")
+        ax.set_title(title, fontsize=9)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(figures / f"scaled_adaptation_{test}.png", dpi=110)
+    plt.close(fig)
 
 
 def data_table(run: Path) -> list[str]:
@@ -315,9 +363,9 @@ def write_report(run: Path, stages, docs: Path) -> None:
 
     figures = docs / "results"
     figures.mkdir(parents=True, exist_ok=True)
-    table, scored = main_table(run)
+    table, scored = main_table(run, figures, plt)
     lines = [*sweep_table(run), *table, *claims_table(scored), *learning_curves(run, figures, plt),
-             *adaptation_table(run), *data_table(run),
+             *adaptation_table(run, figures, plt), *data_table(run),
              *wall_times(run, stages, "Wall time per stage (2 CPU cores, fp32)")]
     blind = sorted(p.parent.name for p in (Path(__file__).resolve().parent / "results" / "replicate" / "blind")
                    .glob("*/scores.jsonl"))

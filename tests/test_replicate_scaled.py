@@ -206,6 +206,28 @@ def test_adaptation_table_pairs_gram_and_bt_on_the_task_test_side(tmp_path):
     assert not any("summ-test" in line for line in lines)  # nothing scored there: no table
 
 
+def test_report_plots_the_final_models_and_each_adaptation_task(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import replicate_scaled_report as report
+
+    run = fake_scaled_run(tmp_path)
+    (run / "data" / "hh-test.jsonl").write_text((run / "data" / "hhh.jsonl").read_text())
+    for model in ("gram", "bt"):
+        (run / "eval" / model / "hh-test").mkdir(parents=True)
+        (run / "eval" / model / "hh-test" / "scores.jsonl").write_text((run / "eval" / model / "hhh" / "scores.jsonl").read_text())
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    lines, _ = report.main_table(run, figures, plt)
+    assert "![final models](results/scaled_final_models.png)" in lines
+    adaptation = report.adaptation_table(run, figures, plt)
+    assert "![adaptation on hh-test](results/scaled_adaptation_hh-test.png)" in adaptation
+    assert sorted(p.name for p in figures.iterdir()) == ["scaled_adaptation_hh-test.png", "scaled_final_models.png"]
+    assert report.main_table(run)[0] == lines[:-2]  # without plt: the same tables, no figure
+
+
 def test_length_only_judges_get_half_credit_on_equal_lengths_and_ties_are_no_pick(tmp_path):
     import replicate_scaled_report as report
 
