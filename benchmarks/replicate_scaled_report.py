@@ -123,6 +123,12 @@ def pooled(run: Path, model: str, sets=OOD_SETS) -> Scored | None:
     return out
 
 
+def picks_longer(p: Scored) -> float:
+    """The share of pairs with unequal lengths (and unequal scores) where the preferred response is the longer."""
+    decided = [i for i in range(len(p.right)) if p.longer[i] is not None and not p.tie[i]]
+    return sum(p.right[i] == int(p.longer[i]) for i in decided) / len(decided)  # right == chose the longer
+
+
 def fmt(x: float, lo: float | None = None, hi: float | None = None, sign: str = "") -> str:
     if x != x:
         return "-"
@@ -198,8 +204,7 @@ def main_table(run: Path, figures: Path | None = None, plt=None) -> tuple[list[s
         lc_ci = interval(lambda idx: length_controlled(p.right, p.longer, idx), n)
         points.append((LABELS[m], (accuracy(p.right), *acc_ci), (length_controlled(p.right, p.longer), *lc_ci)))
         acc, lc = fmt(points[-1][1][0], *acc_ci), fmt(points[-1][2][0], *lc_ci)
-        decided = [i for i in range(n) if p.longer[i] is not None and not p.tie[i]]
-        picks = sum(p.right[i] == int(p.longer[i]) for i in decided) / len(decided)  # right == chose the longer
+        picks = picks_longer(p)
         agree = fmt(sum(p.agree) / len(p.agree)) if p.agree else "-"
         gap = fmt(sum(p.gap) / len(p.gap)) if p.gap else "-"
         lines.append(f"| {LABELS[m]} | " + " | ".join(per_set) + f" | {acc} | {lc} | {picks:.3f} | {agree} | {gap} |")
@@ -229,6 +234,25 @@ def final_models_plot(points: list, figures: Path, plt) -> None:
     fig.tight_layout()
     fig.savefig(figures / "scaled_final_models.png", dpi=110)
     plt.close(fig)
+
+
+def small_run_table(run: Path, small_run: Path, scored: dict) -> list[str]:
+    """Each final model of the small run (320 labeled pairs, nothing tuned) beside its scaled counterpart, each
+    on its own run's OOD pairs (the same seven benchmarks, different pairs drawn)."""
+    lines = ["### Against the small run (320 labeled pairs, not tuned; each run on its own OOD pairs)", ""]
+    if not (small_run / "data").exists():
+        return lines + [f"The small run's data is not in {small_run} (`python benchmarks/replicate.py --only data` "
+                        "rebuilds it), so this table is left out.", ""]
+    lines += ["| model | small run: OOD pooled / length-controlled / picks longer | "
+              "scaled run: OOD pooled / length-controlled / picks longer |", "|---|---|---|"]
+    for m in MAIN:
+        cells = []
+        for p in (pooled(small_run, m), scored.get(m)):
+            cells.append("-" if p is None else
+                         f"{accuracy(p.right):.3f} / {length_controlled(p.right, p.longer):.3f} / {picks_longer(p):.2f}")
+        lines.append(f"| {LABELS[m]} | " + " | ".join(cells) + " |")
+    sizes = [len(pooled(r, "longer").right) for r in (small_run, run)]
+    return lines + ["", f"OOD pairs: small run {sizes[0]}, scaled run {sizes[1]}.", ""]
 
 
 def claims_table(scored: dict) -> list[str]:
@@ -364,7 +388,8 @@ def write_report(run: Path, stages, docs: Path) -> None:
     figures = docs / "results"
     figures.mkdir(parents=True, exist_ok=True)
     table, scored = main_table(run, figures, plt)
-    lines = [*sweep_table(run), *table, *claims_table(scored), *learning_curves(run, figures, plt),
+    lines = [*sweep_table(run), *table, *claims_table(scored),
+             *small_run_table(run, run.parent / "replicate", scored), *learning_curves(run, figures, plt),
              *adaptation_table(run, figures, plt), *data_table(run),
              *wall_times(run, stages, "Wall time per stage (2 CPU cores, fp32)")]
     blind = sorted(p.parent.name for p in (Path(__file__).resolve().parent / "results" / "replicate" / "blind")

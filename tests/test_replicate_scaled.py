@@ -228,6 +228,28 @@ def test_report_plots_the_final_models_and_each_adaptation_task(tmp_path):
     assert report.main_table(run)[0] == lines[:-2]  # without plt: the same tables, no figure
 
 
+def test_small_run_rows_sit_beside_the_scaled_ones_each_on_its_own_pairs(tmp_path):
+    import shutil
+
+    import replicate_scaled_report as report
+
+    run = fake_scaled_run(tmp_path)
+    small = tmp_path / "replicate"
+    assert report.small_run_table(run, small, {})[-2].startswith("The small run's data is not in")
+    shutil.copytree(run, small)
+    shutil.rmtree(small / "eval" / "bt")
+    (small / "data" / "hhh.jsonl").write_text((small / "data" / "hhh.jsonl").read_text() * 2)  # more pairs
+    for model in ("gram", "longer"):  # scores follow the data
+        path = small / "eval" / model / "hhh" / "scores.jsonl"
+        if path.exists():
+            path.write_text(path.read_text() * 2)
+    _, scored = report.main_table(run)
+    lines = report.small_run_table(run, small, scored)
+    assert "| GRAM (stage 1 + 2) | 0.750 / 0.500 / 1.00 | 0.750 / 0.500 / 1.00 |" in lines
+    assert "| Bradley-Terry RM | - | 0.250 / 0.500 / 0.00 |" in lines  # not in the small run: a dash
+    assert f"OOD pairs: small run {4 * 7}, scaled run {4 * 6}." in lines
+
+
 def test_length_only_judges_get_half_credit_on_equal_lengths_and_ties_are_no_pick(tmp_path):
     import replicate_scaled_report as report
 
