@@ -273,33 +273,42 @@ def claims_table(scored: dict) -> list[str]:
 
 
 def learning_curves(run: Path, figures: Path, plt) -> list[str]:
+    """Per family and labeled-pair count: id-test accuracy, OOD pooled and length-controlled accuracy (95%
+    intervals) and the share of OOD pairs where the longer response is preferred; plus their plot."""
     sizes = SIZES["train_sizes"]
     lines = ["### Learning curves (OOD pooled; the largest size is the main run)", "",
-             "| model | " + " | ".join(f"{n} pairs: accuracy / length-controlled" for n in sizes) + " |",
-             "|---|" + "---|" * len(sizes)]
+             "| model | labeled pairs | id-test | OOD pooled [95% CI] | length-controlled OOD [95% CI] | picks longer (OOD) |",
+             "|---|---|---|---|---|---|"]
     curves = {}
     for family in FAMILIES:
-        cells, points = [], []
+        points = []
         for n in sizes:
             name = family if n == sizes[-1] else f"{family}-{n}"
-            p = pooled(run, name)
+            p, in_dist = pooled(run, name), pooled(run, name, ["id-test"])
             if p is None:
-                cells.append("-")
+                lines.append(f"| {LABELS[family]} | {n} | - | - | - | - |")
                 continue
-            acc, lc = accuracy(p.right), length_controlled(p.right, p.longer)
-            cells.append(f"{acc:.3f} / {lc:.3f}")
-            points.append((n, acc, lc))
+            acc, lc, k = accuracy(p.right), length_controlled(p.right, p.longer), len(p.right)
+            acc_ci = interval(lambda idx: accuracy(p.right, idx), k)
+            lc_ci = interval(lambda idx: length_controlled(p.right, p.longer, idx), k)
+            lines.append(f"| {LABELS[family]} | {n} | {fmt(accuracy(in_dist.right)) if in_dist else '-'} | "
+                         f"{fmt(acc, *acc_ci)} | {fmt(lc, *lc_ci)} | {picks_longer(p):.3f} |")
+            points.append((n, (acc, *acc_ci), (lc, *lc_ci)))
         curves[family] = points
-        lines.append(f"| {LABELS[family]} | " + " | ".join(cells) + " |")
     if any(curves.values()):
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
-        for family, color in zip(FAMILIES, ("#69c", "#c96", "#284")):
+        for i, (family, color) in enumerate(zip(FAMILIES, ("#69c", "#c96", "#284"))):
             pts = curves[family]
+            xs = [p[0] * (1 + 0.04 * (i - 1)) for p in pts]  # the families side by side, not on top of each other
             for ax, k in zip(axes, (1, 2)):
-                ax.plot([p[0] for p in pts], [p[k] for p in pts], marker="o", color=color, label=LABELS[family])
-        for ax, title in zip(axes, ("OOD accuracy", "length-controlled OOD accuracy")):
+                ys, lows, highs = ([p[k][j] for p in pts] for j in range(3))
+                ax.errorbar(xs, ys, yerr=[[y - lo for y, lo in zip(ys, lows)], [hi - y for y, hi in zip(ys, highs)]],
+                            marker="o", color=color, capsize=3, label=LABELS[family])
+        for ax, title in zip(axes, ("OOD accuracy (95% CI)", "length-controlled OOD accuracy (95% CI)")):
             ax.axhline(0.5, color="k", lw=0.8, ls=":")
             ax.set_xscale("log")
+            ax.minorticks_off()
+            ax.set_xticks(sizes, [str(n) for n in sizes])
             ax.set_xlabel("labeled pairs trained on")
             ax.set_title(title, fontsize=9)
         axes[0].legend(fontsize=8)

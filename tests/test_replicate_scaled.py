@@ -2,6 +2,7 @@
 blind set's scores kept with their ids and nothing of the text."""
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -229,8 +230,6 @@ def test_report_plots_the_final_models_and_each_adaptation_task(tmp_path):
 
 
 def test_small_run_rows_sit_beside_the_scaled_ones_each_on_its_own_pairs(tmp_path):
-    import shutil
-
     import replicate_scaled_report as report
 
     run = fake_scaled_run(tmp_path)
@@ -248,6 +247,25 @@ def test_small_run_rows_sit_beside_the_scaled_ones_each_on_its_own_pairs(tmp_pat
     assert "| GRAM (stage 1 + 2) | 0.750 / 0.500 / 1.00 | 0.750 / 0.500 / 1.00 |" in lines
     assert "| Bradley-Terry RM | - | 0.250 / 0.500 / 0.00 |" in lines  # not in the small run: a dash
     assert f"OOD pairs: small run {4 * 7}, scaled run {4 * 6}." in lines
+
+
+def test_learning_curves_give_each_size_its_intervals_and_length_lean(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import replicate_scaled_report as report
+
+    run = fake_scaled_run(tmp_path)  # 'gram' and 'bt' are the main runs (the largest size)
+    small = report.SIZES["train_sizes"][0]
+    shutil.copytree(run / "eval" / "gram", run / "eval" / f"gram-{small}")
+    (tmp_path / "figures").mkdir()
+    lines = report.learning_curves(run, tmp_path / "figures", plt)
+    gram = [line for line in lines if line.startswith("| GRAM (stage 1 + 2) |")]
+    assert gram[0].startswith(f"| GRAM (stage 1 + 2) | {small} | 0.750 | 0.750 [") and gram[0].endswith("| 1.000 |")
+    assert gram[1].startswith(f"| GRAM (stage 1 + 2) | {report.SIZES['train_sizes'][1]} | - | - |")
+    assert any(line.startswith(f"| Bradley-Terry RM | {report.SIZES['train_sizes'][-1]} | 0.250 | 0.250 [") for line in lines)
+    assert (tmp_path / "figures" / "scaled_learning_curves.png").exists()
 
 
 def test_length_only_judges_get_half_credit_on_equal_lengths_and_ties_are_no_pick(tmp_path):
