@@ -274,11 +274,12 @@ def claims_table(scored: dict) -> list[str]:
 
 def learning_curves(run: Path, figures: Path, plt) -> list[str]:
     """Per family and labeled-pair count: id-test accuracy, OOD pooled and length-controlled accuracy (95%
-    intervals) and the share of OOD pairs where the longer response is preferred; plus their plot."""
+    intervals), the share of OOD pairs where the longer response is preferred and the order agreement; plus
+    their plot."""
     sizes = SIZES["train_sizes"]
     lines = ["### Learning curves (OOD pooled; the largest size is the main run)", "",
-             "| model | labeled pairs | id-test | OOD pooled [95% CI] | length-controlled OOD [95% CI] | picks longer (OOD) |",
-             "|---|---|---|---|---|---|"]
+             "| model | labeled pairs | id-test | OOD pooled [95% CI] | length-controlled OOD [95% CI] | picks longer (OOD) "
+             "| order agreement (OOD) |", "|---|---|---|---|---|---|---|"]
     curves = {}
     for family in FAMILIES:
         points = []
@@ -286,13 +287,14 @@ def learning_curves(run: Path, figures: Path, plt) -> list[str]:
             name = family if n == sizes[-1] else f"{family}-{n}"
             p, in_dist = pooled(run, name), pooled(run, name, ["id-test"])
             if p is None:
-                lines.append(f"| {LABELS[family]} | {n} | - | - | - | - |")
+                lines.append(f"| {LABELS[family]} | {n} | - | - | - | - | - |")
                 continue
             acc, lc, k = accuracy(p.right), length_controlled(p.right, p.longer), len(p.right)
             acc_ci = interval(lambda idx: accuracy(p.right, idx), k)
             lc_ci = interval(lambda idx: length_controlled(p.right, p.longer, idx), k)
             lines.append(f"| {LABELS[family]} | {n} | {fmt(accuracy(in_dist.right)) if in_dist else '-'} | "
-                         f"{fmt(acc, *acc_ci)} | {fmt(lc, *lc_ci)} | {picks_longer(p):.3f} |")
+                         f"{fmt(acc, *acc_ci)} | {fmt(lc, *lc_ci)} | {picks_longer(p):.3f} | "
+                         f"{fmt(sum(p.agree) / len(p.agree)) if p.agree else '-'} |")
             points.append((n, (acc, *acc_ci), (lc, *lc_ci)))
         curves[family] = points
     if any(curves.values()):
