@@ -57,6 +57,7 @@ class Scored:
         if len(rows) != len(texts):
             raise ValueError(f"{scores}: {len(rows)} rows, but {data} has {len(texts)}")
         self.right, self.longer, self.tie, self.gap, self.agree = [], [], [], [], []
+        self._summary = None
         for t, r in zip(texts, rows):
             if t.get("label") not in ("a", "b"):
                 continue
@@ -76,6 +77,13 @@ class Scored:
             self.longer.append(chosen_longer)
 
 
+    def summary(self) -> dict:
+        """summarize(self), computed once (the bootstraps take a few seconds)."""
+        if self._summary is None:
+            self._summary = summarize(self)
+        return self._summary
+
+
 def accuracy(right: list[int], idx=None) -> float:
     idx = range(len(right)) if idx is None else idx
     return sum(right[i] for i in idx) / len(idx) if len(idx) else float("nan")
@@ -91,10 +99,14 @@ def length_controlled(right: list[int], longer: list, idx=None) -> float:
 
 
 def interval(stat, n: int, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap of stat(indices) over n pairs."""
+    """Percentile bootstrap of stat(indices) over n pairs. Resamples where stat is undefined (nan: e.g. no pair
+    whose chosen response is the shorter was drawn) are left out; none defined: (nan, nan)."""
     rng = random.Random(seed)
-    values = sorted(stat([rng.randrange(n) for _ in range(n)]) for _ in range(resamples))
-    return values[int(0.025 * resamples)], values[int(0.975 * resamples) - 1]
+    values = [stat([rng.randrange(n) for _ in range(n)]) for _ in range(resamples)] if n else []
+    values = sorted(v for v in values if v == v)
+    if not values:
+        return float("nan"), float("nan")
+    return values[int(0.025 * len(values))], values[int(0.975 * len(values)) - 1]
 
 
 def is_reward_model(model: str) -> bool:
@@ -124,15 +136,28 @@ def pooled(run: Path, model: str, sets=OOD_SETS) -> Scored | None:
 
 
 def picks_longer(p: Scored) -> float:
-    """The share of pairs with unequal lengths (and unequal scores) where the preferred response is the longer."""
+    """The share of pairs with unequal lengths (and unequal scores) where the preferred response is the longer
+    (nan when there is none, e.g. a model that scores every pair a tie)."""
     decided = [i for i in range(len(p.right)) if p.longer[i] is not None and not p.tie[i]]
-    return sum(p.right[i] == int(p.longer[i]) for i in decided) / len(decided)  # right == chose the longer
+    return accuracy([int(p.right[i] == int(p.longer[i])) for i in decided])  # right == chose the longer
+
+
+def summarize(p: Scored) -> dict:
+    """One model's figures over a pool of pairs: accuracy and length-controlled accuracy, each as (value, 95%
+    low, high); the share of pairs where it prefers the longer response; order agreement and mean
+    |P(A | a first) - P(A | b first)| (nan for a reward model, which reads each response alone)."""
+    n = len(p.right)
+    return {"accuracy": (accuracy(p.right), *interval(lambda idx: accuracy(p.right, idx), n)),
+            "length_controlled": (length_controlled(p.right, p.longer),
+                                  *interval(lambda idx: length_controlled(p.right, p.longer, idx), n)),
+            "picks_longer": picks_longer(p), "agreement": accuracy(p.agree), "gap": accuracy(p.gap)}
 
 
 def fmt(x: float, lo: float | None = None, hi: float | None = None, sign: str = "") -> str:
+    """x to three decimals, with its interval where one is given and defined; "-" for nan."""
     if x != x:
         return "-"
-    return f"{x:{sign}.3f}" + (f" [{lo:{sign}.3f}, {hi:{sign}.3f}]" if lo is not None else "")
+    return f"{x:{sign}.3f}" + (f" [{lo:{sign}.3f}, {hi:{sign}.3f}]" if lo is not None and lo == lo else "")
 
 
 def short_lr(lr: str) -> str:
@@ -182,13 +207,14 @@ def sweep_table(run: Path) -> list[str]:
 
 
 def main_table(run: Path, figures: Path | None = None, plt=None) -> tuple[list[str], dict]:
-    """The final models and the length-only rules on every set; with plt, also a plot of their pooled OOD
-    accuracy and length-controlled accuracy with 95% intervals (figures/scaled_final_models.png)."""
+    """The final models and the length-only rules on every set, and their summary() over the OOD sets pooled
+    (returned by model); with plt, also a plot of the pooled OOD accuracy and length-controlled accuracy with
+    95% intervals (figures/scaled_final_models.png)."""
     lines = ["### Accuracy, both orders averaged (id-test in distribution; the rest out of distribution, OOD)", "",
              "| model | " + " | ".join(SETS) + " | OOD pooled [95% CI] | length-controlled OOD [95% CI] | "
              "picks longer (OOD) | order agreement (OOD) | mean abs P(A) gap between orders |",
              "|---|" + "---|" * (len(SETS) + 5)]
-    scored, points = {}, []
+    scored = {}
     for m in [*MAIN, "longer", "shorter"]:
         per_set = []
         for s in SETS:
@@ -199,60 +225,67 @@ def main_table(run: Path, figures: Path | None = None, plt=None) -> tuple[list[s
             lines.append(f"| {LABELS[m]} | " + " | ".join(per_set) + " | - | - | - | - | - |")
             continue
         scored[m] = p
-        n = len(p.right)
-        acc_ci = interval(lambda idx: accuracy(p.right, idx), n)
-        lc_ci = interval(lambda idx: length_controlled(p.right, p.longer, idx), n)
-        points.append((LABELS[m], (accuracy(p.right), *acc_ci), (length_controlled(p.right, p.longer), *lc_ci)))
-        acc, lc = fmt(points[-1][1][0], *acc_ci), fmt(points[-1][2][0], *lc_ci)
-        picks = picks_longer(p)
-        agree = fmt(sum(p.agree) / len(p.agree)) if p.agree else "-"
-        gap = fmt(sum(p.gap) / len(p.gap)) if p.gap else "-"
-        lines.append(f"| {LABELS[m]} | " + " | ".join(per_set) + f" | {acc} | {lc} | {picks:.3f} | {agree} | {gap} |")
+        f = p.summary()
+        lines.append(f"| {LABELS[m]} | " + " | ".join(per_set) + f" | {fmt(*f['accuracy'])} | "
+                     f"{fmt(*f['length_controlled'])} | {fmt(f['picks_longer'])} | {fmt(f['agreement'])} | "
+                     f"{fmt(f['gap'])} |")
     counts = " / ".join(f"{s} {len(pooled(run, 'longer', [s]).right)}" for s in SETS)
     lines += ["", f"Pairs: {counts}. \"Picks longer\": share of OOD pairs with unequal lengths (and unequal scores) "
               "where the model's preferred response is the longer. Order agreement: share of pairs whose two "
               "presentation orders pick the same response (position consistency; a reward model reads each "
               "response alone, so it has none). A length-only judge gets half credit where the lengths are equal.", ""]
-    if plt is not None and points:
-        final_models_plot(points, figures, plt)
+    if plt is not None and scored:
+        final_models_plot(scored, figures, plt)
         lines += ["![final models](results/scaled_final_models.png)", ""]
     return lines, scored
 
 
-def final_models_plot(points: list, figures: Path, plt) -> None:
-    """points: (label, (accuracy, low, high), (length-controlled, low, high)) per model, top to bottom."""
-    fig, axes = plt.subplots(1, 2, figsize=(9, 0.45 * len(points) + 1.2), sharey=True)
-    ys = list(range(len(points)))[::-1]
-    for ax, k, title in zip(axes, (1, 2), ("OOD accuracy, pooled", "length-controlled OOD accuracy")):
-        for y, point in zip(ys, points):
-            x, lo, hi = point[k]
-            ax.errorbar(x, y, xerr=[[x - lo], [hi - x]], fmt="o", color="#284" if "GRAM" in point[0] else "#69c",
-                        capsize=3)
+def error_bars(values: list[tuple[float, float, float]]) -> list[list[float]]:
+    """(value, low, high) per point -> matplotlib's [[below], [above]], never negative (a percentile interval
+    need not hold its point estimate)."""
+    return [[max(0.0, v - lo) for v, lo, _ in values], [max(0.0, hi - v) for v, _, hi in values]]
+
+
+def final_models_plot(scored: dict, figures: Path, plt) -> None:
+    """scored: model -> Scored with its summary(), top to bottom; GRAMs green, the rules grey."""
+    models = list(scored)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 0.45 * len(models) + 1.2), sharey=True)
+    ys = list(range(len(models)))[::-1]
+    for ax, k, title in zip(axes, ("accuracy", "length_controlled"), ("OOD accuracy, pooled", "length-controlled OOD accuracy")):
+        for y, m in zip(ys, models):
+            point = scored[m].summary()[k]
+            color = "#284" if m.startswith("gram") else "#999" if m in ("longer", "shorter") else "#69c"
+            ax.errorbar(point[0], y, xerr=error_bars([point]), fmt="o", color=color, capsize=3)
         ax.axvline(0.5, color="k", lw=0.8, ls=":")
         ax.set_title(title + " (95% CI)", fontsize=9)
-    axes[0].set_yticks(ys, [p[0] for p in points], fontsize=8)
+    axes[0].set_yticks(ys, [LABELS[m] for m in models], fontsize=8)
     fig.tight_layout()
     fig.savefig(figures / "scaled_final_models.png", dpi=110)
     plt.close(fig)
 
 
 def small_run_table(run: Path, small_run: Path, scored: dict) -> list[str]:
-    """Each final model of the small run (320 labeled pairs, nothing tuned) beside its scaled counterpart, each
-    on its own run's OOD pairs (the same seven benchmarks, different pairs drawn)."""
-    lines = ["### Against the small run (320 labeled pairs, not tuned; each run on its own OOD pairs)", ""]
-    if not (small_run / "data").exists():
-        return lines + [f"The small run's data is not in {small_run} (`python benchmarks/replicate.py --only data` "
-                        "rebuilds it), so this table is left out.", ""]
-    lines += ["| model | small run: OOD pooled / length-controlled / picks longer | "
-              "scaled run: OOD pooled / length-controlled / picks longer |", "|---|---|---|"]
-    for m in MAIN:
+    """Each final model of the small run (its 320 labeled pairs, nothing tuned) and "longer wins" beside their
+    scaled counterparts, each run on its own OOD pairs: the same six benchmarks (the small run's rmb-test, in
+    distribution, left out), but different pairs drawn in different proportions."""
+    if not (small_run / "done" / "data.json").exists():
+        return ["### Against the small run", "", f"The small run's data is not in {small_run} (`python "
+                "benchmarks/replicate.py --only data` rebuilds it), so this table is left out.", ""]
+    labeled = json.loads((small_run / "data" / "manifest.json").read_text())["files"]["stage2_train"]["pairs"]
+    lines = [f"### Against the small run ({labeled} labeled pairs, not tuned; each run on its own OOD pairs)", ""]
+    lines += ["| model | small run: OOD pooled [95% CI] / length-controlled / picks longer | "
+              "scaled run: OOD pooled [95% CI] / length-controlled / picks longer |", "|---|---|---|"]
+    for m in [*MAIN, "longer"]:
         cells = []
         for p in (pooled(small_run, m), scored.get(m)):
-            cells.append("-" if p is None else
-                         f"{accuracy(p.right):.3f} / {length_controlled(p.right, p.longer):.3f} / {picks_longer(p):.2f}")
+            f = None if p is None else p.summary()
+            cells.append("-" if f is None else
+                         f"{fmt(*f['accuracy'])} / {fmt(f['length_controlled'][0])} / {fmt(f['picks_longer'])}")
         lines.append(f"| {LABELS[m]} | " + " | ".join(cells) + " |")
-    sizes = [len(pooled(r, "longer").right) for r in (small_run, run)]
-    return lines + ["", f"OOD pairs: small run {sizes[0]}, scaled run {sizes[1]}.", ""]
+    counts = [" / ".join(f"{s} {len(pooled(r, 'longer', [s]).right)}" for s in OOD_SETS) for r in (small_run, run)]
+    return lines + ["", f"OOD pairs: small run {counts[0]}; scaled run {counts[1]}. The pools weigh the benchmarks "
+                    "differently (llmbar-adversarial, where \"longer wins\" scores about 0.2, is a larger share of "
+                    "the scaled pool), so compare each model with its own run's \"longer wins\" row.", ""]
 
 
 def claims_table(scored: dict) -> list[str]:
@@ -272,12 +305,16 @@ def claims_table(scored: dict) -> list[str]:
     return lines + [""]
 
 
-def learning_curves(run: Path, figures: Path, plt) -> list[str]:
-    """Per family and labeled-pair count: id-test accuracy, OOD pooled and length-controlled accuracy (95%
-    intervals), the share of OOD pairs where the longer response is preferred and the order agreement; plus
-    their plot."""
-    sizes = SIZES["train_sizes"]
-    lines = ["### Learning curves (OOD pooled; the largest size is the main run)", "",
+COLORS = {"stage2-only": "#69c", "bt": "#c96", "gram": "#284"}
+
+
+def learning_curves(run: Path, figures: Path, plt, scored: dict | None = None) -> list[str]:
+    """Per family and labeled-pair count: id-test accuracy, then over the OOD sets pooled its summary():
+    accuracy and length-controlled accuracy (95% intervals), the share of pairs where the longer response is
+    preferred, the order agreement; plus their plot. scored: main_table's models, for the largest size."""
+    sizes, scored = SIZES["train_sizes"], scored or {}
+    lines = ["### Learning curves (id-test in distribution; the rest over the OOD sets pooled; the largest size "
+             "is the main run)", "",
              "| model | labeled pairs | id-test | OOD pooled [95% CI] | length-controlled OOD [95% CI] | picks longer (OOD) "
              "| order agreement (OOD) |", "|---|---|---|---|---|---|---|"]
     curves = {}
@@ -285,48 +322,59 @@ def learning_curves(run: Path, figures: Path, plt) -> list[str]:
         points = []
         for n in sizes:
             name = family if n == sizes[-1] else f"{family}-{n}"
-            p, in_dist = pooled(run, name), pooled(run, name, ["id-test"])
+            p = scored.get(name) if n == sizes[-1] and name in scored else pooled(run, name)
             if p is None:
                 lines.append(f"| {LABELS[family]} | {n} | - | - | - | - | - |")
                 continue
-            acc, lc, k = accuracy(p.right), length_controlled(p.right, p.longer), len(p.right)
-            acc_ci = interval(lambda idx: accuracy(p.right, idx), k)
-            lc_ci = interval(lambda idx: length_controlled(p.right, p.longer, idx), k)
+            in_dist, f = pooled(run, name, ["id-test"]), p.summary()
             lines.append(f"| {LABELS[family]} | {n} | {fmt(accuracy(in_dist.right)) if in_dist else '-'} | "
-                         f"{fmt(acc, *acc_ci)} | {fmt(lc, *lc_ci)} | {picks_longer(p):.3f} | "
-                         f"{fmt(sum(p.agree) / len(p.agree)) if p.agree else '-'} |")
-            points.append((n, (acc, *acc_ci), (lc, *lc_ci)))
-        curves[family] = points
-    if any(curves.values()):
-        fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
-        for i, (family, color) in enumerate(zip(FAMILIES, ("#69c", "#c96", "#284"))):
-            pts = curves[family]
-            xs = [p[0] * (1 + 0.04 * (i - 1)) for p in pts]  # the families side by side, not on top of each other
-            for ax, k in zip(axes, (1, 2)):
-                ys, lows, highs = ([p[k][j] for p in pts] for j in range(3))
-                ax.errorbar(xs, ys, yerr=[[y - lo for y, lo in zip(ys, lows)], [hi - y for y, hi in zip(ys, highs)]],
-                            marker="o", color=color, capsize=3, label=LABELS[family])
-        for ax, title in zip(axes, ("OOD accuracy (95% CI)", "length-controlled OOD accuracy (95% CI)")):
-            ax.axhline(0.5, color="k", lw=0.8, ls=":")
-            ax.set_xscale("log")
-            ax.minorticks_off()
-            ax.set_xticks(sizes, [str(n) for n in sizes])
-            ax.set_xlabel("labeled pairs trained on")
-            ax.set_title(title, fontsize=9)
-        axes[0].legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(figures / "scaled_learning_curves.png", dpi=110)
-        plt.close(fig)
+                         f"{fmt(*f['accuracy'])} | {fmt(*f['length_controlled'])} | {fmt(f['picks_longer'])} | "
+                         f"{fmt(f['agreement'])} |")
+            points.append((n, p))
+        curves[LABELS[family]] = (COLORS[family], points)
+    lines += ["", "Picks longer and order agreement as under the accuracy table; id-test has 202 pairs (no interval "
+              "shown: about +-0.07)."]
+    if any(points for _, points in curves.values()):
+        curves_plot(curves, "labeled pairs trained on", figures / "scaled_learning_curves.png", plt, log=True)
         lines += ["", "![learning curves](results/scaled_learning_curves.png)"]
     return lines + [""]
 
 
+def curves_plot(curves: dict, xlabel: str, path: Path, plt, log: bool = False) -> None:
+    """curves: label -> (colour, [(x, Scored)]). Two panels, accuracy and length-controlled accuracy, each
+    point with its 95% interval; the curves drawn a little apart so that their intervals do not overlap."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
+    ticks = sorted({x for _, points in curves.values() for x, _ in points})
+    span = (ticks[-1] - ticks[0]) or 1
+    for i, (label, (color, points)) in enumerate(curves.items()):
+        if not points:
+            continue
+        offset = i - (len(curves) - 1) / 2
+        xs = [x * (1 + 0.04 * offset) if log else x + 0.015 * span * offset for x, _ in points]
+        for ax, key in zip(axes, ("accuracy", "length_controlled")):
+            values = [p.summary()[key] for _, p in points]
+            ax.errorbar(xs, [v[0] for v in values], yerr=error_bars(values), marker="o", color=color, capsize=3,
+                        label=label)
+    for ax, title in zip(axes, ("accuracy (95% CI)", "length-controlled accuracy (95% CI)")):
+        ax.axhline(0.5, color="k", lw=0.8, ls=":")
+        if log:
+            ax.set_xscale("log")
+            ax.minorticks_off()
+        ax.set_xticks(ticks, [str(x) for x in ticks])
+        ax.set_xlabel(xlabel)
+        ax.set_title(title, fontsize=9)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def adaptation_table(run: Path, figures: Path | None = None, plt=None) -> list[str]:
     """Claim 4: accuracy on each task's test side against the task pairs adapted with, GRAM and BT; with
-    plt, also a plot per task of accuracy and length-controlled accuracy against n (figures/
-    scaled_adaptation_<test>.png)."""
+    plt (and figures), also a plot per task of accuracy and length-controlled accuracy, with 95% intervals,
+    against the pairs adapted with (figures/scaled_adaptation_<test>.png)."""
     lines = []
-    for task, (_, test, sizes, _) in ADAPT_TASKS.items():
+    for task, (pool, test, sizes, _) in ADAPT_TASKS.items():
         cells = {}
         for kind in ("gram", "bt"):
             for n in (0, *sizes):
@@ -341,7 +389,7 @@ def adaptation_table(run: Path, figures: Path | None = None, plt=None) -> list[s
             row = []
             for n in (0, *sizes):
                 c = cells[kind, n]
-                row.append("-" if c is None else f"{accuracy(c.right):.3f} / {length_controlled(c.right, c.longer):.3f}")
+                row.append("-" if c is None else f"{fmt(accuracy(c.right))} / {fmt(length_controlled(c.right, c.longer))}")
             lines.append(f"| {LABELS[kind]} | " + " | ".join(row) + " |")
         row = []
         for n in (0, *sizes):
@@ -353,28 +401,12 @@ def adaptation_table(run: Path, figures: Path | None = None, plt=None) -> list[s
             row.append(fmt(d, *interval(lambda idx: accuracy(g.right, idx) - accuracy(b.right, idx), len(g.right)), sign="+"))
         lines += ["| GRAM - BT, accuracy (paired) | " + " | ".join(row) + " |", ""]
         if plt is not None:
-            adaptation_plot(test, {kind: [(n, cells[kind, n]) for n in (0, *sizes) if cells[kind, n]]
-                                   for kind in ("gram", "bt")}, figures, plt)
+            curves = {LABELS[kind]: (COLORS[kind], [(n, cells[kind, n]) for n in (0, *sizes) if cells[kind, n] is not None])
+                      for kind in ("gram", "bt")}
+            curves_plot(curves, f"{pool} pairs adapted with (scored on {test})",
+                        figures / f"scaled_adaptation_{test}.png", plt)
             lines += [f"![adaptation on {test}](results/scaled_adaptation_{test}.png)", ""]
     return lines
-
-
-def adaptation_plot(test: str, curves: dict, figures: Path, plt) -> None:
-    """curves: model kind -> [(task pairs adapted with, Scored)]."""
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
-    for kind, color in (("gram", "#284"), ("bt", "#69c")):
-        pts = curves[kind]
-        xs = [n for n, _ in pts]
-        axes[0].plot(xs, [accuracy(c.right) for _, c in pts], marker="o", color=color, label=LABELS[kind])
-        axes[1].plot(xs, [length_controlled(c.right, c.longer) for _, c in pts], marker="o", color=color)
-    for ax, title in zip(axes, ("accuracy", "length-controlled accuracy")):
-        ax.axhline(0.5, color="k", lw=0.8, ls=":")
-        ax.set_xlabel(f"task pairs adapted with ({test})")
-        ax.set_title(title, fontsize=9)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(figures / f"scaled_adaptation_{test}.png", dpi=110)
-    plt.close(fig)
 
 
 def data_table(run: Path) -> list[str]:
@@ -400,7 +432,7 @@ def write_report(run: Path, stages, docs: Path) -> None:
     figures.mkdir(parents=True, exist_ok=True)
     table, scored = main_table(run, figures, plt)
     lines = [*sweep_table(run), *table, *claims_table(scored),
-             *small_run_table(run, run.parent / "replicate", scored), *learning_curves(run, figures, plt),
+             *small_run_table(run, docs.parent / "runs" / "replicate", scored), *learning_curves(run, figures, plt, scored),
              *adaptation_table(run, figures, plt), *data_table(run),
              *wall_times(run, stages, "Wall time per stage (2 CPU cores, fp32)")]
     blind = sorted(p.parent.name for p in (Path(__file__).resolve().parent / "results" / "replicate" / "blind")

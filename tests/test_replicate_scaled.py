@@ -236,17 +236,52 @@ def test_small_run_rows_sit_beside_the_scaled_ones_each_on_its_own_pairs(tmp_pat
     small = tmp_path / "replicate"
     assert report.small_run_table(run, small, {})[-2].startswith("The small run's data is not in")
     shutil.copytree(run, small)
-    shutil.rmtree(small / "eval" / "bt")
-    (small / "data" / "hhh.jsonl").write_text((small / "data" / "hhh.jsonl").read_text() * 2)  # more pairs
-    for model in ("gram", "longer"):  # scores follow the data
-        path = small / "eval" / model / "hhh" / "scores.jsonl"
-        if path.exists():
-            path.write_text(path.read_text() * 2)
+    (small / "done").mkdir()
+    (small / "done" / "data.json").write_text("{}")
+    (small / "data" / "manifest.json").write_text(json.dumps({"files": {"stage2_train": {"pairs": 320}}}))
+    shutil.rmtree(small / "eval" / "gram")
+    shutil.move(small / "eval" / "bt", small / "eval" / "gram")  # the small run's GRAM judges like 'bt' here
+    for path in (small / "data" / "hhh.jsonl", small / "eval" / "gram" / "hhh" / "scores.jsonl"):
+        path.write_text(path.read_text() * 2)  # the small run has more hhh pairs
     _, scored = report.main_table(run)
     lines = report.small_run_table(run, small, scored)
-    assert "| GRAM (stage 1 + 2) | 0.750 / 0.500 / 1.00 | 0.750 / 0.500 / 1.00 |" in lines
-    assert "| Bradley-Terry RM | - | 0.250 / 0.500 / 0.00 |" in lines  # not in the small run: a dash
-    assert f"OOD pairs: small run {4 * 7}, scaled run {4 * 6}." in lines
+    assert lines[0] == "### Against the small run (320 labeled pairs, not tuned; each run on its own OOD pairs)"
+    gram = next(line for line in lines if line.startswith("| GRAM (stage 1 + 2) |"))
+    assert gram.startswith("| GRAM (stage 1 + 2) | 0.250 [") and "/ 0.500 / 0.000 | 0.750 [" in gram
+    assert gram.endswith("/ 0.500 / 1.000 |")
+    assert "| Bradley-Terry RM | - | 0.250 [" in "\n".join(lines)  # not in the small run: a dash
+    assert any(line.startswith('| "longer response wins" | 0.750 [') for line in lines)
+    counts = next(line for line in lines if line.startswith("OOD pairs:"))
+    assert "small run judgebench 4 / llmbar-natural 4 / llmbar-adversarial 4 / hhh 8 /" in counts
+    assert "scaled run judgebench 4 / llmbar-natural 4 / llmbar-adversarial 4 / hhh 4 /" in counts
+
+
+def test_picks_longer_counts_only_decided_pairs_of_unequal_length_and_is_undefined_without_one(tmp_path):
+    import replicate_scaled_report as report
+
+    data, scores = tmp_path / "d.jsonl", tmp_path / "s.jsonl"
+    rows = [{"prompt": "p", "response_a": "long answer", "response_b": "short", "label": "a"},
+            {"prompt": "p", "response_a": "same", "response_b": "SAME", "label": "a"},  # equal lengths
+            {"prompt": "p", "response_a": "long answer", "response_b": "short", "label": "b"},
+            {"prompt": "p", "response_a": "short", "response_b": "long answer", "label": "a"}]  # a tie below
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    scored = [(0.9, 0.1), (0.9, 0.1), (0.2, 0.8), (0.5, 0.5)]
+    scores.write_text("".join(json.dumps({"score_a": a, "score_b": b}) + "\n" for a, b in scored))
+    assert report.picks_longer(report.Scored(data, scores)) == 0.5  # longer in row 1, shorter in row 3
+    scores.write_text("".join(json.dumps({"score_a": 0.5, "score_b": 0.5}) + "\n" for _ in rows))
+    tied = report.Scored(data, scores)
+    assert report.picks_longer(tied) != report.picks_longer(tied)  # nan: no pair decided
+    assert report.fmt(report.picks_longer(tied)) == "-"
+
+
+def test_intervals_leave_out_resamples_where_the_statistic_is_undefined():
+    import replicate_scaled_report as report
+
+    right, longer = [1, 0, 1, 1, 0, 1, 1, 1], [True] * 7 + [False]  # one shorter-chosen pair: often not drawn
+    lo, hi = report.interval(lambda idx: report.length_controlled(right, longer, idx), len(right))
+    assert lo == lo and hi == hi and 0 <= lo <= hi <= 1
+    none = report.interval(lambda idx: float("nan"), 5)
+    assert all(x != x for x in none) and report.fmt(0.5, *none) == "0.500"
 
 
 def test_learning_curves_give_each_size_its_intervals_and_length_lean(tmp_path):
@@ -261,6 +296,7 @@ def test_learning_curves_give_each_size_its_intervals_and_length_lean(tmp_path):
     shutil.copytree(run / "eval" / "gram", run / "eval" / f"gram-{small}")
     (tmp_path / "figures").mkdir()
     lines = report.learning_curves(run, tmp_path / "figures", plt)
+    assert lines == report.learning_curves(run, tmp_path / "figures", plt, report.main_table(run)[1])
     gram = [line for line in lines if line.startswith("| GRAM (stage 1 + 2) |")]
     assert gram[0].startswith(f"| GRAM (stage 1 + 2) | {small} | 0.750 | 0.750 [") and gram[0].endswith("| 1.000 | 1.000 |")
     assert gram[1] == f"| GRAM (stage 1 + 2) | {report.SIZES['train_sizes'][1]} | - | - | - | - | - |"
