@@ -76,7 +76,6 @@ class Scored:
                     self.agree.append(int((r["p_a_ab"] > 0.5) == (r["p_a_ba"] < 0.5)))
             self.longer.append(chosen_longer)
 
-
     def summary(self) -> dict:
         """summarize(self), computed once (the bootstraps take a few seconds)."""
         if self._summary is None:
@@ -322,7 +321,7 @@ def learning_curves(run: Path, figures: Path, plt, scored: dict | None = None) -
         points = []
         for n in sizes:
             name = family if n == sizes[-1] else f"{family}-{n}"
-            p = scored.get(name) if n == sizes[-1] and name in scored else pooled(run, name)
+            p = scored.get(name) or pooled(run, name)  # main_table has the largest size already
             if p is None:
                 lines.append(f"| {LABELS[family]} | {n} | - | - | - | - | - |")
                 continue
@@ -332,8 +331,9 @@ def learning_curves(run: Path, figures: Path, plt, scored: dict | None = None) -
                          f"{fmt(f['agreement'])} |")
             points.append((n, p))
         curves[LABELS[family]] = (COLORS[family], points)
-    lines += ["", "Picks longer and order agreement as under the accuracy table; id-test has 202 pairs (no interval "
-              "shown: about +-0.07)."]
+    in_dist_pairs = len(pooled(run, "longer", ["id-test"]).right)
+    lines += ["", f"Picks longer and order agreement as under the accuracy table; id-test has {in_dist_pairs} pairs "
+              f"(no interval shown: about +-{1.96 * 0.5 / in_dist_pairs ** 0.5:.2f})."]
     if any(points for _, points in curves.values()):
         curves_plot(curves, "labeled pairs trained on", figures / "scaled_learning_curves.png", plt, log=True)
         lines += ["", "![learning curves](results/scaled_learning_curves.png)"]
