@@ -370,36 +370,48 @@ def curves_plot(curves: dict, xlabel: str, path: Path, plt, log: bool = False) -
 
 
 def adaptation_table(run: Path, figures: Path | None = None, plt=None) -> list[str]:
-    """Claim 4: accuracy on each task's test side against the task pairs adapted with, GRAM and BT; with
-    plt (and figures), also a plot per task of accuracy and length-controlled accuracy, with 95% intervals,
-    against the pairs adapted with (figures/scaled_adaptation_<test>.png)."""
+    """Claim 4: per task, GRAM and BT adapted with n of its pairs (n = 0: the stage-2 models), each on the
+    task's test side: accuracy and length-controlled accuracy (95% intervals), the share of pairs where the
+    longer response is preferred, the order agreement; "longer wins" on the same pairs; GRAM - BT per n
+    (paired). With plt (and figures), also a plot per task against n (figures/scaled_adaptation_<test>.png)."""
     lines = []
     for task, (pool, test, sizes, _) in ADAPT_TASKS.items():
+        data = run / "data" / f"{test}.jsonl"
         cells = {}
         for kind in ("gram", "bt"):
             for n in (0, *sizes):
                 scores = run / "eval" / adapted(kind, task, n) / test / "scores.jsonl"
-                cells[kind, n] = Scored(run / "data" / f"{test}.jsonl", scores) if scores.exists() else None
+                cells[kind, n] = Scored(data, scores, reward_model=kind == "bt") if scores.exists() else None
         if not any(cells.values()):
             continue
-        lines += [f"### Adaptation (claim 4): {test} (settings tuned on HH-RLHF dev)", "",
-                  "| model | " + " | ".join(f"n = {n}: accuracy / length-controlled" for n in (0, *sizes)) + " |",
-                  "|---|" + "---|" * (len(sizes) + 1)]
+        rule = Scored(data, None, rule="longer")
+        lines += [f"### Adaptation (claim 4): {test}, {len(rule.right)} pairs "
+                  "(settings tuned on HH-RLHF dev)", "",
+                  "| model | task pairs adapted with | accuracy [95% CI] | length-controlled [95% CI] | picks longer "
+                  "| order agreement |", "|---|---|---|---|---|---|"]
         for kind in ("gram", "bt"):
-            row = []
             for n in (0, *sizes):
                 c = cells[kind, n]
-                row.append("-" if c is None else f"{fmt(accuracy(c.right))} / {fmt(length_controlled(c.right, c.longer))}")
-            lines.append(f"| {LABELS[kind]} | " + " | ".join(row) + " |")
-        row = []
-        for n in (0, *sizes):
-            g, b = cells["gram", n], cells["bt", n]
-            if g is None or b is None:
-                row.append("-")
-                continue
-            d = accuracy(g.right) - accuracy(b.right)
-            row.append(fmt(d, *interval(lambda idx: accuracy(g.right, idx) - accuracy(b.right, idx), len(g.right)), sign="+"))
-        lines += ["| GRAM - BT, accuracy (paired) | " + " | ".join(row) + " |", ""]
+                f = None if c is None else c.summary()
+                lines.append(f"| {LABELS[kind]} | {n} | " + (
+                    "- | - | - | - |" if f is None else f"{fmt(*f['accuracy'])} | {fmt(*f['length_controlled'])} | "
+                    f"{fmt(f['picks_longer'])} | {fmt(f['agreement'])} |"))
+        f = rule.summary()
+        lines.append(f"| {LABELS['longer']} | - | {fmt(*f['accuracy'])} | {fmt(*f['length_controlled'])} | - | - |")
+        lines += ["", "| GRAM - BT (paired) | " + " | ".join(f"n = {n}" for n in (0, *sizes)) + " |",
+                  "|---|" + "---|" * (len(sizes) + 1)]
+        for name, stat in (("accuracy", lambda c, idx=None: accuracy(c.right, idx)),
+                           ("length-controlled", lambda c, idx=None: length_controlled(c.right, c.longer, idx))):
+            row = []
+            for n in (0, *sizes):
+                g, b = cells["gram", n], cells["bt", n]
+                if g is None or b is None:
+                    row.append("-")
+                    continue
+                row.append(fmt(stat(g) - stat(b), *interval(lambda idx: stat(g, idx) - stat(b, idx), len(g.right)),
+                               sign="+"))
+            lines.append(f"| {name} | " + " | ".join(row) + " |")
+        lines.append("")
         if plt is not None:
             curves = {LABELS[kind]: (COLORS[kind], [(n, cells[kind, n]) for n in (0, *sizes) if cells[kind, n] is not None])
                       for kind in ("gram", "bt")}

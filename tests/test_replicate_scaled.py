@@ -201,9 +201,16 @@ def test_adaptation_table_pairs_gram_and_bt_on_the_task_test_side(tmp_path):
         folder.mkdir(parents=True)
         (folder / "scores.jsonl").write_text((run / "eval" / model / "hhh" / "scores.jsonl").read_text())
     lines = report.adaptation_table(run)
-    assert lines[0].startswith("### Adaptation (claim 4): hh-test")
-    assert any(line.startswith("| GRAM (stage 1 + 2) | 0.750 / 0.500 | - | - |") for line in lines)
-    assert any(line.startswith("| GRAM - BT, accuracy (paired) | +0.500") for line in lines)
+    assert lines[0].startswith("### Adaptation (claim 4): hh-test, 4 pairs")
+    gram = next(line for line in lines if line.startswith("| GRAM (stage 1 + 2) | 0 |"))
+    assert gram.startswith("| GRAM (stage 1 + 2) | 0 | 0.750 [") and gram.endswith("| 1.000 | 1.000 |")
+    assert "| 0.500 [" in gram  # length-controlled: right on every longer-chosen pair, wrong on the shorter one
+    bt = next(line for line in lines if line.startswith("| Bradley-Terry RM | 0 |"))
+    assert bt.startswith("| Bradley-Terry RM | 0 | 0.250 [") and bt.endswith("| 0.000 | - |")  # no order to agree
+    assert "| GRAM (stage 1 + 2) | 50 | - | - | - | - |" in lines  # adapted models not scored yet
+    assert any(line.startswith('| "longer response wins" | - | 0.750 [') for line in lines)
+    assert any(line.startswith("| accuracy | +0.500 [") and line.endswith("| - | - |") for line in lines)
+    assert any(line.startswith("| length-controlled | +0.000") for line in lines)
     assert not any("summ-test" in line for line in lines)  # nothing scored there: no table
 
 
