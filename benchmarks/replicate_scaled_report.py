@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import statistics
 from pathlib import Path
 
 from bench_docs import replace_section
@@ -49,14 +50,15 @@ CLAIMS = [("gram", "stage2-only", "(1) stage 1 helps: GRAM - stage 2 only"),
 class Scored:
     """One model on one set: per pair, right (0/1) and whether the chosen response is the longer (None:
     equal lengths), plus |P(A | a first) - P(A | b first)| and order agreement where the model reads the
-    pair in two orders (a reward model scores each response alone: it has none)."""
+    pair in two orders, and how far from a coin it answers: the mean over the two orders of |P(A) - 0.5| (a
+    reward model scores each response alone: it has none of these)."""
 
     def __init__(self, data: Path, scores: Path | None, rule: str | None = None, reward_model: bool = False):
         texts = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines()]
         rows = [json.loads(line) for line in scores.read_text(encoding="utf-8").splitlines()] if scores else texts
         if len(rows) != len(texts):
             raise ValueError(f"{scores}: {len(rows)} rows, but {data} has {len(texts)}")
-        self.right, self.longer, self.tie, self.gap, self.agree = [], [], [], [], []
+        self.right, self.longer, self.tie, self.gap, self.agree, self.confidence = [], [], [], [], [], []
         self._summary = None
         for t, r in zip(texts, rows):
             if t.get("label") not in ("a", "b"):
@@ -74,6 +76,7 @@ class Scored:
                 if r.get("p_a_ab") is not None and r.get("p_a_ba") is not None and not reward_model:
                     self.gap.append(abs(r["p_a_ab"] - (1 - r["p_a_ba"])))
                     self.agree.append(int((r["p_a_ab"] > 0.5) == (r["p_a_ba"] < 0.5)))
+                    self.confidence.append((abs(r["p_a_ab"] - 0.5) + abs(r["p_a_ba"] - 0.5)) / 2)
             self.longer.append(chosen_longer)
 
     def summary(self) -> dict:
@@ -131,6 +134,7 @@ def pooled(run: Path, model: str, sets=OOD_SETS) -> Scored | None:
         out.tie += p.tie
         out.gap += p.gap
         out.agree += p.agree
+        out.confidence += p.confidence
     return out
 
 
@@ -144,12 +148,14 @@ def picks_longer(p: Scored) -> float:
 def summarize(p: Scored) -> dict:
     """One model's figures over a pool of pairs: accuracy and length-controlled accuracy, each as (value, 95%
     low, high); the share of pairs where it prefers the longer response; order agreement and mean
-    |P(A | a first) - P(A | b first)| (nan for a reward model, which reads each response alone)."""
+    |P(A | a first) - P(A | b first)|; the median over pairs of Scored.confidence (nan for a reward model,
+    which reads each response alone)."""
     n = len(p.right)
     return {"accuracy": (accuracy(p.right), *interval(lambda idx: accuracy(p.right, idx), n)),
             "length_controlled": (length_controlled(p.right, p.longer),
                                   *interval(lambda idx: length_controlled(p.right, p.longer, idx), n)),
-            "picks_longer": picks_longer(p), "agreement": accuracy(p.agree), "gap": accuracy(p.gap)}
+            "picks_longer": picks_longer(p), "agreement": accuracy(p.agree), "gap": accuracy(p.gap),
+            "confidence": statistics.median(p.confidence) if p.confidence else float("nan")}
 
 
 def fmt(x: float, lo: float | None = None, hi: float | None = None, sign: str = "") -> str:
@@ -211,8 +217,8 @@ def main_table(run: Path, figures: Path | None = None, plt=None) -> tuple[list[s
     95% intervals (figures/scaled_final_models.png)."""
     lines = ["### Accuracy, both orders averaged (id-test in distribution; the rest out of distribution, OOD)", "",
              "| model | " + " | ".join(SETS) + " | OOD pooled [95% CI] | length-controlled OOD [95% CI] | "
-             "picks longer (OOD) | order agreement (OOD) | mean abs P(A) gap between orders |",
-             "|---|" + "---|" * (len(SETS) + 5)]
+             "picks longer (OOD) | order agreement (OOD) | mean abs P(A) gap between orders | median abs P(A) - 0.5 |",
+             "|---|" + "---|" * (len(SETS) + 6)]
     scored = {}
     for m in [*MAIN, "longer", "shorter"]:
         per_set = []
@@ -221,18 +227,20 @@ def main_table(run: Path, figures: Path | None = None, plt=None) -> tuple[list[s
             per_set.append("-" if p is None else fmt(accuracy(p.right)))
         p = pooled(run, m)
         if p is None:
-            lines.append(f"| {LABELS[m]} | " + " | ".join(per_set) + " | - | - | - | - | - |")
+            lines.append(f"| {LABELS[m]} | " + " | ".join(per_set) + " | - | - | - | - | - | - |")
             continue
         scored[m] = p
         f = p.summary()
         lines.append(f"| {LABELS[m]} | " + " | ".join(per_set) + f" | {fmt(*f['accuracy'])} | "
                      f"{fmt(*f['length_controlled'])} | {fmt(f['picks_longer'])} | {fmt(f['agreement'])} | "
-                     f"{fmt(f['gap'])} |")
+                     f"{fmt(f['gap'])} | {fmt(f['confidence'])} |")
     counts = " / ".join(f"{s} {len(pooled(run, 'longer', [s]).right)}" for s in SETS)
     lines += ["", f"Pairs: {counts}. \"Picks longer\": share of OOD pairs with unequal lengths (and unequal scores) "
               "where the model's preferred response is the longer. Order agreement: share of pairs whose two "
               "presentation orders pick the same response (position consistency; a reward model reads each "
-              "response alone, so it has none). A length-only judge gets half credit where the lengths are equal.", ""]
+              "response alone, so it has none). Median abs P(A) - 0.5: per pair, how far from 50/50 the model answers "
+              "(the mean over the two orders), its median over the OOD pairs; 0 is a judge that always says 50/50. A "
+              "length-only judge gets half credit where the lengths are equal.", ""]
     if plt is not None and scored:
         final_models_plot(scored, figures, plt)
         lines += ["![final models](results/scaled_final_models.png)", ""]
@@ -315,7 +323,7 @@ def learning_curves(run: Path, figures: Path, plt, scored: dict | None = None) -
     lines = ["### Learning curves (id-test in distribution; the rest over the OOD sets pooled; the largest size "
              "is the main run)", "",
              "| model | labeled pairs | id-test | OOD pooled [95% CI] | length-controlled OOD [95% CI] | picks longer (OOD) "
-             "| order agreement (OOD) |", "|---|---|---|---|---|---|---|"]
+             "| order agreement (OOD) | median abs P(A) - 0.5 (OOD) |", "|---|---|---|---|---|---|---|---|"]
     curves = {}
     for family in FAMILIES:
         points = []
@@ -323,16 +331,16 @@ def learning_curves(run: Path, figures: Path, plt, scored: dict | None = None) -
             name = family if n == sizes[-1] else f"{family}-{n}"
             p = scored.get(name) or pooled(run, name)  # main_table has the largest size already
             if p is None:
-                lines.append(f"| {LABELS[family]} | {n} | - | - | - | - | - |")
+                lines.append(f"| {LABELS[family]} | {n} | - | - | - | - | - | - |")
                 continue
             in_dist, f = pooled(run, name, ["id-test"]), p.summary()
             lines.append(f"| {LABELS[family]} | {n} | {fmt(accuracy(in_dist.right)) if in_dist else '-'} | "
                          f"{fmt(*f['accuracy'])} | {fmt(*f['length_controlled'])} | {fmt(f['picks_longer'])} | "
-                         f"{fmt(f['agreement'])} |")
+                         f"{fmt(f['agreement'])} | {fmt(f['confidence'])} |")
             points.append((n, p))
         curves[LABELS[family]] = (COLORS[family], points)
     in_dist_pairs = len(pooled(run, "longer", ["id-test"]).right)
-    lines += ["", f"Picks longer and order agreement as under the accuracy table; id-test has {in_dist_pairs} pairs "
+    lines += ["", f"Picks longer, order agreement and abs P(A) - 0.5 as under the accuracy table; id-test has {in_dist_pairs} pairs "
               f"(no interval shown: about +-{1.96 * 0.5 / in_dist_pairs ** 0.5:.2f})."]
     if any(points for _, points in curves.values()):
         curves_plot(curves, "labeled pairs trained on", figures / "scaled_learning_curves.png", plt, log=True)

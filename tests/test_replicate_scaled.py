@@ -150,6 +150,9 @@ def test_report_pools_length_controlled_accuracy_and_pairs_the_claims(tmp_path):
     lines, scored = report.main_table(run)
     gram_row = next(line for line in lines if line.startswith("| GRAM (stage 1 + 2) |"))
     assert "| 0.750 [" in gram_row and "| 0.500 [" in gram_row and "| 1.000 |" in gram_row  # picks longer
+    # every pair answered 0.9 / 0.3 (or 0.1 / 0.7) for A in the two orders: gap |0.9 - 0.7| = 0.2, and
+    # (|0.9 - 0.5| + |0.3 - 0.5|) / 2 = 0.3 away from a coin
+    assert gram_row.endswith("| 1.000 | 1.000 | 0.200 | 0.300 |")
     claims = report.claims_table(scored)
     bt_claim = next(line for line in claims if "GRAM - BT" in line)
     assert "+0.500" in bt_claim and "+0.000" in bt_claim
@@ -305,10 +308,10 @@ def test_learning_curves_give_each_size_its_intervals_and_length_lean(tmp_path):
     lines = report.learning_curves(run, tmp_path / "figures", plt)
     assert lines == report.learning_curves(run, tmp_path / "figures", plt, report.main_table(run)[1])
     gram = [line for line in lines if line.startswith("| GRAM (stage 1 + 2) |")]
-    assert gram[0].startswith(f"| GRAM (stage 1 + 2) | {small} | 0.750 | 0.750 [") and gram[0].endswith("| 1.000 | 1.000 |")
-    assert gram[1] == f"| GRAM (stage 1 + 2) | {report.SIZES['train_sizes'][1]} | - | - | - | - | - |"
+    assert gram[0].startswith(f"| GRAM (stage 1 + 2) | {small} | 0.750 | 0.750 [") and gram[0].endswith("| 1.000 | 1.000 | 0.300 |")
+    assert gram[1] == f"| GRAM (stage 1 + 2) | {report.SIZES['train_sizes'][1]} | - | - | - | - | - | - |"
     bt = [line for line in lines if line.startswith(f"| Bradley-Terry RM | {report.SIZES['train_sizes'][-1]} | 0.250 | 0.250 [")]
-    assert bt and bt[0].endswith("| 0.000 | - |")  # a reward model has no order to agree with
+    assert bt and bt[0].endswith("| 0.000 | - | - |")  # a reward model has no order to agree with
     assert (tmp_path / "figures" / "scaled_learning_curves.png").exists()
 
 
