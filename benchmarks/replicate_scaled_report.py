@@ -158,6 +158,13 @@ def summarize(p: Scored) -> dict:
             "confidence": statistics.median(p.confidence) if p.confidence else float("nan")}
 
 
+def summary_cells(f: dict) -> str:
+    """A summary()'s accuracy and length-controlled accuracy with intervals, picks longer, order agreement:
+    four table cells."""
+    return (f"{fmt(*f['accuracy'])} | {fmt(*f['length_controlled'])} | {fmt(f['picks_longer'])} | "
+            f"{fmt(f['agreement'])}")
+
+
 def fmt(x: float, lo: float | None = None, hi: float | None = None, sign: str = "") -> str:
     """x to three decimals, with its interval where one is given and defined; "-" for nan."""
     if x != x:
@@ -231,9 +238,8 @@ def main_table(run: Path, figures: Path | None = None, plt=None) -> tuple[list[s
             continue
         scored[m] = p
         f = p.summary()
-        lines.append(f"| {LABELS[m]} | " + " | ".join(per_set) + f" | {fmt(*f['accuracy'])} | "
-                     f"{fmt(*f['length_controlled'])} | {fmt(f['picks_longer'])} | {fmt(f['agreement'])} | "
-                     f"{fmt(f['gap'])} | {fmt(f['confidence'])} |")
+        lines.append(f"| {LABELS[m]} | " + " | ".join(per_set) + f" | {summary_cells(f)} | {fmt(f['gap'])} | "
+                     f"{fmt(f['confidence'])} |")
     counts = " / ".join(f"{s} {len(pooled(run, 'longer', [s]).right)}" for s in SETS)
     lines += ["", f"Pairs: {counts}. \"Picks longer\": share of OOD pairs with unequal lengths (and unequal scores) "
               "where the model's preferred response is the longer. Order agreement: share of pairs whose two "
@@ -295,6 +301,16 @@ def small_run_table(run: Path, small_run: Path, scored: dict) -> list[str]:
                     "the scaled pool), so compare each model with its own run's \"longer wins\" row.", ""]
 
 
+def paired_differences(x: Scored, y: Scored) -> tuple[str, str]:
+    """x - y on the same pairs, accuracy and length-controlled accuracy, each with its paired 95% interval
+    (both models resampled with the same indices), formatted with their sign."""
+    def cell(stat):
+        return fmt(stat(x) - stat(y), *interval(lambda idx: stat(x, idx) - stat(y, idx), len(x.right)), sign="+")
+
+    return (cell(lambda p, idx=None: accuracy(p.right, idx)),
+            cell(lambda p, idx=None: length_controlled(p.right, p.longer, idx)))
+
+
 def claims_table(scored: dict) -> list[str]:
     lines = ["### The paper's claims, OOD pairs pooled (paired bootstrap)", "",
              "| claim | accuracy difference [95% CI] | length-controlled difference [95% CI] |", "|---|---|---|"]
@@ -302,13 +318,7 @@ def claims_table(scored: dict) -> list[str]:
         if a not in scored or b not in scored:
             lines.append(f"| {title} | not run yet | not run yet |")
             continue
-        x, y = scored[a], scored[b]
-        n = len(x.right)
-        d = accuracy(x.right) - accuracy(y.right)
-        d_ci = interval(lambda idx: accuracy(x.right, idx) - accuracy(y.right, idx), n)
-        lc = length_controlled(x.right, x.longer) - length_controlled(y.right, y.longer)
-        lc_ci = interval(lambda idx: length_controlled(x.right, x.longer, idx) - length_controlled(y.right, y.longer, idx), n)
-        lines.append(f"| {title} | {fmt(d, *d_ci, sign='+')} | {fmt(lc, *lc_ci, sign='+')} |")
+        lines.append(f"| {title} | " + " | ".join(paired_differences(scored[a], scored[b])) + " |")
     return lines + [""]
 
 
@@ -335,8 +345,7 @@ def learning_curves(run: Path, figures: Path, plt, scored: dict | None = None) -
                 continue
             in_dist, f = pooled(run, name, ["id-test"]), p.summary()
             lines.append(f"| {LABELS[family]} | {n} | {fmt(accuracy(in_dist.right)) if in_dist else '-'} | "
-                         f"{fmt(*f['accuracy'])} | {fmt(*f['length_controlled'])} | {fmt(f['picks_longer'])} | "
-                         f"{fmt(f['agreement'])} | {fmt(f['confidence'])} |")
+                         f"{summary_cells(f)} | {fmt(f['confidence'])} |")
             points.append((n, p))
         curves[LABELS[family]] = (COLORS[family], points)
     in_dist_pairs = len(pooled(run, "longer", ["id-test"]).right)
@@ -400,25 +409,14 @@ def adaptation_table(run: Path, figures: Path | None = None, plt=None) -> list[s
         for kind in ("gram", "bt"):
             for n in (0, *sizes):
                 c = cells[kind, n]
-                f = None if c is None else c.summary()
-                lines.append(f"| {LABELS[kind]} | {n} | " + (
-                    "- | - | - | - |" if f is None else f"{fmt(*f['accuracy'])} | {fmt(*f['length_controlled'])} | "
-                    f"{fmt(f['picks_longer'])} | {fmt(f['agreement'])} |"))
-        f = rule.summary()
-        lines.append(f"| {LABELS['longer']} | - | {fmt(*f['accuracy'])} | {fmt(*f['length_controlled'])} | - | - |")
+                lines.append(f"| {LABELS[kind]} | {n} | " + ("- | - | - | -" if c is None else summary_cells(c.summary())) + " |")
+        lines.append(f"| {LABELS['longer']} | - | {summary_cells(rule.summary())} |")
         lines += ["", "| GRAM - BT (paired) | " + " | ".join(f"n = {n}" for n in (0, *sizes)) + " |",
                   "|---|" + "---|" * (len(sizes) + 1)]
-        for name, stat in (("accuracy", lambda c, idx=None: accuracy(c.right, idx)),
-                           ("length-controlled", lambda c, idx=None: length_controlled(c.right, c.longer, idx))):
-            row = []
-            for n in (0, *sizes):
-                g, b = cells["gram", n], cells["bt", n]
-                if g is None or b is None:
-                    row.append("-")
-                    continue
-                row.append(fmt(stat(g) - stat(b), *interval(lambda idx: stat(g, idx) - stat(b, idx), len(g.right)),
-                               sign="+"))
-            lines.append(f"| {name} | " + " | ".join(row) + " |")
+        differences = [("-", "-") if cells["gram", n] is None or cells["bt", n] is None
+                       else paired_differences(cells["gram", n], cells["bt", n]) for n in (0, *sizes)]
+        for k, name in enumerate(("accuracy", "length-controlled")):
+            lines.append(f"| {name} | " + " | ".join(d[k] for d in differences) + " |")
         lines.append("")
         if plt is not None:
             curves = {LABELS[kind]: (COLORS[kind], [(n, cells[kind, n]) for n in (0, *sizes) if cells[kind, n] is not None])
