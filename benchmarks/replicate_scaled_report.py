@@ -53,12 +53,15 @@ class Scored:
     pair in two orders, and how far from a coin it answers: the mean over the two orders of |P(A) - 0.5| (a
     reward model scores each response alone: it has none of these)."""
 
+    PER_PAIR = ("right", "longer", "tie", "gap", "agree", "confidence")  # lists pooled() concatenates
+
     def __init__(self, data: Path, scores: Path | None, rule: str | None = None, reward_model: bool = False):
         texts = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines()]
         rows = [json.loads(line) for line in scores.read_text(encoding="utf-8").splitlines()] if scores else texts
         if len(rows) != len(texts):
             raise ValueError(f"{scores}: {len(rows)} rows, but {data} has {len(texts)}")
-        self.right, self.longer, self.tie, self.gap, self.agree, self.confidence = [], [], [], [], [], []
+        for name in self.PER_PAIR:
+            setattr(self, name, [])
         self._summary = None
         for t, r in zip(texts, rows):
             if t.get("label") not in ("a", "b"):
@@ -129,12 +132,8 @@ def pooled(run: Path, model: str, sets=OOD_SETS) -> Scored | None:
         parts.append(Scored(data, scores, reward_model=is_reward_model(model)))
     out = parts[0]
     for p in parts[1:]:
-        out.right += p.right
-        out.longer += p.longer
-        out.tie += p.tie
-        out.gap += p.gap
-        out.agree += p.agree
-        out.confidence += p.confidence
+        for name in Scored.PER_PAIR:
+            getattr(out, name).extend(getattr(p, name))
     return out
 
 
@@ -398,7 +397,8 @@ def adaptation_table(run: Path, figures: Path | None = None, plt=None) -> list[s
         for kind in ("gram", "bt"):
             for n in (0, *sizes):
                 scores = run / "eval" / adapted(kind, task, n) / test / "scores.jsonl"
-                cells[kind, n] = Scored(data, scores, reward_model=kind == "bt") if scores.exists() else None
+                reward_model = is_reward_model(adapted(kind, task, n))
+                cells[kind, n] = Scored(data, scores, reward_model=reward_model) if scores.exists() else None
         if not any(cells.values()):
             continue
         rule = Scored(data, None, rule="longer")
