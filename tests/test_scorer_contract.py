@@ -100,3 +100,32 @@ def test_progress_counts_pairs(scorer):
     bar = Bar()
     scorer.compare_many(PAIRS, progress=bar)
     assert bar.n == pytest.approx(len(PAIRS))
+
+
+def test_every_pair_shape_scores_the_pair_itself(scorer):
+    """A README-format row dict (extra keys ignored), a tuple and a Pair give the same scores; a dict is
+    never unpacked into its key names (issue 35: `Pair(*row)` scored "prompt", "response_a", ...)."""
+    want = [s.score_a for s in scorer.compare_many(PAIRS)]
+    rows = [{"prompt": p.prompt, "response_a": p.response_a, "response_b": p.response_b, "id": i}
+            for i, p in enumerate(PAIRS)]
+    tuples = [(p.prompt, p.response_a, p.response_b) for p in PAIRS]
+    key_names = scorer.compare("prompt", "response_a", "response_b").score_a
+    for shape in (rows, tuples):
+        got = [s.score_a for s in scorer.compare_many(shape)]
+        assert got == pytest.approx(want, abs=1e-6)
+    assert [s.score_a for s in scorer.compare_many(rows[:1])] != pytest.approx([key_names], abs=1e-9)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"prompt": "Hi", "response_a": "Hello"}, "pairs: record 1: response_b: missing"),
+    ("What is 2+2?", "pairs: record 1: expected a Pair, a dict with prompt, response_a and response_b, or a "
+                     "(prompt, response_a, response_b) tuple; got a str"),
+    (("Hi", "Hello"), "got a tuple of 2"),
+    ({"prompt": 3, "response_a": "x", "response_b": "y"}, "pairs: record 1: prompt: expected a string"),
+])
+def test_anything_else_is_refused_in_one_line(scorer, bad, message):
+    from gram.io import InputError
+
+    with pytest.raises(InputError) as err:
+        scorer.compare_many([PAIRS[0], bad])
+    assert message in str(err.value) and "\n" not in str(err.value)

@@ -44,10 +44,10 @@ class Pair:
     response_b: str
 
 
-def pair_from_row(row: dict, path, line: int) -> Pair:
+def pair_from_row(row: dict, path, line: int | None, record: int | None = None) -> Pair:
     """The `gram score` input fields of one row: prompt, response_a, response_b."""
-    prompt = check_prompt(row.get("prompt"), path, line)
-    return Pair(prompt, _string(row, "response_a", path, line, None), _string(row, "response_b", path, line, None))
+    prompt = check_prompt(row.get("prompt"), path, line, record=record)
+    return Pair(prompt, _string(row, "response_a", path, line, record), _string(row, "response_b", path, line, record))
 
 
 @dataclass

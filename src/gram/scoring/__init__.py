@@ -8,11 +8,12 @@ ranking and best-of-n.
     rank(judge, "Write a haiku", responses, strategy="knockout").best
 """
 
-from .base import ORDERS, PairScore, Scorer, as_pair, combine, summarize
+from .base import ORDERS, PairScore, Scorer, as_pair, as_pairs, combine, summarize
 from .judge import Judge
 from .loading import load_judge
 from .rank import STRATEGIES, RankResult, rank
 from .reward_model import RewardModelJudge
 
 __all__ = ["ORDERS", "STRATEGIES", "Judge", "PairScore", "RankResult", "RewardModelJudge", "Scorer", "as_pair",
+           "as_pairs",
            "combine", "load_judge", "rank", "summarize"]

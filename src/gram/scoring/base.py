@@ -19,7 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from ..records import Pair
+from ..io import InputError
+from ..records import Pair, pair_from_row
 
 ORDERS = ("both", "ab")
 
@@ -77,13 +78,26 @@ def check_orders(orders: str) -> None:
         raise ValueError(f"orders must be one of {ORDERS}, not {orders!r}")
 
 
-def as_pair(p) -> Pair:
-    """A Pair from a Pair, a PreferencePair (or anything with the same fields), or a (prompt, a, b) tuple."""
+def as_pair(p, index: int = 0) -> Pair:
+    """A Pair from a Pair, a PreferencePair (or anything with the same fields), a row dict (the `gram score`
+    input fields; other keys are ignored) or a (prompt, response_a, response_b) sequence. Anything else is a
+    one-line InputError naming `pairs[index]`."""
     if isinstance(p, Pair):
         return p
+    if isinstance(p, dict):
+        return pair_from_row(p, "pairs", None, record=index)
     if hasattr(p, "response_a"):
         return Pair(p.prompt, p.response_a, p.response_b)
-    return Pair(*p)
+    if isinstance(p, (tuple, list)) and len(p) == 3:
+        return pair_from_row(dict(zip(("prompt", "response_a", "response_b"), p)), "pairs", None, record=index)
+    got = f"a {type(p).__name__} of {len(p)}" if isinstance(p, (tuple, list)) else f"a {type(p).__name__}"
+    raise InputError("pairs", None, None, "expected a Pair, a dict with prompt, response_a and response_b, or a "
+                     f"(prompt, response_a, response_b) tuple; got {got}", record=index)
+
+
+def as_pairs(pairs: Iterable) -> list[Pair]:
+    """`as_pair` for each of `pairs`, errors naming the pair's position."""
+    return [as_pair(p, i) for i, p in enumerate(pairs)]
 
 
 def combine(p_a_ab: float, p_a_ba: float | None, truncated: bool = False) -> PairScore:

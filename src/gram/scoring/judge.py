@@ -29,7 +29,7 @@ from ..templates import (
     label_token_ids,
     template_head,
 )
-from .base import CompareOne, PairScore, as_pair, check_orders, combine
+from .base import CompareOne, PairScore, as_pairs, check_orders, combine
 from .reward_model import RewardModelJudge
 
 
@@ -95,7 +95,7 @@ class Judge(CompareOne):
                      progress=None) -> list[PairScore]:
         """Scores for many pairs, in input order. `progress`: a tqdm-like bar advanced per pair."""
         check_orders(orders)
-        pairs = [as_pair(p) for p in pairs]
+        pairs = as_pairs(pairs)
         sequences, truncated, groups = [], [], {}
         for p in pairs:
             groups.setdefault(prompt_key(p.prompt), []).append(len(sequences))

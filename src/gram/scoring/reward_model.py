@@ -15,7 +15,7 @@ import torch
 from .. import backbone
 from ..batching import default_batch_tokens, left_pad, length_batches, safe_pad_id
 from ..templates import encode_response
-from .base import CompareOne, PairScore, as_pair, check_orders
+from .base import CompareOne, PairScore, as_pairs, check_orders
 
 
 class RewardModelJudge(CompareOne):
@@ -52,7 +52,7 @@ class RewardModelJudge(CompareOne):
 
     def compare_many(self, pairs, orders: str = "both", batch_size: int | None = None, progress=None) -> list[PairScore]:
         check_orders(orders)
-        pairs = [as_pair(p) for p in pairs]
+        pairs = as_pairs(pairs)
         sequences, truncated = [], []
         for p in pairs:
             for response in (p.response_a, p.response_b):

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ..records import Pair
-from ..scoring.base import CompareOne, PairScore, as_pair
+from ..scoring.base import CompareOne, PairScore, as_pairs
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ class BatchedJudge(CompareOne):
             raise ValueError(f"this server scores {self.batcher.orders!r} orders, not {orders!r}")
         if self.stopped.is_set():
             raise asyncio.CancelledError()
-        pairs = [as_pair(p) for p in pairs]
+        pairs = as_pairs(pairs)
         future = asyncio.run_coroutine_threadsafe(self.batcher.compare(pairs), self.loop)
         self.pending.add(future)
         try:
