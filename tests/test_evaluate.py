@@ -232,7 +232,7 @@ def test_gram_eval_ranks_rewardbench2_sets(tmp_path, tiny_model_dir):
     assert set(rb2["subsets"]) == {"Math", "Ties"} and 0 <= rb2["overall"] <= 1
     assert results["comparisons"] == 6 + 3 + 3  # round-robin: every pair of each set once
     scored = [json.loads(line) for line in next(out.rglob("scores.jsonl")).read_text().splitlines()]
-    assert [len(r["scores"]) for r in scored] == [4, 3, 3]
+    assert [len(r["bt_scores"]) for r in scored] == [4, 3, 3]  # `scores` until 0.2 (RankResult.to_row)
 
 
 def test_length_effects_on_a_hand_made_fixture():

@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "gram"
 
 # The modules at the top of the package, each its own room, and what each may import.
 BASE = {
-    "io": set(), "templates": set(), "backbone": set(), "batching": set(), "kv_prefix": set(), "distributed": set(),
+    "io": set(), "templates": set(), "backbone": set(), "batching": set(), "kv_prefix": set(),
     "records": {"io", "templates"}, "generation": {"batching"},
 }
 # The folders, each one stage of the data flow, and the rooms each may import besides the base ones.
@@ -18,11 +18,12 @@ ROOMS = {
     "formats": set(),
     "data": {"formats"},
     "scoring": set(),
-    "train": {"formats"},  # never scoring, eval or serve: a finished run is scored through a hook
-    "eval": {"formats", "scoring"},
+    "jobs": {"scoring"},  # resumable, sharded file jobs: the scoring and ranking loops, partial outputs
+    "train": {"formats", "jobs"},  # never scoring, eval or serve: a finished run is scored through a hook
+    "eval": {"formats", "scoring", "jobs"},
     "rlhf": {"scoring"},
     "serve": {"scoring", "rlhf"},
-    "cli": {"formats", "data", "scoring", "train", "eval", "rlhf", "serve"},
+    "cli": {"formats", "data", "scoring", "jobs", "train", "eval", "rlhf", "serve"},
 }
 
 

@@ -130,7 +130,7 @@ def test_scoring_on_the_cpu_keeps_small_chunks():
     """An interrupted CPU job loses at most CPU_SCORE_CHUNK pairs (a chunk of 64 long pairs is minutes)."""
     import torch
 
-    from gram.eval.runner import CPU_SCORE_CHUNK, SCORE_CHUNK, chunk_size
+    from gram.jobs.runner import CPU_SCORE_CHUNK, SCORE_CHUNK, chunk_size
 
     class On:
         def __init__(self, device):

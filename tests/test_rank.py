@@ -123,7 +123,7 @@ def test_bon_cli_samples_and_picks(tmp_path, tiny_model_dir, capsys):
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["prompt"] for r in rows] == ["Say hi", "Name a colour"]
     for r in rows:
-        assert len(r["responses"]) == 3 and r["best_response"] == r["responses"][r["best"]] and r["comparisons"] == 2
+        assert len(r["responses"]) == 3 and r["picked_response"] == r["responses"][r["picked"]] and r["comparisons"] == 2
     assert "2 prompts x 3 samples" in capsys.readouterr().err
 
 

@@ -69,7 +69,8 @@ def test_rank_matches_the_library():
             for item, row in zip(lists, got):
                 want = rank(NumberJudge(), item["prompt"], item["responses"], strategy)
                 assert (row["ranking"], row["picked"], row["comparisons"]) == (want.order, want.best, want.comparisons)
-                assert (row["order"], row["best"], row["scores"]) == (row["ranking"], row["picked"], row["bt_scores"])
+                assert row == want.to_row()  # one row shape (RankResult.to_row), no old field names
+                assert not {"order", "best", "scores"} & set(row)
         budget = client.post("/rank", json={"lists": lists[:1], "strategy": "round-robin", "budget": 3}).json()
         assert budget["results"][0]["comparisons"] == 3 and budget["results"][0]["budget_exhausted"]
         bad = client.post("/rank", json={"lists": lists, "strategy": "bogus"})

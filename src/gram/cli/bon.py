@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-import time
 
 from .. import backbone
-from ..io import check_prompt, read_jsonl, write_jsonl_atomic
+from ..io import check_prompt, read_jsonl
+from ..jobs.ranking import RankOptions, rank_rows
 from ..scoring import load_judge
-from ..scoring.bon import best_of_n
-from .flags import add_judge_args, add_model_args, add_run_args, add_strategy, judge_options
+from ..scoring.bon import sample
+from .flags import RESUME, add_judge_args, add_model_args, add_run_args, add_strategy, judge_options
 
 
 def add_parser(sub) -> None:
@@ -18,7 +18,8 @@ def add_parser(sub) -> None:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", help="JSONL rows with a `prompt` (string or messages)")
     source.add_argument("--prompt", action="append", help="a prompt (repeat for several)")
-    p.add_argument("--output", required=True, help="JSONL: prompt, responses, best, best_response, ranking")
+    p.add_argument("--output", required=True,
+                   help="JSONL: prompt, responses, ranking, picked, picked_response, comparisons")
     p.add_argument("--policy", default=backbone.DEFAULT_MODEL, help="the model that writes the responses")
     p.add_argument("--n", type=int, default=4, help="samples per prompt (default 4)")
     add_strategy(p)
@@ -27,13 +28,11 @@ def add_parser(sub) -> None:
     p.add_argument("--temperature", type=float, default=0.8)
     p.add_argument("--seed", type=int, default=0, help="sampling seed (prompt i uses seed + i)")
     add_judge_args(p, orders=True)
-    add_run_args(p, limit="the first N prompts only")
+    add_run_args(p, limit="the first N prompts only", resume=RESUME)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from tqdm import tqdm
-
     if args.prompt:
         prompts = list(args.prompt)
     else:
@@ -41,14 +40,19 @@ def run(args) -> int:
     prompts = prompts[:args.limit] if args.limit else prompts
     policy, tokenizer = backbone.load(args.policy, device=args.device, dtype=args.dtype)
     judge = load_judge(args.model, device=args.device, dtype=args.dtype, **judge_options(args))
-    rows, start = [], time.perf_counter()
-    for i, prompt in enumerate(tqdm(prompts, unit="prompt", file=sys.stderr, disable=args.quiet)):
-        responses, r = best_of_n(policy, tokenizer, judge, prompt, args.n, args.strategy, args.budget, args.orders,
-                                 max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed + i)
-        rows.append({"prompt": prompt, "responses": responses, "best": r.best, "best_response": responses[r.best],
-                     "ranking": r.order, "comparisons": r.comparisons})
-    write_jsonl_atomic(args.output, rows)
+
+    def samples(i: int, row: dict) -> list[str]:  # prompt i's own seed: a resumed run samples the same
+        return sample(policy, tokenizer, row["prompt"], args.n, max_new_tokens=args.max_new_tokens,
+                      temperature=args.temperature, seed=args.seed + i)
+
+    settings = {"input": str(args.input), "prompts": len(prompts), "policy": args.policy, "n": args.n,
+                "max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "seed": args.seed,
+                "model": args.model, "dtype": args.dtype, "strategy": args.strategy, "budget": args.budget,
+                "orders": args.orders, "template": args.template, "max_length": args.max_length}
+    rows, seconds = rank_rows(judge, [{"prompt": p} for p in prompts], args.output, settings, resume=args.resume,
+                              options=RankOptions(args.strategy, args.budget, args.seed, args.orders),
+                              responses_of=samples, with_picked_response=True, unit="prompt", desc="best-of-n",
+                              quiet=args.quiet)
     print(f"gram bon: {len(rows)} prompts x {args.n} samples, strategy {args.strategy}, "
-          f"{sum(r['comparisons'] for r in rows)} comparisons in {time.perf_counter() - start:.1f} s -> {args.output}",
-          file=sys.stderr)
+          f"{sum(r['comparisons'] for r in rows)} comparisons in {seconds:.1f} s -> {args.output}", file=sys.stderr)
     return 0

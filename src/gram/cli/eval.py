@@ -15,13 +15,13 @@ import sys
 from pathlib import Path
 
 from .. import backbone
-from ..distributed import leave_process_group
-from ..eval import sharding
 from ..eval.benchmarks import BENCHMARKS, HUB_BENCHMARKS, data_dir, load_benchmark
 from ..eval.reports import comparison, model_label, summarize_results, write_reports
-from ..eval.runner import score_rows
 from ..eval.sets import rank_sets, summarize_sets, write_set_reports
 from ..io import write_text_atomic
+from ..jobs import sharding
+from ..jobs.runner import score_rows
+from ..jobs.sharding import leave_process_group
 from ..records import ResponseSet
 from ..scoring import load_judge
 from ..scoring.judge import trained_template

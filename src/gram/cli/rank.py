@@ -5,14 +5,12 @@ from __future__ import annotations
 import sys
 import time
 
-from ..eval.partial import PartialOutput
 from ..formats import read
 from ..io import InputError
+from ..jobs.ranking import RankOptions, rank_rows
 from ..records import ResponseSet
-from ..scoring import load_judge, rank
+from ..scoring import load_judge
 from .flags import RESUME, add_judge_args, add_model_args, add_run_args, add_strategy, judge_options
-
-PRODUCED = ("ranking", "picked", "comparisons", "rounds", "bt_scores", "budget_exhausted")
 
 
 def add_parser(sub) -> None:
@@ -32,8 +30,6 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from tqdm import tqdm
-
     records = read(args.format, args.input).records
     sets = [r for r in records if isinstance(r, ResponseSet)]
     if len(sets) != len(records):
@@ -41,28 +37,28 @@ def run(args) -> int:
     sets = sets[:args.limit] if args.limit else sets
     judge = load_judge(args.model, device=args.device, dtype=args.dtype, **judge_options(args))
     settings = {"input": str(args.input), "format": args.format, "model": args.model, "dtype": args.dtype,
-                "strategy": args.strategy, "orders": args.orders,
+                "strategy": args.strategy, "orders": args.orders, "template": args.template,
                 "budget": args.budget, "seed": args.seed, "max_length": args.max_length, "lists": len(sets)}
-    out = PartialOutput(args.output, settings, args.resume)
-    out.check([s.to_row() for s in sets], produced=PRODUCED)
-    start = time.perf_counter()
-    for s in tqdm(sets[out.done:], unit="list", file=sys.stderr, disable=args.quiet, initial=out.done, total=len(sets)):
-        r = rank(judge, s.prompt, s.responses, args.strategy, budget=args.budget, seed=args.seed, orders=args.orders)
-        out.append([{**s.to_row(), "ranking": r.order, "picked": r.best, "comparisons": r.comparisons,
-                     "rounds": r.rounds, "bt_scores": r.scores, "budget_exhausted": r.budget_exhausted}])
-    seconds = time.perf_counter() - start
-    out.finish()
-    comparisons = sum(row["comparisons"] for row in out.rows)
-    known = sum(row["best"] is not None for row in out.rows)
-    hits = sum(row["best"] is not None and row["picked"] == row["best"] for row in out.rows)
+    options = RankOptions(args.strategy, args.budget, args.seed, args.orders)
+    rows, seconds = rank_rows(judge, [s.to_row() for s in sets], args.output, settings, resume=args.resume,
+                              options=options, quiet=args.quiet)
+    report(args, rows, seconds)
+    return 0
+
+
+def report(args, rows: list[dict], seconds: float) -> None:
+    """The end-of-run line: comparisons spent and, where the sets know their best response, how often the
+    judge picked it beside what length alone would get."""
+    comparisons = sum(row["comparisons"] for row in rows)
+    known = sum(row["best"] is not None for row in rows)
+    hits = sum(row["best"] is not None and row["picked"] == row["best"] for row in rows)
     accuracy = f", picked the known best in {hits}/{known} ({hits / known:.3f})" if known else ""
     if known:  # beside the accuracy, what length alone would get, and how often the pick is the longest
-        longest = [max(range(len(r["responses"])), key=lambda i, r=r: len(r["responses"][i])) for r in out.rows]
-        known_rows = [(r, lng) for r, lng in zip(out.rows, longest) if r["best"] is not None]
+        longest = [max(range(len(r["responses"])), key=lambda i, r=r: len(r["responses"][i])) for r in rows]
+        known_rows = [(r, lng) for r, lng in zip(rows, longest) if r["best"] is not None]
         by_length = sum(r["best"] == lng for r, lng in known_rows)
-        picked_longest = sum(r["picked"] == lng for r, lng in zip(out.rows, longest))
+        picked_longest = sum(r["picked"] == lng for r, lng in zip(rows, longest))
         accuracy += (f"; \"longest wins\" {by_length}/{known} ({by_length / known:.3f}); picked the longest "
-                     f"response in {picked_longest}/{len(out.rows)}")
-    print(f"gram rank: {len(sets)} lists, strategy {args.strategy}, {comparisons} comparisons in {seconds:.1f} s"
+                     f"response in {picked_longest}/{len(rows)}")
+    print(f"gram rank: {len(rows)} lists, strategy {args.strategy}, {comparisons} comparisons in {seconds:.1f} s"
           f"{accuracy} -> {args.output}", file=sys.stderr)
-    return 0

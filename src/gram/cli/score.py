@@ -1,4 +1,4 @@
-"""`gram score`: pairwise scores for a JSONL file of pairs, resumable and sharded (gram.eval.runner).
+"""`gram score`: pairwise scores for a JSONL file of pairs, resumable and sharded (gram.jobs.runner).
 
     gram score --model smollm2-135m --input pairs.jsonl --output scores.jsonl --batch-size 8
 """
@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..distributed import leave_process_group
-from ..eval.runner import score_rows
+from ..jobs.runner import score_rows
+from ..jobs.sharding import leave_process_group
 from ..io import read_jsonl
 from ..records import pair_from_row
 from ..scoring import load_judge, summarize

@@ -1,4 +1,4 @@
-"""Evaluation: the benchmark registry (`benchmarks`), the one resumable, sharded scoring runner that
-`gram score` and `gram eval` share (`runner`, over `partial` outputs and `sharding`), metrics
-(`metrics`), the official leaderboard summaries (`official`), results files, plots and comparison
-tables (`reports`), and the held-out check at the end of training (`heldout`)."""
+"""Evaluation: the benchmark registry (`benchmarks`), response-set benchmarks (`sets`), metrics
+(`metrics`), the official leaderboard summaries (`official`), results files, plots and comparison tables
+(`reports`), and the held-out check at the end of training (`heldout`). The scoring itself runs on
+gram.jobs."""

@@ -8,40 +8,27 @@ scores), resumable set by set, then scored with the benchmark's official rules (
 from __future__ import annotations
 
 import json
-import sys
-import time
 from pathlib import Path
 
 from ..io import write_json_atomic, write_text_atomic
-from ..scoring.rank import rank
+from ..jobs.ranking import RankOptions, rank_rows
 from .official import rewardbench2_summary
-from .partial import PartialOutput
-
-PRODUCED = ("scores", "comparisons", "ranking")
 
 
 def rank_sets(judge, sets, output: str | Path, settings: dict, *, resume: bool, desc: str = "ranking",
               quiet: bool = False) -> tuple[list[dict], float]:
-    """Each set with `scores` (one per response, in the set's order), `comparisons` and `ranking`."""
-    from tqdm import tqdm
-
-    out = PartialOutput(output, settings, resume)
-    out.check([s.to_row() for s in sets], produced=PRODUCED)
-    start = time.perf_counter()
-    for s in tqdm(sets[out.done:], unit="set", file=sys.stderr, disable=quiet, initial=out.done, total=len(sets),
-                  desc=desc):
-        r = rank(judge, s.prompt, s.responses, "round-robin")
-        out.append([{**s.to_row(), "scores": r.scores, "comparisons": r.comparisons, "ranking": r.order}])
-    seconds = time.perf_counter() - start
-    out.finish()
-    return out.rows, seconds
+    """Each set ranked round-robin: its row with the ranking fields (`bt_scores`: one per response, in the
+    set's order). (row_format 2: the rows of RankResult.to_row; a partial file of gram 0.1's rows, with
+    `scores`, is not resumed.)"""
+    return rank_rows(judge, [s.to_row() for s in sets], output, {**settings, "row_format": 2}, resume=resume,
+                     options=RankOptions("round-robin"), desc=desc, unit="set", quiet=quiet)
 
 
 def summarize_sets(sets, rows: list[dict], seconds: float) -> dict:
     """results.json for a set benchmark: the official summary, `overall` and per-subset `categories`
     (the shape the comparison table reads), how often the judge's top pick is the first correct response,
     and the comparisons spent."""
-    official = rewardbench2_summary(sets, [row["scores"] for row in rows])
+    official = rewardbench2_summary(sets, [row["bt_scores"] for row in rows])
     counts = official["sets_per_subset"]
     return {"n": len(sets), "overall": official["overall"],
             "categories": {k: {"n": counts[k], "accuracy": v} for k, v in official["subsets"].items()},

@@ -37,9 +37,18 @@ class RankResult:
     seconds: float = 0.0
     full: bool = False  # whether `order` is a full ranking
 
+    # the fields of an output row (`gram rank`, `gram bon`, `gram eval`'s set benchmarks, the server's /rank)
+    FIELDS = ("ranking", "picked", "comparisons", "rounds", "full", "budget_exhausted", "bt_scores")
+
     @property
     def best(self) -> int:
         return self.order[0]
+
+    def to_row(self) -> dict:
+        """The result as output-row fields: `ranking` (best first), `picked` (the judge's pick, never the
+        known-correct `best` of a response set), `bt_scores` (round-robin's Bradley-Terry log-strengths)."""
+        return {"ranking": self.order, "picked": self.best, "comparisons": self.comparisons, "rounds": self.rounds,
+                "full": self.full, "budget_exhausted": self.budget_exhausted, "bt_scores": self.scores}
 
 
 @dataclass

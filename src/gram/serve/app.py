@@ -184,10 +184,7 @@ def create_app(judge, *, token: str | None = None, limits: Limits | None = None,
             results = await unless_gone(request, asyncio.gather(*(one(item) for item in body.lists)))
         finally:
             proxy.cancel()
-        return {"results": [{"ranking": r.order, "picked": r.best, "comparisons": r.comparisons, "rounds": r.rounds,
-                             "full": r.full, "budget_exhausted": r.budget_exhausted, "bt_scores": r.scores,
-                             "order": r.order, "best": r.best, "scores": r.scores}  # the last three: old names
-                            for r in results]}
+        return {"results": [r.to_row() for r in results]}
 
     async def rewards_for(request, prompts, responses, refs, center: bool) -> tuple[list[float], list[str]]:
         too_large("responses", len(responses), limits.max_items)

@@ -71,9 +71,6 @@ class RankOut(BaseModel):
     full: bool = Field(description="whether `ranking` orders every response (else: the best, then the rest as given)")
     budget_exhausted: bool
     bt_scores: list[float] | None = Field(description="Bradley-Terry log-strengths (round-robin), as `gram rank`")
-    order: list[int] = Field(description="deprecated: the same as `ranking`")
-    best: int = Field(description="deprecated: the same as `picked`")
-    scores: list[float] | None = Field(description="deprecated: the same as `bt_scores`")
 
 
 class RankResults(BaseModel):

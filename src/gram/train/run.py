@@ -21,7 +21,7 @@ import torch
 from transformers import TrainingArguments
 
 from .. import backbone
-from ..distributed import leave_process_group
+from ..jobs.sharding import leave_process_group
 from ..io import write_json_atomic
 from .card import plot_losses, write_model_card
 from .checkpoints import (

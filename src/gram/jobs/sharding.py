@@ -1,4 +1,4 @@
-"""Scoring and evaluation across processes: under torchrun or `accelerate launch` (WORLD_SIZE > 1) each
+"""Jobs across processes: under torchrun or `accelerate launch` (WORLD_SIZE > 1) each
 rank takes one contiguous slice of the input, writes its rows to OUTPUT.rank<r>-of-<w> (resumable like any
 output), and rank 0 merges the slices in input order once every rank is done.
 
@@ -53,3 +53,15 @@ def merged_rows(output: str | Path, size: int) -> list[dict]:
 def remove_shards(output: str | Path, size: int) -> None:
     for rank in range(size):
         shard_path(output, rank, size).unlink(missing_ok=True)
+
+
+def leave_process_group() -> None:
+    """The end of a multi-process run (training or sharded scoring): every rank waits at a barrier, then
+    closes the process group (as torchtune's recipes end); nothing to do for one process. A rank that exits
+    with its gloo group open can die of SIGABRT while the interpreter tears down (gloo's worker threads still
+    hold tensors; pytorch/pytorch#179291); CI saw that once, in two-process training."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

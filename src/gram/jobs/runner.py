@@ -2,10 +2,10 @@
 
 Pairs are scored in fixed chunks (chunk_size: SCORE_CHUNK pairs on an accelerator, CPU_SCORE_CHUNK on the
 CPU, where a chunk of 64 long pairs can take minutes) from the start of this process's slice, each chunk
-appended to OUTPUT.partial and fsynced (gram.eval.partial), so a killed run loses at most one chunk and
+appended to OUTPUT.partial and fsynced (gram.jobs.partial), so a killed run loses at most one chunk and
 a resumed run on the same device sends the judge the same batches as a clean one (identical numbers). Under torchrun or
 `accelerate launch` each rank scores one contiguous slice and rank 0 merges them in input order
-(gram.eval.sharding).
+(gram.jobs.sharding).
 
     run = score_rows(judge, pairs, rows, "scores.jsonl", settings, resume=True)
     run.rows        # every input row plus score_a, score_b, p_a_ab, p_a_ba, truncated (None off rank 0)

@@ -1,4 +1,4 @@
-"""Resumable file jobs (`gram score`, `gram eval`, `gram rank`).
+"""Resumable file jobs (`gram score`, `gram eval`, `gram rank`, `gram bon`).
 
 Finished rows are appended to OUTPUT.partial, flushed and fsynced a chunk at a time, and the file is
 renamed to OUTPUT when the job ends, so OUTPUT is always whole. The job's settings sit beside it in

@@ -1,0 +1,59 @@
+"""The one resumable loop over ranking jobs behind `gram rank`, `gram bon` and `gram eval`'s set benchmarks
+(RewardBench 2): each input row's responses ranked by gram.scoring.rank, one output row per input row
+(the input's fields, its responses, then `RankResult.to_row()`), appended to OUTPUT.partial as it goes
+(gram.jobs.partial), so a killed job goes on from the next row with `resume`.
+
+    rows, seconds = rank_rows(judge, [s.to_row() for s in sets], "ranked.jsonl", settings, resume=True,
+                              options=RankOptions("round-robin"))
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..scoring.rank import RankResult, rank
+from .partial import PartialOutput
+
+
+@dataclass(frozen=True)
+class RankOptions:
+    """How each list is ranked (gram.scoring.rank's arguments)."""
+
+    strategy: str = "knockout"
+    budget: int | None = None
+    seed: int = 0
+    orders: str = "both"
+
+
+def given_responses(i: int, row: dict) -> list[str]:
+    """The responses a response-set row holds (`gram rank`, RewardBench 2)."""
+    return row["responses"]
+
+
+def rank_rows(judge, inputs: list[dict], output: str | Path, settings: dict, *, resume: bool, options: RankOptions,
+              responses_of: Callable[[int, dict], list[str]] = given_responses, with_picked_response: bool = False,
+              desc: str = "ranking", unit: str = "list", quiet: bool = False) -> tuple[list[dict], float]:
+    """Rank the responses of every input row (`responses_of(i, row)`: the row's own, or freshly sampled
+    ones for best-of-n) and write each row with `responses` and the ranking fields to `output`; returns
+    every output row and this run's seconds. `with_picked_response`: also the picked response's text."""
+    from tqdm import tqdm
+
+    produced = ("responses", "picked_response", *RankResult.FIELDS)
+    out = PartialOutput(output, settings, resume)
+    out.check(inputs, produced=produced)
+    start = time.perf_counter()
+    for i in tqdm(range(out.done, len(inputs)), unit=unit, file=sys.stderr, disable=quiet, initial=out.done,
+                  total=len(inputs), desc=desc):
+        row = inputs[i]
+        responses = responses_of(i, row)
+        result = rank(judge, row["prompt"], responses, options.strategy, budget=options.budget, seed=options.seed,
+                      orders=options.orders)
+        picked = {"picked_response": responses[result.best]} if with_picked_response else {}
+        out.append([{**row, "responses": responses, **result.to_row(), **picked}])
+    seconds = time.perf_counter() - start
+    out.finish()
+    return out.rows, seconds
