@@ -80,7 +80,7 @@ def run_variant(variant: str, model_name: str, batch: int, length: int, steps: i
     targets = torch.tensor(label_ids, device=device)[labels]
     if variant == "stage1":  # next-token loss on the response pair, the question masked: a stage-1 batch
         from gram.templates import encode_pretrain
-        from gram.train.data import IGNORE
+        from gram.train.examples import IGNORE
 
         rng = random.Random(1)
         words = ["alpha", "river", "seven", "quiet", "model", "green", "paper", "stone", "light", "music"]
@@ -106,7 +106,7 @@ def run_variant(variant: str, model_name: str, batch: int, length: int, steps: i
         sft_labels[:, -1] = targets
     if variant == "gram":  # what the GRAM trainer's collator gives it: the template head apart, once
         from gram.templates import template_head
-        from gram.train.data import LeftPadCollator
+        from gram.train.examples import LeftPadCollator
         from gram.train.trainers import GramTrainer
 
         split = LeftPadCollator(tokenizer.pad_token_id or 0, tuple(template_head(tokenizer)))(

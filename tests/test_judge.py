@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from gram.batching import length_batches
 from gram.records import Pair
 from gram.scoring import Judge, combine
 from gram.templates import encode_judge, label_token_ids
@@ -102,7 +103,7 @@ def test_consistency_definition():
 def test_batches_respect_rows_and_token_budget(tiny_model, tiny_tokenizer):
     judge = Judge(tiny_model, tiny_tokenizer, max_batch_tokens=100)
     seqs = [[1] * n for n in (10, 60, 20, 30, 5, 200)]
-    groups = judge.batches(seqs, rows_per_batch=3)
+    groups = length_batches([len(s) for s in seqs], 3, judge.max_batch_tokens)
     assert sorted(i for g in groups for i in g) == list(range(6))
     assert groups[0] == [5]  # longest first; over budget alone, still scored
     for g in groups:

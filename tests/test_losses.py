@@ -10,8 +10,19 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from gram.train.losses import bradley_terry_loss, gram_loss, gram_loss_from_margin, optimum_margin
+from gram.train.losses import bradley_terry_loss, gram_loss
+
+
+def gram_loss_from_margin(margin: torch.Tensor, label_smoothing: float = 0.1) -> torch.Tensor:
+    """The GRAM loss written as Bradley-Terry plus a margin penalty: mean(-log sigmoid(d) + (eps/2) d)."""
+    return (-F.logsigmoid(margin.float()) + label_smoothing / 2 * margin.float()).mean()
+
+
+def optimum_margin(label_smoothing: float) -> float:
+    """d* = log((2 - eps) / eps): where the smoothed loss stops pushing the margin up."""
+    return math.log((2 - label_smoothing) / label_smoothing)
 
 
 def test_hand_computed_value():

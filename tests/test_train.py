@@ -57,7 +57,7 @@ def test_pretrain_learns_the_pair_target(tmp_path, tiny_model_dir):
 
 
 def test_pretrain_masks_the_prompt(tiny_tokenizer):
-    from gram.train.data import IGNORE, pretrain_examples
+    from gram.train.examples import IGNORE, pretrain_examples
 
     (ex,), _ = pretrain_examples([PreferencePair("Q?", "yes", "no")], tiny_tokenizer, 1024)
     target = tiny_tokenizer.decode([t for t in ex["labels"] if t != IGNORE])
@@ -82,7 +82,7 @@ def test_finetune_then_score(tmp_path, tiny_model_dir, capsys):
 
 
 def test_stage2_computes_logits_at_one_position(tiny_model, tiny_tokenizer):
-    from gram.train.data import LeftPadCollator, finetune_examples
+    from gram.train.examples import LeftPadCollator, finetune_examples
     from gram.train.trainers import GramTrainer
 
     examples, _ = finetune_examples([PreferencePair("q", "a", "bb", "a")], tiny_tokenizer, 1024)
@@ -175,7 +175,7 @@ def test_unmerged_lora_keeps_adapters(tmp_path, tiny_model_dir):
 
 
 def test_bradley_terry_baseline_trains_and_scores(tmp_path, tiny_model_dir):
-    from gram.scoring import Judge, RewardModelJudge
+    from gram.scoring import RewardModelJudge, load_judge
 
     data, out = write_pairs(tmp_path / "l.jsonl"), tmp_path / "bt"
     assert main(["train-bt", "--model", str(tiny_model_dir), "--train-file", str(data), "--output-dir", str(out),
@@ -183,7 +183,7 @@ def test_bradley_terry_baseline_trains_and_scores(tmp_path, tiny_model_dir):
                  "--learning-rate", "1e-3", "--logging-steps", "1", "--save-steps", "8", "--max-length", "1024",
                  "--warmup-ratio", "0.0", "--lr-scheduler", "constant"]) == 0
     assert fell(losses(out))
-    judge = Judge.load(str(out), device="cpu")
+    judge = load_judge(str(out), device="cpu")
     assert isinstance(judge, RewardModelJudge)
     pairs = [(q, f"The answer {i} is right.", f"no {i}") for i, q in enumerate(QUESTIONS)]
     scores = judge.compare_many(pairs, batch_size=4)
@@ -215,7 +215,7 @@ def test_bradley_terry_model_adapts_from_its_own_checkpoint(tmp_path, tiny_model
 def test_shared_template_head_gives_the_same_loss_and_gradients(tiny_model_dir, tiny_tokenizer):
     """Stage 2 with the template head run once per batch equals running it in every row."""
     from gram.templates import label_token_ids, template_head
-    from gram.train.data import LeftPadCollator, finetune_examples
+    from gram.train.examples import LeftPadCollator, finetune_examples
     from gram.train.trainers import GramTrainer
 
     pairs = [PreferencePair(q, f"The answer {i} is right.", f"no {i}", "a" if i % 2 else "b")

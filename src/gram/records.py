@@ -23,18 +23,13 @@ LABELS = ("a", "b", "tie")
 Prompt = str | list[dict]
 
 
-def prompt_text(prompt: Prompt) -> str:
-    """A prompt as the judge shows it: a conversation as a transcript, a lone user message as itself."""
-    return render_prompt(prompt)
-
-
 def normalize(text: str) -> str:
     """Case- and whitespace-insensitive form used for deduplication and overlap checks."""
     return " ".join(text.lower().split())
 
 
 def prompt_key(prompt: Prompt) -> str:
-    return hashlib.sha1(normalize(prompt_text(prompt)).encode("utf-8")).hexdigest()
+    return hashlib.sha1(normalize(render_prompt(prompt)).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -67,7 +62,7 @@ class PreferencePair:
         by a hash of the content: reproducible, and about half the labels are `b`, so a judge that always
         answers `A` scores at chance even with one presentation order."""
         if chosen_first is None:
-            digest = hashlib.sha1("\x00".join([prompt_text(prompt), chosen, rejected]).encode("utf-8")).digest()
+            digest = hashlib.sha1("\x00".join([render_prompt(prompt), chosen, rejected]).encode("utf-8")).digest()
             chosen_first = digest[0] % 2 == 0
         if chosen_first:
             return cls(prompt, chosen, rejected, "a", **kwargs)

@@ -64,7 +64,7 @@ JUDGE_TEMPLATES = {
 }
 JUDGE_TAILS = {name: t.tail for name, t in JUDGE_TEMPLATES.items()}
 # a model trained elsewhere is read with the prompt its authors evaluated it with; gram's own models with
-# the one they were trained on (see scoring.loading.model_template)
+# the one they were trained on (gram.scoring.judge.trained_template reads it from train_summary.json)
 DEFAULT_JUDGE_TEMPLATE = "gram-eval"
 # Llama 3.x templates write "Today Date: <date>" into the system header; this is their own fallback date
 PINNED_DATE = "26 Jul 2024"

@@ -59,7 +59,7 @@ def add_parsers(sub) -> None:
 
 def run(args) -> int:
     from ..eval.heldout import evaluate_trained
-    from ..train.checkpoints import RunMismatch
+    from ..train.identity import RunMismatch
     from ..train.run import NoExamples
     from ..train.run import run as train
 

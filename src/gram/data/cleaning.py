@@ -9,7 +9,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from ..records import PreferencePair, normalize, prompt_key, prompt_text
+from ..records import PreferencePair, normalize, prompt_key
+from ..templates import render_prompt
 from ..templates import encode_judge
 
 # U+FFFD (a decoder gave up), C0 controls other than tab / newline / carriage return, and the classic
@@ -27,9 +28,9 @@ def problem(pair: PreferencePair, tokenizer=None, max_tokens: int | None = None)
         return "empty response"
     if normalize(pair.response_a) == normalize(pair.response_b):
         return "identical responses"
-    if not prompt_text(pair.prompt).strip():
+    if not render_prompt(pair.prompt).strip():
         return "empty prompt"
-    if any(is_garbled(t) for t in (prompt_text(pair.prompt), pair.response_a, pair.response_b)):
+    if any(is_garbled(t) for t in (render_prompt(pair.prompt), pair.response_a, pair.response_b)):
         return "garbled text"
     if (max_tokens is not None and tokenizer is not None
             and len(encode_judge(tokenizer, pair.prompt, pair.response_a, pair.response_b).input_ids) > max_tokens):

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..records import Record, prompt_key, prompt_text
+from ..records import Record, prompt_key
+from ..templates import render_prompt
 
 
 @dataclass
@@ -26,7 +27,7 @@ def prompt_overlap(a: Iterable[Record], b: Iterable[Record], examples: int = 5) 
     keys_a = {prompt_key(r.prompt) for r in a}
     keys_b, shown = {}, []
     for r in b:
-        keys_b.setdefault(prompt_key(r.prompt), prompt_text(r.prompt))
+        keys_b.setdefault(prompt_key(r.prompt), render_prompt(r.prompt))
     shared = [k for k in keys_b if k in keys_a]
     shown = [keys_b[k][:120] for k in shared[:examples]]
     return Overlap(len(keys_a), len(keys_b), len(shared), shown)

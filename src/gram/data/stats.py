@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from ..records import PreferencePair, Record, prompt_text
+from ..records import PreferencePair, Record
+from ..templates import render_prompt
 
 
 def percentiles(values: Sequence[int], points=(50, 90, 99)) -> dict:
@@ -45,6 +46,6 @@ def describe(records: Sequence[Record], tokenizer=None, progress: bool = False) 
 
         responses = [t for r in records
                      for t in ((r.response_a, r.response_b) if isinstance(r, PreferencePair) else r.responses)]
-        stats["tokens"] = {"prompt": percentiles(counts([prompt_text(r.prompt) for r in records], "prompt")),
+        stats["tokens"] = {"prompt": percentiles(counts([render_prompt(r.prompt) for r in records], "prompt")),
                            "response": percentiles(counts(responses, "response"))}
     return stats

@@ -30,7 +30,6 @@ from ..templates import (
     template_head,
 )
 from .base import CompareOne, PairScore, as_pairs, check_orders, combine
-from .reward_model import RewardModelJudge
 
 
 def context_length(model) -> int | None:
@@ -76,12 +75,12 @@ class Judge(CompareOne):
 
     @classmethod
     def load(cls, name: str = backbone.DEFAULT_MODEL, device=None, dtype=None, **kwargs):
-        """The generative judge of a causal-LM checkpoint. `gram.load_judge` is the entry point that picks
-        the kind of judge a checkpoint needs; for compatibility, a sequence-classification checkpoint
-        given here also gets its RewardModelJudge (the generative-only options dropped)."""
+        """The generative judge of a causal-LM checkpoint (`gram.load_judge` picks the kind of judge a
+        checkpoint needs). A sequence-classification checkpoint is refused: read as a causal LM, its new
+        LM head would judge at random."""
         if backbone.is_reward_model(backbone.resolve(name)):
-            kwargs = {k: v for k, v in kwargs.items() if k not in ("template", "reuse_prefix")}
-            return RewardModelJudge.load(name, device=device, dtype=dtype, **kwargs)
+            raise backbone.BackboneError(f"{name} is a Bradley-Terry reward model, not a generative judge: load "
+                                         "it with gram.load_judge (or RewardModelJudge.load)")
         model, tokenizer = backbone.load(name, device=device, dtype=dtype)
         if kwargs.get("template") is None:
             kwargs["template"] = trained_template(backbone.resolve(name))
@@ -115,9 +114,6 @@ class Judge(CompareOne):
         if per_pair == 2:
             return [combine(p_a[2 * i], p_a[2 * i + 1], truncated[i]) for i in range(len(pairs))]
         return [combine(p_a[i], None, truncated[i]) for i in range(len(pairs))]
-
-    def batches(self, sequences: list[list[int]], rows_per_batch: int) -> list[list[int]]:
-        return length_batches([len(s) for s in sequences], rows_per_batch, self.max_batch_tokens)
 
     @torch.inference_mode()
     def label_probs(self, sequences: list[list[int]], rows_per_batch: int, progress=None,

@@ -52,7 +52,10 @@ class RankResult:
 
 
 @dataclass
-class _Counter:
+class JudgeSession:
+    """One ranking's talk with the judge: each pair judged at most once (cached, either way round), in
+    batches (`rounds`), the comparisons counted against an optional budget."""
+
     judge: object
     prompt: object
     budget: int | None
@@ -77,7 +80,7 @@ class _Counter:
         return {(i, j): self.cache[(i, j)] if (i, j) in self.cache else 1.0 - self.cache[(j, i)] for i, j in pairs}
 
 
-def linear(c: _Counter, responses, candidates: list[int]) -> tuple[int, bool]:
+def linear(c: JudgeSession, responses, candidates: list[int]) -> tuple[int, bool]:
     best = candidates[0]
     for nxt in candidates[1:]:
         if c.left() is not None and c.left() < 1:
@@ -87,7 +90,7 @@ def linear(c: _Counter, responses, candidates: list[int]) -> tuple[int, bool]:
     return best, False
 
 
-def knockout(c: _Counter, responses, candidates: list[int]) -> tuple[int, bool]:
+def knockout(c: JudgeSession, responses, candidates: list[int]) -> tuple[int, bool]:
     """Winners of each round's pairs advance (an odd one out gets a bye); each round is one batch."""
     alive = list(candidates)
     while len(alive) > 1:
@@ -137,7 +140,7 @@ def rank(judge, prompt, responses: list[str], strategy: str = "linear", budget: 
     if not responses:
         raise ValueError("nothing to rank: no responses")
     start = time.perf_counter()
-    c = _Counter(judge, prompt, budget, orders)
+    c = JudgeSession(judge, prompt, budget, orders)
     n = len(responses)
     everyone = list(range(n))
     exhausted, scores, full = False, None, False

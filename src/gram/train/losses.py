@@ -15,8 +15,6 @@ the optimum margin d* = log((2 - eps) / eps) (2.944 at eps = 0.1); eps = 0 is pl
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 
@@ -30,16 +28,6 @@ def gram_loss(candidate_logits: torch.Tensor, labels: torch.Tensor, label_smooth
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
     return F.cross_entropy(candidate_logits.float(), labels, label_smoothing=label_smoothing)
-
-
-def gram_loss_from_margin(margin: torch.Tensor, label_smoothing: float = 0.1) -> torch.Tensor:
-    """The same loss written as Bradley-Terry plus a margin penalty: mean(-log sigmoid(d) + (eps/2) d)."""
-    return (-F.logsigmoid(margin.float()) + label_smoothing / 2 * margin.float()).mean()
-
-
-def optimum_margin(label_smoothing: float) -> float:
-    """d* = log((2 - eps) / eps): where the smoothed loss stops pushing the margin up."""
-    return math.log((2 - label_smoothing) / label_smoothing)
 
 
 def bradley_terry_loss(reward_chosen: torch.Tensor, reward_rejected: torch.Tensor) -> torch.Tensor:

@@ -24,16 +24,10 @@ from .. import backbone
 from ..jobs.sharding import leave_process_group
 from ..io import write_json_atomic
 from .card import plot_losses, write_model_card
-from .checkpoints import (
-    finished_training,
-    last_complete_checkpoint,
-    mean_logged_loss,
-    prepare_output_dir,
-    remove_checkpoints,
-    save_final,
-)
+from .checkpoints import finished_training, last_complete_checkpoint, mean_logged_loss, remove_checkpoints, save_final
 from .config import TrainConfig
-from .data import load_pairs
+from .examples import load_pairs
+from .identity import prepare_output_dir
 from .stages import STAGES
 from .trainers import ProgressCallback
 
@@ -150,13 +144,8 @@ def training_arguments(config: TrainConfig) -> TrainingArguments:
     )
 
 
-def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> dict:
-    """Train one stage end to end; returns a summary (also written to OUTPUT_DIR/train_summary.json).
-
-    `evaluate(model, tokenizer, config, reward_model=...)`, where given and the config names an eval
-    file, scores the final model on it for the summary and the model card (the `gram` commands pass
-    gram.eval.heldout.evaluate_trained)."""
-    spec = STAGES[stage]
+def check_before_loading(config: TrainConfig) -> None:
+    """What can be refused before any model or data is read."""
     check_loggers(config.report_to)
     if config.freeze_layers and (config.lora or config.gradient_checkpointing):
         from .config import ConfigError
@@ -165,14 +154,10 @@ def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> di
                           "--gradient-checkpointing (whose recomputed blocks would get no gradient)")
     if config.push_to_hub:
         check_hub(config.push_to_hub)
-    state = prepare_output_dir(stage, config, main_process=int(os.environ.get("RANK", "0")) == 0)
-    summary_file = Path(config.output_dir, "train_summary.json")
-    if state == "finished":  # a rerun of a finished run changes nothing
-        log.warning("%s: this run finished already (same settings and data); nothing to do", config.output_dir)
-        return json.loads(summary_file.read_text())
-    torch.manual_seed(config.seed)
-    model, tokenizer = load_for_training(config, reward_head=spec.reward_head)
-    base_path = backbone.resolve(config.model)
+
+
+def stage_examples(stage: str, spec, config: TrainConfig, tokenizer, model):
+    """The stage's examples from the training file, with their counts logged; none is an error."""
     pairs = load_pairs(config.train_file, config.limit)
     prepared = spec.prepare(pairs, tokenizer, model, config)
     examples, counts = prepared.examples, prepared.counts
@@ -187,44 +172,70 @@ def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> di
         log.warning("%s: %d of %d examples were longer than --max-length %s and lost the middles of their "
                     "responses; raise --max-length (or filter with `gram data pairs --max-tokens`) to train on "
                     "whole pairs", stage, counts["truncated"], len(examples), config.max_length)
+    return pairs, prepared
 
-    args = training_arguments(config)
-    trainer = prepared.trainer_cls(model=model, args=args, train_dataset=examples, data_collator=prepared.collator,
-                                   processing_class=tokenizer, callbacks=[ProgressCallback()],
-                                   **prepared.trainer_kwargs)
+
+def train_or_finish(trainer, config: TrainConfig, state: str) -> tuple[float | None, str | None]:
+    """Train from the start or the last complete checkpoint; a run killed after its last checkpoint only
+    loads it (its weights are final). The training loss and the checkpoint resumed from."""
     last = last_complete_checkpoint(config.output_dir) if config.resume and state in ("resume", "extend") else None
     done = finished_training(last) if last and state == "resume" else None
-    start = time.perf_counter()
-    if done:  # killed after its last checkpoint: the weights are final, so no step is taken again
+    if done:
         log.warning("%s holds the last step's weights: finishing without training", last)
         from transformers.trainer_callback import TrainerState
 
         trainer._load_from_checkpoint(last)
         trainer.state = TrainerState.load_from_json(str(Path(last) / "trainer_state.json"))
-        train_loss = mean_logged_loss(done)
-    else:
-        if last:
-            log.warning("resuming from %s", last)
-        train_loss = trainer.train(resume_from_checkpoint=last).training_loss
-    seconds = time.perf_counter() - start
+        return mean_logged_loss(done), last
+    if last:
+        log.warning("resuming from %s", last)
+    return trainer.train(resume_from_checkpoint=last).training_loss, last
 
-    summary = {"stage": stage, "base_model": config.model, "base_path": base_path, "train_file": config.train_file,
-               "pairs": len(pairs), "examples": len(examples), "counts": dict(counts),
-               "steps": trainer.state.global_step, "train_seconds": round(seconds, 1),
-               "train_loss": train_loss, "resumed_from": last,
-               "config": dataclasses.asdict(config)}
+
+def finish_on_main_process(trainer, spec, config: TrainConfig, final, tokenizer, summary: dict,
+                           evaluate: Callable | None) -> None:
+    """Rank 0's end of a run: the held-out check, loss plot, model card, trainer state and summary, then the
+    checkpoints cleared (unless kept) and the upload."""
+    if config.eval_file and spec.labeled and evaluate is not None:
+        summary["eval"] = evaluate(final, tokenizer, config, reward_model=spec.reward_head)
+    plot_losses(trainer.state.log_history, Path(config.output_dir) / "loss.png", summary["stage"])
+    write_model_card(Path(config.output_dir), spec.description, summary)
+    trainer.save_state()  # OUTPUT_DIR/trainer_state.json: the log history, kept with the model
+    write_json_atomic(Path(config.output_dir, "train_summary.json"), json.loads(json.dumps(summary, default=str)))
+    if not config.keep_checkpoints and (removed := remove_checkpoints(config.output_dir)):
+        log.warning("removed %d checkpoint folders from %s (--keep-checkpoints keeps them)", removed,
+                    config.output_dir)
+    if config.push_to_hub:
+        summary["pushed_to"] = push(config.output_dir, config.push_to_hub)
+
+
+def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> dict:
+    """Train one stage end to end; returns a summary (also written to OUTPUT_DIR/train_summary.json).
+
+    `evaluate(model, tokenizer, config, reward_model=...)`, where given and the config names an eval
+    file, scores the final model on it for the summary and the model card (the `gram` commands pass
+    gram.eval.heldout.evaluate_trained)."""
+    spec = STAGES[stage]
+    check_before_loading(config)
+    state = prepare_output_dir(stage, config, main_process=int(os.environ.get("RANK", "0")) == 0)
+    if state == "finished":  # a rerun of a finished run changes nothing
+        log.warning("%s: this run finished already (same settings and data); nothing to do", config.output_dir)
+        return json.loads(Path(config.output_dir, "train_summary.json").read_text())
+    torch.manual_seed(config.seed)
+    model, tokenizer = load_for_training(config, reward_head=spec.reward_head)
+    pairs, prepared = stage_examples(stage, spec, config, tokenizer, model)
+    trainer = prepared.trainer_cls(model=model, args=training_arguments(config), train_dataset=prepared.examples,
+                                   data_collator=prepared.collator, processing_class=tokenizer,
+                                   callbacks=[ProgressCallback()], **prepared.trainer_kwargs)
+    start = time.perf_counter()
+    train_loss, last = train_or_finish(trainer, config, state)
+    summary = {"stage": stage, "base_model": config.model, "base_path": backbone.resolve(config.model),
+               "train_file": config.train_file, "pairs": len(pairs), "examples": len(prepared.examples),
+               "counts": dict(prepared.counts), "steps": trainer.state.global_step,
+               "train_seconds": round(time.perf_counter() - start, 1), "train_loss": train_loss,
+               "resumed_from": last, "config": dataclasses.asdict(config)}
     final = save_final(trainer, config, tokenizer)
     leave_process_group()  # what follows is rank 0's alone
     if trainer.is_world_process_zero():
-        if config.eval_file and spec.labeled and evaluate is not None:
-            summary["eval"] = evaluate(final, tokenizer, config, reward_model=spec.reward_head)
-        plot_losses(trainer.state.log_history, Path(config.output_dir) / "loss.png", stage)
-        write_model_card(Path(config.output_dir), spec.description, summary)
-        trainer.save_state()  # OUTPUT_DIR/trainer_state.json: the log history, kept with the model
-        write_json_atomic(summary_file, json.loads(json.dumps(summary, default=str)))
-        if not config.keep_checkpoints and (removed := remove_checkpoints(config.output_dir)):
-            log.warning("removed %d checkpoint folders from %s (--keep-checkpoints keeps them)", removed,
-                        config.output_dir)
-        if config.push_to_hub:
-            summary["pushed_to"] = push(config.output_dir, config.push_to_hub)
+        finish_on_main_process(trainer, spec, config, final, tokenizer, summary, evaluate)
     return summary

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from ..batching import pad_id, safe_pad_id
 from ..records import PreferencePair
 from ..templates import label_token_ids, template_head
-from .data import (
+from .examples import (
     LeftPadCollator,
     PairedCollator,
     RightPadCollator,
