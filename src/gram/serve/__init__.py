@@ -1,5 +1,6 @@
-"""`gram serve`: the HTTP reward server. `app` (endpoints, limits, authentication), `batcher` (dynamic
-batching on one model thread), `guard` (Host, body and connection bounds), `schemas` (request and response bodies, the OpenAPI page)."""
+"""`gram serve`: the HTTP reward server. `app` (the app, its state and limits), `endpoints` (each endpoint
+and error handler, authentication, over that state), `batcher` (dynamic batching on one model thread),
+`guard` (Host, body and connection bounds), `schemas` (request and response bodies, the OpenAPI page)."""
 
 from .app import Limits, create_app
 from .batcher import BatchedJudge, Batcher, Overloaded

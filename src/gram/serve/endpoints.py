@@ -1,0 +1,199 @@
+"""The reward server's endpoints and error handlers, each a module-level function over the one
+`ServerState` that gram.serve.app.create_app puts in `app.state.gram` (the module docstring of
+gram.serve.app lists the endpoints and their limits)."""
+
+import asyncio
+import hmac
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse
+
+from ..records import Pair
+from ..scoring.rank import STRATEGIES, rank
+from ..templates import TemplateError
+from .batcher import BatchedJudge, Overloaded
+from .schemas import CompareIn, CompareOut, OpenRLHFIn, OpenRLHFOut, RankIn, RankResults, RewardIn, RewardOut
+
+# No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at runtime.
+
+
+def server(request: Request):
+    """The app's ServerState."""
+    return request.app.state.gram
+
+
+def too_large(what: str, n: int, limit: int) -> None:
+    if n > limit:
+        raise HTTPException(413, f"{what}: {n} is over this server's limit of {limit}")
+
+
+def check_texts(request: Request, where: str, texts) -> None:
+    limit = server(request).limits.max_chars
+    for i, t in enumerate(texts):
+        size = len(t) if isinstance(t, str) else sum(len(m.role) + len(m.content) for m in t)
+        if size > limit:
+            raise HTTPException(413, f"{where}[{i}]: {size} characters is over this server's limit of {limit}")
+
+
+def token_ok(request: Request) -> bool:
+    token = server(request).token
+    if token is None:
+        return True
+    scheme, _, got = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(got.strip().encode(), token.encode())
+
+
+def authorized(request: Request) -> None:
+    if not token_ok(request):
+        raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+
+async def unless_gone(request: Request, work):
+    """Await `work`, cancelling it (so its pairs leave the queue) if the client disconnects first or the
+    request passes --request-timeout. The disconnect is the ASGI message a receive after the body
+    returns: one waiting task per request, no polling."""
+    timeout = server(request).limits.request_timeout_s
+    task = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(request.receive())
+    try:
+        done, _ = await asyncio.wait({task, gone}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if task not in done:
+        task.cancel()
+        if gone in done:
+            raise HTTPException(499, "client closed the request")
+        raise HTTPException(503, f"not answered within this server's request timeout of {timeout:g} s",
+                            headers={"Retry-After": "1"})
+    try:
+        return task.result()
+    except Overloaded as e:
+        raise HTTPException(429, str(e)) from None
+    except TemplateError as e:  # an input the judge prompt cannot hold (e.g. over --max-length's floor)
+        raise HTTPException(422, str(e)) from None
+
+
+def dump(p):
+    return p if isinstance(p, str) else [m.model_dump() for m in p]
+
+
+router = APIRouter()
+
+
+@router.get("/health", summary="Liveness; with the token also the model, queue and counters")
+async def health(request: Request):
+    if not token_ok(request):  # up or not, for anyone; what it serves and its load, for token holders
+        return {"status": "ok"}
+    state = server(request)
+    return {"status": "ok", "model": state.model_name, "queued_pairs": state.batcher.queued_pairs,
+            **state.batcher.stats, "policy": state.has_policy}
+
+
+@router.post("/compare", response_model=CompareOut, dependencies=[Depends(authorized)],
+             summary="Judge pairs: P(A) in both presentation orders and their average")
+async def compare(body: CompareIn, request: Request):
+    too_large("pairs", len(body.pairs), server(request).limits.max_items)
+    check_texts(request, "pairs.prompt", [p.prompt for p in body.pairs])
+    check_texts(request, "pairs.response", [t for p in body.pairs for t in (p.response_a, p.response_b)])
+    scores = await unless_gone(request, server(request).batcher.compare(
+        [Pair(dump(p.prompt), p.response_a, p.response_b) for p in body.pairs]))
+    return {"scores": [s.fields(consistent=True) for s in scores]}
+
+
+def check_lists(request: Request, body: RankIn) -> None:
+    limits = server(request).limits
+    if body.strategy not in STRATEGIES:
+        raise HTTPException(422, f"strategy must be one of {', '.join(STRATEGIES)}, not {body.strategy!r}")
+    too_large("lists", len(body.lists), limits.max_items)
+    for i, item in enumerate(body.lists):
+        too_large(f"lists[{i}].responses", len(item.responses), limits.max_list)
+        if not item.responses:
+            raise HTTPException(422, f"lists[{i}].responses: nothing to rank")
+        check_texts(request, f"lists[{i}].responses", item.responses)
+    check_texts(request, "lists.prompt", [item.prompt for item in body.lists])
+
+
+@router.post("/rank", response_model=RankResults, dependencies=[Depends(authorized)],
+             summary="Rank each list of responses to one prompt with a pairwise strategy (as `gram rank`)")
+async def rank_lists(body: RankIn, request: Request):
+    check_lists(request, body)
+    state = server(request)
+    loop = asyncio.get_running_loop()
+    proxy = BatchedJudge(state.batcher, loop)
+
+    async def one(item):
+        return await loop.run_in_executor(state.rank_threads, rank, proxy, dump(item.prompt), item.responses,
+                                          body.strategy, body.budget)
+
+    try:
+        results = await unless_gone(request, asyncio.gather(*(one(item) for item in body.lists)))
+    finally:
+        proxy.cancel()
+    return {"results": [r.to_row() for r in results]}
+
+
+async def rewards_for(request, prompts, responses, refs, center: bool) -> tuple[list[float], list[str]]:
+    state = server(request)
+    too_large("responses", len(responses), state.limits.max_items)
+    if len(prompts) != len(responses) or (refs is not None and len(refs) != len(responses)):
+        raise HTTPException(422, f"prompts ({len(prompts)}), responses ({len(responses)})"
+                                 + ("" if refs is None else f" and references ({len(refs)})")
+                                 + " must have the same length")
+    check_texts(request, "prompts", prompts)
+    check_texts(request, "responses", responses)
+    if refs is None:
+        if not state.has_policy:
+            raise HTTPException(422, "no references given and this server has no policy to write them "
+                                     "(start it with --policy, or send references)")
+        refs = [await state.batcher.in_model_thread(state.references.reference, dump(p)) for p in prompts]
+    else:
+        check_texts(request, "references", refs)
+    scores = await unless_gone(request, state.batcher.compare(
+        [Pair(dump(p), r, ref) for p, r, ref in zip(prompts, responses, refs)]))
+    shift = 0.5 if center else 0.0
+    return [s.score_a - shift for s in scores], list(refs)
+
+
+@router.post("/reward", response_model=RewardOut, dependencies=[Depends(authorized)],
+             summary="RLHF rewards: each response's score against a reference response, minus 0.5")
+async def reward(body: RewardIn, request: Request):
+    rewards, refs = await rewards_for(request, body.prompts, body.responses, body.references, body.center)
+    return {"rewards": rewards, "references": refs}
+
+
+@router.post("/get_reward", response_model=OpenRLHFOut, dependencies=[Depends(authorized)],
+             summary="OpenRLHF's remote reward protocol (query = prompt + response)")
+async def get_reward(body: OpenRLHFIn, request: Request):
+    if body.prompts is None:
+        raise HTTPException(422, "gram judges a response against a reference for its prompt: send `prompts` "
+                                 "with `query` (OpenRLHF does) so each query can be split")
+    if len(body.prompts) != len(body.query):
+        raise HTTPException(422, f"query ({len(body.query)}) and prompts ({len(body.prompts)}) differ in length")
+    responses = []
+    for i, (q, p) in enumerate(zip(body.query, body.prompts)):
+        if not q.startswith(p):
+            raise HTTPException(422, f"query[{i}] does not start with prompts[{i}]")
+        responses.append(q[len(p):])
+    rewards, _ = await rewards_for(request, body.prompts, responses, body.labels, True)
+    return {"rewards": rewards, "scores": rewards, "extra_logs": {}}
+
+
+async def invalid(request, exc):
+    """422 with each error's location and reason, without the offending input (which may not even be
+    encodable)."""
+    return JSONResponse({"detail": [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                                    for e in exc.errors()]}, status_code=422)
+
+
+async def http_error(request, exc):
+    """A body that is JSON by the grammar but that Python's parser refuses (nesting past its recursion
+    limit, an integer over 4,300 digits) is malformed input like any other: 422, not FastAPI's 400."""
+    if exc.status_code == 400 and isinstance(exc.__cause__, (RecursionError, ValueError)):
+        return JSONResponse({"detail": [{"loc": ["body"], "msg": f"JSON this server cannot read: {exc.__cause__}"[:300],
+                                         "type": "json_invalid"}]}, status_code=422)
+    return await http_exception_handler(request, exc)
+
+
+async def overloaded(request, exc):
+    return JSONResponse({"detail": str(exc)}, status_code=429)
