@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -228,8 +227,7 @@ def test_gram_serve_runs_under_uvicorn(tiny_model_dir):
 def test_load_mixed_valid_and_invalid(tiny_model_dir):
     """The load test of benchmarks/serve_load.py, smaller: no 5xx, every answer the status its kind
     expects, and nothing left in the queue (abandoned requests included)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    from loadtest import EXPECTED, kind_of, run_load
+    from benchmarks.loadtest import EXPECTED, kind_of, run_load
 
     n = 240
     with running_server(tiny_model_dir, "--token", "t", "--max-body-bytes", "20000") as base:

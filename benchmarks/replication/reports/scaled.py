@@ -1,5 +1,5 @@
-"""Tables and plots of the scaled replication (`benchmarks/replicate.py --scale scaled --report`) for
-docs/RESULTS.md, between <!-- replication-scaled:start --> and <!-- replication-scaled:end -->.
+"""The scaled run's page (docs/results/scaled.md): the dev sweep, the final models, the paper's claims, the
+small run beside it, learning curves, adaptation, data and wall times.
 
 Accuracy counts a pair right when the chosen response's score is strictly above 0.5. Length-controlled
 accuracy = the mean of the accuracy on pairs whose chosen response is the longer (in characters) and on
@@ -11,31 +11,25 @@ are paired (the same pairs resampled for both).
 from __future__ import annotations
 
 import json
-import random
 import statistics
 from pathlib import Path
 
-from bench_docs import replace_section
-from replicate_report import wall_times
-from replicate_scaled import (
-    ADAPT_TASKS,
-    FAMILIES,
-    FAMILY,
-    FINALS,
+from ..plans import scaled as plan
+from ..plans import small
+from ..plans.scaled import FAMILIES, FAMILY, FINALS, OOD_SETS, SIZES, SWEEP_EPOCHS, SWEEP_LRS, TASKS
+from ..stages import adapted_name
+from ..sweep import (
     FREEZE_CHECK,
     GROUPING_CHECK,
-    OOD_SETS,
     ORDERS_CHECK,
-    SIZES,
-    SWEEP_EPOCHS,
-    SWEEP_LRS,
-    adapted,
     choose,
     selection_key,
     trial_name,
     trial_results,
     trial_settings,
 )
+from .common import accuracy, data_table, fmt, interval, pyplot, wall_times
+from .common import page as whole_page
 
 SETS = ["id-test", *OOD_SETS]
 MAIN = ["zero-shot", "bt", "stage2-only", "gram-eps0", "gram"]
@@ -89,11 +83,6 @@ class Scored:
         return self._summary
 
 
-def accuracy(right: list[int], idx=None) -> float:
-    idx = range(len(right)) if idx is None else idx
-    return sum(right[i] for i in idx) / len(idx) if len(idx) else float("nan")
-
-
 def length_controlled(right: list[int], longer: list, idx=None) -> float:
     idx = range(len(right)) if idx is None else idx
     lo = [i for i in idx if longer[i] is True]
@@ -101,17 +90,6 @@ def length_controlled(right: list[int], longer: list, idx=None) -> float:
     if not lo or not sh:
         return float("nan")
     return (accuracy(right, lo) + accuracy(right, sh)) / 2
-
-
-def interval(stat, n: int, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap of stat(indices) over n pairs. Resamples where stat is undefined (nan: e.g. no pair
-    whose chosen response is the shorter was drawn) are left out; none defined: (nan, nan)."""
-    rng = random.Random(seed)
-    values = [stat([rng.randrange(n) for _ in range(n)]) for _ in range(resamples)] if n else []
-    values = sorted(v for v in values if v == v)
-    if not values:
-        return float("nan"), float("nan")
-    return values[int(0.025 * len(values))], values[int(0.975 * len(values)) - 1]
 
 
 def is_reward_model(model: str) -> bool:
@@ -162,13 +140,6 @@ def summary_cells(f: dict) -> str:
     four table cells."""
     return (f"{fmt(*f['accuracy'])} | {fmt(*f['length_controlled'])} | {fmt(f['picks_longer'])} | "
             f"{fmt(f['agreement'])}")
-
-
-def fmt(x: float, lo: float | None = None, hi: float | None = None, sign: str = "") -> str:
-    """x to three decimals, with its interval where one is given and defined; "-" for nan."""
-    if x != x:
-        return "-"
-    return f"{x:{sign}.3f}" + (f" [{lo:{sign}.3f}, {hi:{sign}.3f}]" if lo is not None and lo == lo else "")
 
 
 def short_lr(lr: str) -> str:
@@ -248,7 +219,7 @@ def main_table(run: Path, figures: Path | None = None, plt=None) -> tuple[list[s
               "length-only judge gets half credit where the lengths are equal.", ""]
     if plt is not None and scored:
         final_models_plot(scored, figures, plt)
-        lines += ["![final models](results/scaled_final_models.png)", ""]
+        lines += ["![final models](scaled_final_models.png)", ""]
     return lines, scored
 
 
@@ -352,7 +323,7 @@ def learning_curves(run: Path, figures: Path, plt, scored: dict | None = None) -
               f"(no interval shown: about +-{1.96 * 0.5 / in_dist_pairs ** 0.5:.2f})."]
     if any(points for _, points in curves.values()):
         curves_plot(curves, "labeled pairs trained on", figures / "scaled_learning_curves.png", plt, log=True)
-        lines += ["", "![learning curves](results/scaled_learning_curves.png)"]
+        lines += ["", "![learning curves](scaled_learning_curves.png)"]
     return lines + [""]
 
 
@@ -391,13 +362,14 @@ def adaptation_table(run: Path, figures: Path | None = None, plt=None) -> list[s
     longer response is preferred, the order agreement; "longer wins" on the same pairs; GRAM - BT per n
     (paired). With plt (and figures), also a plot per task against n (figures/scaled_adaptation_<test>.png)."""
     lines = []
-    for task, (pool, test, sizes, _) in ADAPT_TASKS.items():
+    for t in TASKS.values():
+        pool, test, sizes = t.pool, t.test, SIZES[t.sizes]
         data = run / "data" / f"{test}.jsonl"
         cells = {}
         for kind in ("gram", "bt"):
             for n in (0, *sizes):
-                scores = run / "eval" / adapted(kind, task, n) / test / "scores.jsonl"
-                reward_model = is_reward_model(adapted(kind, task, n))
+                scores = run / t.tag / adapted_name(kind, t, n) / test / "scores.jsonl"
+                reward_model = is_reward_model(adapted_name(kind, t, n))
                 cells[kind, n] = Scored(data, scores, reward_model=reward_model) if scores.exists() else None
         if not any(cells.values()):
             continue
@@ -422,44 +394,28 @@ def adaptation_table(run: Path, figures: Path | None = None, plt=None) -> list[s
             curves = {LABELS[kind]: (COLORS[kind], [(n, cells[kind, n]) for n in (0, *sizes) if cells[kind, n] is not None])
                       for kind in ("gram", "bt")}
             curves_plot(curves, f"{pool} pairs adapted with (scored on {test})",
-                        figures / f"scaled_adaptation_{test}.png", plt)
-            lines += [f"![adaptation on {test}](results/scaled_adaptation_{test}.png)", ""]
+                        figures / t.plot, plt)
+            lines += [f"![adaptation on {test}]({t.plot})", ""]
     return lines
 
 
-def data_table(run: Path) -> list[str]:
-    manifest = json.loads((run / "data" / "manifest.json").read_text())
-    lines = ["### Data (seed 0)", "", "| file | pairs | what |", "|---|---|---|"]
-    for name, f in manifest["files"].items():
-        lines.append(f"| {name} | {f['pairs']} | {f['note']} |")
-    sources = manifest["files"].get("train", {}).get("sources", {})
-    for name, c in sources.items():
-        if isinstance(c, dict):
-            lines.append(f"| (source) {name} | {c['balanced']} | of {c['short']} pairs within "
-                         f"{manifest['limits']['stage2_tokens']} tokens, after length balancing (before the splits) |")
-    return lines + [""]
+def blind_line(run: Path) -> list[str]:
+    blind = sorted(p.parent.name for p in (run / "blind").glob("*/scores.jsonl"))
+    return [f"Blind set (`../shared/blind/pairs.jsonl`, labels not in the project): scores archived for "
+            f"{', '.join(blind) if blind else 'no model yet'} in benchmarks/results/{plan.RUN_DIR}/blind/.", ""]
 
 
-def write_report(run: Path, stages, docs: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figures = docs / "results"
+def page(run: Path, stages, figures: Path) -> str:
+    """docs/results/scaled.md, whole; the plots written to `figures`. The small run is read beside this one
+    (run/../replicate), for the table that compares the two."""
+    plt = pyplot()
     figures.mkdir(parents=True, exist_ok=True)
     table, scored = main_table(run, figures, plt)
     lines = [*sweep_table(run), *table, *claims_table(scored),
-             *small_run_table(run, docs.parent / "runs" / "replicate", scored), *learning_curves(run, figures, plt, scored),
+             *small_run_table(run, run.parent / small.RUN_DIR, scored), *learning_curves(run, figures, plt, scored),
              *adaptation_table(run, figures, plt), *data_table(run),
-             *wall_times(run, stages, "Wall time per stage (2 CPU cores, fp32)")]
-    blind = sorted(p.parent.name for p in (Path(__file__).resolve().parent / "results" / "replicate" / "blind")
-                   .glob("*/scores.jsonl"))
-    lines += [f"Blind set (`../shared/blind/pairs.jsonl`, labels not in the project): scores archived for "
-              f"{', '.join(blind) if blind else 'no model yet'} in benchmarks/results/replicate/blind/.", ""]
+             *wall_times(run, stages, "Wall time per stage (2 CPU cores, fp32)"), *blind_line(run)]
     missing = [m for m in FINALS if m not in scored and pooled(run, m) is None]
     if missing:
         lines += [f"Not run yet: {', '.join(missing)}.", ""]
-    path = docs / "RESULTS.md"
-    replace_section(path, "replication-scaled", "\n".join(lines))
-    print(f"wrote {path}")
+    return whole_page(plan, "scaled", lines)

@@ -1,15 +1,13 @@
 """The replication's archive: results carried to a fresh machine, training re-run only where needed."""
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-
-import replicate  # noqa: E402
-from replicate_archive import archive_stage, restore, stages_to_run  # noqa: E402
+from benchmarks.replication.archive import archive_stage, restore, stages_to_run
+from benchmarks.replication.build import stages as plan_stages
+from benchmarks.replication.plans import small
 
 
 def fake_run(root: Path, data: str = "x") -> Path:
@@ -31,7 +29,7 @@ def finish(run: Path, stage, rows=None) -> None:
 
 def test_results_come_back_on_a_fresh_machine_without_the_pairs_text(tmp_path):
     run = fake_run(tmp_path / "a")
-    stage = next(s for s in replicate.stages(run) if s.name == "adapt-eval-gram")
+    stage = next(s for s in plan_stages(small, run) if s.name == "adapt-eval-gram")
     row = {"prompt": "secret", "response_a": "r1", "response_b": "r2", "label": "a", "score_a": 0.7,
            "score_b": 0.3, "p_a_ab": 0.8, "p_a_ba": 0.4, "truncated": False}
     finish(run, stage, [row])
@@ -52,14 +50,14 @@ def test_results_come_back_on_a_fresh_machine_without_the_pairs_text(tmp_path):
 
     other = fake_run(tmp_path / "c", data="y")  # other data: nothing restored, and no new archive over it
     assert restore(other, archive) == []
-    finish(other, next(s for s in replicate.stages(other) if s.name == "adapt-eval-bt"), [row])
+    finish(other, next(s for s in plan_stages(small, other) if s.name == "adapt-eval-bt"), [row])
     with pytest.raises(SystemExit, match="other data"):
-        archive_stage(other, next(s for s in replicate.stages(other) if s.name == "adapt-eval-bt"), archive)
+        archive_stage(other, next(s for s in plan_stages(small, other) if s.name == "adapt-eval-bt"), archive)
 
 
 def test_a_done_training_stage_runs_again_only_when_a_stage_to_do_needs_its_model(tmp_path):
     run = tmp_path / "run"
-    stages = replicate.stages(run)
+    stages = plan_stages(small, run)
     names = [s.name for s in stages_to_run(run, stages, lambda s: s.name != "adapt-eval-adapt-gram-50")]
     assert names == ["stage1", "gram", "adapt-gram-50", "adapt-eval-adapt-gram-50"]
     assert [s.name for s in stages_to_run(run, stages, lambda s: s.name != "eval-zero-shot")] == ["eval-zero-shot"]

@@ -3,14 +3,15 @@ blind set's scores kept with their ids and nothing of the text."""
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-
-import replicate_scaled as plan  # noqa: E402
+from benchmarks.replication import finals, sweep
+from benchmarks.replication.archive import keep_outputs, restore
+from benchmarks.replication.build import stages
+from benchmarks.replication.plans import scaled
+from benchmarks.replication.reports import scaled as report
 
 
 def score_trial(run: Path, family: str, i: int, per_epoch: list[tuple[float, float]]) -> None:
@@ -30,22 +31,22 @@ def score_trial(run: Path, family: str, i: int, per_epoch: list[tuple[float, flo
         results = summarize_scores(pairs, rows)
         assert "length_controlled_accuracy" in results["length"] and "overall" in results  # what choose() reads
         results["length"]["length_controlled_accuracy"] = controlled  # set apart from accuracy to test the order
-        folder = plan.trial_eval_dir(run, plan.trial_name(family, i), epoch) / f"checkpoint-{epoch}" / "dev"
+        folder = sweep.trial_eval_dir(run, sweep.trial_name(family, i), epoch) / f"checkpoint-{epoch}" / "dev"
         folder.mkdir(parents=True)
         (folder / "results.json").write_text(json.dumps(results))
 
 
 def test_the_fourth_trial_waits_for_the_first_three_then_follows_the_best(tmp_path):
-    assert plan.trial_settings(tmp_path, "stage2-only", 0) == {"lr": "2e-5", "eps": "0.1"}
-    assert plan.trial_settings(tmp_path, "stage2-only", 3) is None
-    assert plan.choose(tmp_path, "stage2-only") is None
+    assert sweep.trial_settings(tmp_path, "stage2-only", 0) == {"lr": "2e-5", "eps": "0.1"}
+    assert sweep.trial_settings(tmp_path, "stage2-only", 3) is None
+    assert sweep.choose(tmp_path, "stage2-only") is None
     score_trial(tmp_path, "stage2-only", 0, [(0.50, 0.50), (0.52, 0.53)])
     score_trial(tmp_path, "stage2-only", 1, [(0.55, 0.54), (0.61, 0.60)])
     score_trial(tmp_path, "stage2-only", 2, [(0.58, 0.58), (0.57, 0.59)])
-    assert plan.trial_settings(tmp_path, "stage2-only", 3) == {"lr": "1e-4", "eps": "0.3"}
-    assert plan.choose(tmp_path, "stage2-only") is None  # the fourth is not scored yet
+    assert sweep.trial_settings(tmp_path, "stage2-only", 3) == {"lr": "1e-4", "eps": "0.3"}
+    assert sweep.choose(tmp_path, "stage2-only") is None  # the fourth is not scored yet
     score_trial(tmp_path, "stage2-only", 3, [(0.60, 0.62), (0.59, 0.61)])
-    best = plan.choose(tmp_path, "stage2-only")
+    best = sweep.choose(tmp_path, "stage2-only")
     assert (best["lr"], best["eps"], best["epochs"], best["trial"]) == ("1e-4", "0.1", 2, 1)
 
 
@@ -53,7 +54,7 @@ def test_ties_on_length_controlled_accuracy_go_to_plain_accuracy_then_the_earlie
     for i in range(3):
         score_trial(tmp_path, "stage2-only", i, [(0.6, 0.6), (0.6, 0.7 if i == 2 else 0.6)])
     score_trial(tmp_path, "stage2-only", 3, [(0.6, 0.7), (0.5, 0.5)])
-    best = plan.choose(tmp_path, "stage2-only")
+    best = sweep.choose(tmp_path, "stage2-only")
     assert (best["trial"], best["epochs"]) == (2, 2)
 
 
@@ -65,61 +66,59 @@ def test_ties_on_length_controlled_accuracy_go_to_plain_accuracy_then_the_earlie
 def test_bt_spends_its_fourth_run_on_one_more_learning_rate(tmp_path, scores, expected):
     for i, s in enumerate(scores):
         score_trial(tmp_path, "bt", i, [(s, s), (s - 0.01, s)])
-    assert plan.trial_settings(tmp_path, "bt", 3) == {"lr": expected, "eps": None}
+    assert sweep.trial_settings(tmp_path, "bt", 3) == {"lr": expected, "eps": None}
 
 
 def test_final_runs_wait_for_their_sweep_then_train_with_its_choice(tmp_path):
-    assert plan.final_stage(tmp_path, "gram-eps0").commands == []  # waiting
+    assert finals.final_stage(tmp_path, "gram-eps0").commands == []  # waiting
     for i, s in enumerate([0.5, 0.7, 0.6, 0.55]):
         score_trial(tmp_path, "gram", i, [(s - 0.05, s), (s, s)])
-    command = plan.final_stage(tmp_path, "gram-eps0").commands[0]
+    command = finals.final_stage(tmp_path, "gram-eps0").commands[0]
     flag = {command[i]: command[i + 1] for i in range(len(command) - 1)}
     assert (flag["--learning-rate"], flag["--epochs"], flag["--limit"]) == ("1e-4", "2", "2000")
     assert command[command.index("--label-smoothing", command.index("--label-smoothing") + 1) + 1] == "0"
     assert flag["--model"].endswith("models/stage1")
     assert "--no-both-orders" in command
-    both = plan.orders_check_stage(tmp_path)
+    both = sweep.orders_check_stage(tmp_path)
     assert "--both-orders" in both.commands[0] and "--no-both-orders" not in both.commands[0]
     assert both.commands[1][both.commands[1].index("--model") + 1].endswith("checkpoint-50")  # 800 examples, 16 a step
-    assert plan.sweep_stage(tmp_path, "gram", 1).commands[1][3].endswith("checkpoint-25")
-    assert plan.final_stage(tmp_path, "gram-250").commands[0][plan.final_stage(tmp_path, "gram-250").commands[0]
+    assert sweep.sweep_stage(tmp_path, "gram", 1).commands[1][3].endswith("checkpoint-25")
+    assert finals.final_stage(tmp_path, "gram-250").commands[0][finals.final_stage(tmp_path, "gram-250").commands[0]
                                                               .index("--limit") + 1] == "250"
 
 
 def test_no_model_is_selected_on_an_evaluation_set(tmp_path):
     """Every sweep evaluation reads dev.jsonl; the data build keeps dev apart from every evaluation file."""
-    for family in plan.FAMILIES:
-        for command in plan.sweep_stage(tmp_path, family, 0).commands[1:]:
+    for family in scaled.FAMILIES:
+        for command in sweep.sweep_stage(tmp_path, family, 0).commands[1:]:
             assert command[command.index("--benchmark") + 1].endswith("/data/dev.jsonl")
 
 
 def test_blind_scores_are_kept_with_ids_and_no_text(tmp_path):
     run, archive = tmp_path / "run", tmp_path / "archive"
     pairs = tmp_path / "pairs.jsonl"
-    stage = plan.blind_stage(run, "gram", pairs=pairs, archive=archive)
+    stage = finals.blind_stage(run, "gram", pairs=pairs)
     command = stage.commands[0]
     assert command[command.index("--max-length") + 1] == "1024" and "--orders" not in command  # both orders
     out = Path(stage.creates[0])
     out.parent.mkdir(parents=True)
     out.write_text(json.dumps({"id": "b0001", "prompt": "secret", "response_a": "x", "response_b": "y",
                                "score_a": 0.7, "score_b": 0.3, "p_a_ab": 0.8, "p_a_ba": 0.4, "truncated": False}) + "\n")
-    stage.after(run)
-    kept = [json.loads(line) for line in (archive / "gram" / "scores.jsonl").read_text().splitlines()]
+    keep_outputs(run, stage, archive)
+    kept = [json.loads(line) for line in (archive / "blind" / "gram" / "scores.jsonl").read_text().splitlines()]
     assert kept == [{"id": "b0001", "score_a": 0.7, "score_b": 0.3, "p_a_ab": 0.8, "p_a_ba": 0.4, "truncated": False}]
 
 
 def test_every_final_model_scores_the_blind_set():
-    names = {s.name for s in plan.stages(Path("/nonexistent"))}
+    names = {s.name for s in stages(scaled, Path("/nonexistent"))}
     finals = {"gram", "gram-eps0", "stage2-only", "bt", "zero-shot", "gram-250", "gram-1000"}
     assert {f"blind-{m}" for m in finals} <= names
-    assert {f"eval-{m}" for m in (*plan.FINALS, "zero-shot")} <= names
+    assert {f"eval-{m}" for m in (*scaled.FINALS, "zero-shot")} <= names
 
 
 def fake_scaled_run(tmp_path: Path) -> Path:
     """Every set: 3 pairs whose chosen response is the longer, 1 where it is the shorter. 'gram' is right on
     the 3, wrong on the 1 (accuracy 0.75, length-controlled 0.5); 'bt' right only on the shorter-chosen one."""
-    import replicate_scaled_report as report
-
     run = tmp_path / "run"
     (run / "data").mkdir(parents=True)
     (run / "data" / "manifest.json").write_text(json.dumps({"files": {}, "limits": {}}))
@@ -139,8 +138,6 @@ def fake_scaled_run(tmp_path: Path) -> Path:
 
 
 def test_report_pools_length_controlled_accuracy_and_pairs_the_claims(tmp_path):
-    import replicate_scaled_report as report
-
     run = fake_scaled_run(tmp_path)
     gram, bt, longer = report.pooled(run, "gram"), report.pooled(run, "bt"), report.pooled(run, "longer")
     assert report.accuracy(gram.right) == 0.75 and report.length_controlled(gram.right, gram.longer) == 0.5
@@ -160,11 +157,9 @@ def test_report_pools_length_controlled_accuracy_and_pairs_the_claims(tmp_path):
 
 
 def test_sweep_table_shows_each_epochs_dev_accuracy_position_consistency_and_length_lean(tmp_path):
-    import replicate_scaled_report as report
-
     for i, s in enumerate([0.5, 0.7, 0.6, 0.55]):
         score_trial(tmp_path, "stage2-only", i, [(s - 0.05, s), (s, s)])
-    results = plan.trial_eval_dir(tmp_path, plan.trial_name("stage2-only", 1), 1) / "checkpoint-1" / "dev" / "results.json"
+    results = sweep.trial_eval_dir(tmp_path, sweep.trial_name("stage2-only", 1), 1) / "checkpoint-1" / "dev" / "results.json"
     edited = json.loads(results.read_text())
     assert edited["position_consistency"] == 1.0  # the fixture's pairs are judged alike in both orders
     results.write_text(json.dumps({**edited, "position_consistency": 0.25}))
@@ -178,14 +173,10 @@ def test_sweep_table_shows_each_epochs_dev_accuracy_position_consistency_and_len
 
 @pytest.mark.parametrize("lr, shown", [("2e-5", "2e-5"), ("2.0e-04", "2e-4"), ("1.5e-04", "1.5e-4"), ("0.0001", "1e-4")])
 def test_sweep_table_spells_every_learning_rate_like_the_grid(lr, shown):
-    import replicate_scaled_report as report
-
     assert report.short_lr(lr) == shown
 
 
 def test_report_refuses_scores_that_do_not_match_the_data(tmp_path):
-    import replicate_scaled_report as report
-
     run = fake_scaled_run(tmp_path)
     scores = run / "eval" / "gram" / "hhh" / "scores.jsonl"
     scores.write_text(scores.read_text().split("\n", 1)[1])
@@ -194,8 +185,6 @@ def test_report_refuses_scores_that_do_not_match_the_data(tmp_path):
 
 
 def test_adaptation_table_pairs_gram_and_bt_on_the_task_test_side(tmp_path):
-    import replicate_scaled_report as report
-
     run = fake_scaled_run(tmp_path)
     rows = (run / "data" / "hhh.jsonl").read_text()
     (run / "data" / "hh-test.jsonl").write_text(rows)
@@ -222,8 +211,6 @@ def test_report_plots_the_final_models_and_each_adaptation_task(tmp_path):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import replicate_scaled_report as report
-
     run = fake_scaled_run(tmp_path)
     (run / "data" / "hh-test.jsonl").write_text((run / "data" / "hhh.jsonl").read_text())
     for model in ("gram", "bt"):
@@ -232,16 +219,14 @@ def test_report_plots_the_final_models_and_each_adaptation_task(tmp_path):
     figures = tmp_path / "figures"
     figures.mkdir()
     lines, _ = report.main_table(run, figures, plt)
-    assert "![final models](results/scaled_final_models.png)" in lines
+    assert "![final models](scaled_final_models.png)" in lines
     adaptation = report.adaptation_table(run, figures, plt)
-    assert "![adaptation on hh-test](results/scaled_adaptation_hh-test.png)" in adaptation
+    assert "![adaptation on hh-test](scaled_adaptation_hh-test.png)" in adaptation
     assert sorted(p.name for p in figures.iterdir()) == ["scaled_adaptation_hh-test.png", "scaled_final_models.png"]
     assert report.main_table(run)[0] == lines[:-2]  # without plt: the same tables, no figure
 
 
 def test_small_run_rows_sit_beside_the_scaled_ones_each_on_its_own_pairs(tmp_path):
-    import replicate_scaled_report as report
-
     run = fake_scaled_run(tmp_path)
     small = tmp_path / "replicate"
     assert report.small_run_table(run, small, {})[-2].startswith("The small run's data is not in")
@@ -267,8 +252,6 @@ def test_small_run_rows_sit_beside_the_scaled_ones_each_on_its_own_pairs(tmp_pat
 
 
 def test_picks_longer_counts_only_decided_pairs_of_unequal_length_and_is_undefined_without_one(tmp_path):
-    import replicate_scaled_report as report
-
     data, scores = tmp_path / "d.jsonl", tmp_path / "s.jsonl"
     rows = [{"prompt": "p", "response_a": "long answer", "response_b": "short", "label": "a"},
             {"prompt": "p", "response_a": "same", "response_b": "SAME", "label": "a"},  # equal lengths
@@ -285,8 +268,6 @@ def test_picks_longer_counts_only_decided_pairs_of_unequal_length_and_is_undefin
 
 
 def test_intervals_leave_out_resamples_where_the_statistic_is_undefined():
-    import replicate_scaled_report as report
-
     right, longer = [1, 0, 1, 1, 0, 1, 1, 1], [True] * 7 + [False]  # one shorter-chosen pair: often not drawn
     lo, hi = report.interval(lambda idx: report.length_controlled(right, longer, idx), len(right))
     assert lo == lo and hi == hi and 0 <= lo <= hi <= 1
@@ -299,8 +280,6 @@ def test_learning_curves_give_each_size_its_intervals_and_length_lean(tmp_path):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import replicate_scaled_report as report
-
     run = fake_scaled_run(tmp_path)  # 'gram' and 'bt' are the main runs (the largest size)
     small = report.SIZES["train_sizes"][0]
     shutil.copytree(run / "eval" / "gram", run / "eval" / f"gram-{small}")
@@ -316,8 +295,6 @@ def test_learning_curves_give_each_size_its_intervals_and_length_lean(tmp_path):
 
 
 def test_length_only_judges_get_half_credit_on_equal_lengths_and_ties_are_no_pick(tmp_path):
-    import replicate_scaled_report as report
-
     data, scores = tmp_path / "d.jsonl", tmp_path / "s.jsonl"
     rows = [{"prompt": "p", "response_a": "same", "response_b": "size", "label": "a"},
             {"prompt": "p", "response_a": "longer one", "response_b": "short", "label": "a"},
@@ -330,13 +307,15 @@ def test_length_only_judges_get_half_credit_on_equal_lengths_and_ties_are_no_pic
     assert scored.tie == [False, True, False] and scored.agree == [] and scored.gap == []
 
 
-def test_the_small_runs_restore_leaves_the_blind_scores_alone(tmp_path):
-    from replicate_archive import restore
-
-    archive, run = tmp_path / "archive", tmp_path / "run"
-    (run / "data").mkdir(parents=True)
-    (archive / "blind" / "gram").mkdir(parents=True)
-    (archive / "blind" / "gram" / "scores.jsonl").write_text("{}\n")
+def test_blind_scores_come_back_with_the_scaled_runs_archive_where_the_blind_stage_creates_them(tmp_path):
+    run, archive, fresh = tmp_path / "run", tmp_path / "archive", tmp_path / "fresh"
+    (fresh / "data").mkdir(parents=True)
+    stage = finals.blind_stage(run, "gram", pairs=tmp_path / "pairs.jsonl")
+    out = Path(stage.creates[0])
+    out.parent.mkdir(parents=True)
+    out.write_text(json.dumps({"id": "b0001", "prompt": "secret", "score_a": 0.7, "score_b": 0.3}) + "\n")
+    keep_outputs(run, stage, archive)
     (archive / "data.json").write_text("{}")
-    restore(run, archive)
-    assert not (run / "blind").exists()
+    restore(fresh, archive)
+    assert json.loads(Path(finals.blind_stage(fresh, "gram").creates[0]).read_text()) == {
+        "id": "b0001", "score_a": 0.7, "score_b": 0.3}

@@ -1,14 +1,11 @@
 """The replication report's length-preference figure."""
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-
-from replicate_report import picks_longer  # noqa: E402
+from benchmarks.replication.reports.small import length_split, picks_longer
 
 
 def write(path: Path, rows) -> Path:
@@ -39,8 +36,6 @@ def test_picks_longer_refuses_scores_that_do_not_match_the_data(tmp_path):
 
 
 def test_length_split_pools_into_a_length_controlled_accuracy(tmp_path):
-    from replicate_report import length_split
-
     data = write(tmp_path / "d.jsonl", [
         {"prompt": "q", "response_a": "long answer", "response_b": "short", "label": "a"},  # longer preferred, right
         {"prompt": "q", "response_a": "x", "response_b": "a longer one", "label": "b"},     # longer preferred, wrong
