@@ -121,31 +121,20 @@ def timed(fn):
     return result, time.perf_counter() - start
 
 
-def main(argv=None) -> int:
-    import torch
-
-    from gram.backbone import load
-    from gram.scoring import Judge
-
+def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--pairs", type=int, default=64, help="pairs from each of JudgeBench and RMB")
     ap.add_argument("--max-tokens", type=int, default=2048)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     ap.add_argument("--write-docs", action="store_true", help="put the table into docs/BENCHMARKS.md")
-    args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    from gram.eval.benchmarks import data_dir
+    return ap.parse_args(argv)
 
-    if not data_dir(default=SHARED_DATA).exists():
-        print("scoring benchmark: ../shared/data not found (set GRAM_DATA); skipped")
-        return 0
 
-    model, tokenizer = load(args.model, device="cpu")
-    sets = {name: pick_pairs(tokenizer, name, args.pairs, args.max_tokens) for name in ("judgebench", "rmb")}
-    print(f"{len(sets['judgebench'])} JudgeBench + {len(sets['rmb'])} RMB pairs, {torch.get_num_threads()} threads",
-          flush=True)
+def timed_rows(model, tokenizer, sets: dict) -> dict:
+    """label -> pairs, seconds, pairs/s, tokens and attention context through the model, scores: gram and the
+    reference on each set, the ablation on the RMB pairs, then gram and the reference over both sets."""
+    from gram.scoring import Judge
 
     counter = TokenCounter(model)
     rows = {}
@@ -173,16 +162,27 @@ def main(argv=None) -> int:
                        "tokens": sum(r["tokens"] for r in parts), "context": sum(r["context"] for r in parts),
                        "scores": [x for r in parts for x in r["scores"]]}
         rows[label]["pairs_per_s"] = rows[label]["pairs"] / rows[label]["seconds"]
+    return rows
+
+
+def flop_counts(model) -> tuple[int, int]:
+    """(non-embedding parameters, layers x hidden size): 2 x the first FLOPs a token, 4 x the second a key
+    it attends to."""
+    config = model.config
+    embed = sum(p.numel() for n, p in model.named_parameters() if "embed" in n)
+    lm_head = 0 if getattr(config, "tie_word_embeddings", False) else model.get_output_embeddings().weight.numel()
+    return sum(p.numel() for p in model.parameters()) - embed - lm_head, config.num_hidden_layers * config.hidden_size
+
+
+def summary(args, model, sets: dict, rows: dict) -> list[str]:
+    """The table and its reading: speed against the reference, agreement, FLOP rate against this machine's."""
+    import torch
 
     diff = max(max(abs(a.p_a_ab - b.p_a_ab), abs(a.p_a_ba - b.p_a_ba))
                for a, b in zip(rows["gram"]["scores"], rows["reference"]["scores"]))
     ratio = rows["gram"]["pairs_per_s"] / rows["reference"]["pairs_per_s"]
-
     config = model.config
-    embed = sum(p.numel() for n, p in model.named_parameters() if "embed" in n)
-    lm_head = 0 if getattr(config, "tie_word_embeddings", False) else model.get_output_embeddings().weight.numel()
-    non_embedding = sum(p.numel() for p in model.parameters()) - embed - lm_head
-    width = config.num_hidden_layers * config.hidden_size
+    non_embedding, width = flop_counts(model)
 
     def gflops(r):
         return (2 * non_embedding * r["tokens"] + 4 * width * r["context"]) / r["seconds"] / 1e9
@@ -204,7 +204,7 @@ def main(argv=None) -> int:
     for label, r in rows.items():
         lines.append(f"| {label} | {r['pairs']} | {r['seconds']} | {r['pairs_per_s']:.3f} | {r['tokens']:,} | "
                      f"{gflops(r):.1f} |")
-    lines += [
+    return lines + [
         "",
         f"- gram / reference: **{ratio:.2f}x** pairs/s over both sets (JudgeBench "
         f"{rows['gram (judgebench)']['pairs_per_s'] / rows['reference (judgebench)']['pairs_per_s']:.2f}x, RMB "
@@ -218,11 +218,31 @@ def main(argv=None) -> int:
         f"(prefix reuse skips work, so this can pass 100%).",
         f"- non-embedding parameters: {non_embedding / 1e6:.1f} M.",
     ]
+
+
+def main(argv=None) -> int:
+    import torch
+
+    from gram.backbone import load
+
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from gram.eval.benchmarks import data_dir
+
+    if not data_dir(default=SHARED_DATA).exists():
+        print("scoring benchmark: ../shared/data not found (set GRAM_DATA); skipped")
+        return 0
+
+    model, tokenizer = load(args.model, device="cpu")
+    sets = {name: pick_pairs(tokenizer, name, args.pairs, args.max_tokens) for name in ("judgebench", "rmb")}
+    print(f"{len(sets['judgebench'])} JudgeBench + {len(sets['rmb'])} RMB pairs, {torch.get_num_threads()} threads",
+          flush=True)
+    rows = timed_rows(model, tokenizer, sets)
     from bench_docs import report
 
-    report("\n".join(lines), "scoring", args.write_docs)
+    report("\n".join(summary(args, model, sets, rows)), "scoring", args.write_docs)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
