@@ -61,6 +61,69 @@ def current_mb(device) -> float:
     return float("nan")
 
 
+def stage1_batch(tokenizer, batch: int, length: int, device):
+    """(input ids, attention mask, labels) of a stage-1 batch: next-token loss on the response pair, the
+    question masked."""
+    import torch
+
+    from gram.templates import encode_pretrain
+    from gram.train.examples import IGNORE
+
+    rng = random.Random(1)
+    words = ["alpha", "river", "seven", "quiet", "model", "green", "paper", "stone", "light", "music"]
+    seqs = []
+    for _ in range(batch):
+        text = lambda n: " ".join(rng.choice(words) for _ in range(n))  # noqa: E731
+        ids, prompt_len, _ = encode_pretrain(tokenizer, text(40), text(length), text(length), max_length=length)
+        seqs.append((ids, prompt_len))
+    width = max(len(i) for i, _ in seqs)
+    input_ids = torch.full((batch, width), tokenizer.pad_token_id or 0, dtype=torch.long)
+    labels = torch.full((batch, width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((batch, width), dtype=torch.long)
+    for row, (ids, prompt_len) in enumerate(seqs):
+        input_ids[row, :len(ids)] = torch.tensor(ids)
+        labels[row, prompt_len:len(ids)] = torch.tensor(ids[prompt_len:])
+        mask[row, :len(ids)] = 1
+    return input_ids.to(device), mask.to(device), labels.to(device)
+
+
+def gram_step(model, tokenizer, rows, labels, label_ids, device):
+    """The GRAM trainer's compute_loss on what its collator gives it (the template head apart, once)."""
+    from gram.templates import template_head
+    from gram.train.examples import LeftPadCollator
+    from gram.train.trainers import GramTrainer
+
+    split = LeftPadCollator(tokenizer.pad_token_id or 0, tuple(template_head(tokenizer)))(
+        [{"input_ids": r, "label": int(y)} for r, y in zip(rows, labels)])
+    split = {k: v.to(device) for k, v in split.items()}
+    trainer = GramTrainer.__new__(GramTrainer)  # its compute_loss alone
+    trainer.label_ids, trainer.label_smoothing, trainer.loss_type = list(label_ids), 0.1, "gram"
+    return lambda: trainer.compute_loss(model, dict(split))
+
+
+def variant_step(variant: str, model, tokenizer, batch: int, length: int, device):
+    """(a function computing the variant's loss on its batch, the batch's real tokens)."""
+    import torch
+
+    input_ids, mask, labels, label_ids, rows = build_batch(tokenizer, batch, length)
+    input_ids, mask, labels = input_ids.to(device), mask.to(device), labels.to(device)
+    if variant == "stage1":
+        ids, stage1_mask, stage1_labels = stage1_batch(tokenizer, batch, length, device)
+        step = lambda: model(input_ids=ids, attention_mask=stage1_mask, labels=stage1_labels).loss  # noqa: E731
+        return step, int(stage1_mask.sum())
+    if variant == "gram":
+        return gram_step(model, tokenizer, rows, labels, label_ids, device), int(mask.sum())
+    # sft: the label token as the next input token, loss on it alone
+    targets = torch.tensor(label_ids, device=device)[labels]
+    input_ids = torch.cat([input_ids, targets[:, None]], dim=1)
+    mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    sft_labels = torch.full_like(input_ids, -100)
+    sft_labels[:, -1] = targets
+    return (lambda: model(input_ids=input_ids, attention_mask=mask, position_ids=positions, labels=sft_labels).loss,
+            int(mask.sum()))
+
+
 def run_variant(variant: str, model_name: str, batch: int, length: int, steps: int, freeze: int = 0) -> dict:
     import torch
 
@@ -74,46 +137,7 @@ def run_variant(variant: str, model_name: str, batch: int, length: int, steps: i
 
         freeze_lower_layers(model, freeze)
     device = next(model.parameters()).device
-    input_ids, mask, labels, label_ids, rows = build_batch(tokenizer, batch, length)
-    input_ids, mask, labels = input_ids.to(device), mask.to(device), labels.to(device)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    targets = torch.tensor(label_ids, device=device)[labels]
-    if variant == "stage1":  # next-token loss on the response pair, the question masked: a stage-1 batch
-        from gram.templates import encode_pretrain
-        from gram.train.examples import IGNORE
-
-        rng = random.Random(1)
-        words = ["alpha", "river", "seven", "quiet", "model", "green", "paper", "stone", "light", "music"]
-        seqs = []
-        for _ in range(batch):
-            text = lambda n: " ".join(rng.choice(words) for _ in range(n))  # noqa: E731
-            ids, prompt_len, _ = encode_pretrain(tokenizer, text(40), text(length), text(length), max_length=length)
-            seqs.append((ids, prompt_len))
-        width = max(len(i) for i, _ in seqs)
-        input_ids = torch.full((batch, width), tokenizer.pad_token_id or 0, dtype=torch.long)
-        stage1_labels = torch.full((batch, width), IGNORE, dtype=torch.long)
-        mask = torch.zeros((batch, width), dtype=torch.long)
-        for row, (ids, prompt_len) in enumerate(seqs):
-            input_ids[row, :len(ids)] = torch.tensor(ids)
-            stage1_labels[row, prompt_len:len(ids)] = torch.tensor(ids[prompt_len:])
-            mask[row, :len(ids)] = 1
-        input_ids, mask, stage1_labels = input_ids.to(device), mask.to(device), stage1_labels.to(device)
-    if variant == "sft":  # the label token as the next input token, loss on it alone
-        input_ids = torch.cat([input_ids, targets[:, None]], dim=1)
-        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        sft_labels = torch.full_like(input_ids, -100)
-        sft_labels[:, -1] = targets
-    if variant == "gram":  # what the GRAM trainer's collator gives it: the template head apart, once
-        from gram.templates import template_head
-        from gram.train.examples import LeftPadCollator
-        from gram.train.trainers import GramTrainer
-
-        split = LeftPadCollator(tokenizer.pad_token_id or 0, tuple(template_head(tokenizer)))(
-            [{"input_ids": r, "label": int(y)} for r, y in zip(rows, labels)])
-        split = {k: v.to(device) for k, v in split.items()}
-        trainer = GramTrainer.__new__(GramTrainer)  # its compute_loss alone
-        trainer.label_ids, trainer.label_smoothing, trainer.loss_type = list(label_ids), 0.1, "gram"
+    step_loss, tokens = variant_step(variant, model, tokenizer, batch, length, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
     baseline = current_mb(device)
     times, step_base = [], None
@@ -121,12 +145,7 @@ def run_variant(variant: str, model_name: str, batch: int, length: int, steps: i
         if step == 1:  # from here on: the step's own transient memory (activations, gradients, logits)
             step_base = reset_peak(device)
         start = time.perf_counter()
-        if variant == "gram":
-            loss = trainer.compute_loss(model, dict(split))
-        elif variant == "stage1":
-            loss = model(input_ids=input_ids, attention_mask=mask, labels=stage1_labels).loss
-        else:
-            loss = model(input_ids=input_ids, attention_mask=mask, position_ids=positions, labels=sft_labels).loss
+        loss = step_loss()
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -136,8 +155,7 @@ def run_variant(variant: str, model_name: str, batch: int, length: int, steps: i
             times.append(time.perf_counter() - start)
     peak = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else peak_rss_mb()
     return {"variant": variant, "step_s": sum(times) / len(times), "peak_minus_loaded_mb": peak - baseline,
-            "step_transient_mb": peak - step_base, "tokens": int(mask.sum()), "device": str(device)}
-
+            "step_transient_mb": peak - step_base, "tokens": tokens, "device": str(device)}
 
 def reset_peak(device) -> float:
     """Reset the peak-memory counter (CUDA allocator, or the kernel's VmHWM via /proc/self/clear_refs) and
