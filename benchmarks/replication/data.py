@@ -98,8 +98,8 @@ def hh_rlhf(b: Builder) -> None:
     b.save("hh-test", test, f"HH-RLHF harmless-base test, <= {b.plan.LIMITS['hh_tokens']} tokens, split by prompt")
     if has_dev:
         b.save("hh-dev", dev, "HH-RLHF dev split (other prompts): adaptation settings are chosen on it only")
-    b.save("hh_pool", pool[:sizes["hh_pool"]], f"adaptation pool (other prompts{' than test and dev' if has_dev else ''}), "
-           "shuffled; --limit n takes the first n")
+    other = "other prompts than test and dev" if has_dev else "other prompts"
+    b.save("hh_pool", pool[:sizes["hh_pool"]], f"adaptation pool ({other}), shuffled; --limit n takes the first n")
     b.held_out |= keys(test) | keys(dev)
 
 

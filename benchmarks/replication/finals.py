@@ -40,7 +40,8 @@ def adaptation_stages(plan, run: Path, task: str) -> list[Stage]:
     sizes = SIZES[t.sizes]
     out = [trained_stage(run, adapted_name(kind, t, n), f"adapt-{kind}", t.pool, n, t.limit)
            for n in sizes for kind in ("gram", "bt")]
-    return out + [eval_stage(plan, run, adapted_name(kind, t, n), [t.test]) for kind in ("gram", "bt") for n in (0, *sizes)]
+    return out + [eval_stage(plan, run, adapted_name(kind, t, n), [t.test])
+                  for kind in ("gram", "bt") for n in (0, *sizes)]
 
 
 def blind_stage(run: Path, name: str, pairs: Path = BLIND_PAIRS) -> Stage:

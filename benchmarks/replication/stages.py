@@ -81,4 +81,5 @@ def evaluation(plan, run: Path, name: str, model: str, sets: list[str], tag: str
 def eval_stage(plan, run: Path, model: str, sets: list[str] | None = None) -> Stage:
     """eval-<model>: the plan's evaluation sets (in distribution and out of it), or eval-<model>-<sets>: those."""
     sets = sets or plan.SETS
-    return evaluation(plan, run, f"eval-{model}" + ("" if sets == plan.SETS else f"-{'-'.join(sets)}"), model, sets, "eval")
+    name = f"eval-{model}" + ("" if sets == plan.SETS else f"-{'-'.join(sets)}")
+    return evaluation(plan, run, name, model, sets, "eval")
