@@ -14,8 +14,8 @@ def data_stage(plan, run: Path) -> Stage:
     return Stage("data", python=partial(build_data, plan=plan))
 
 
-def for_any_plan(build):
-    """A builder of the scaled run's own (it reads plans/scaled.py itself) called as the others are."""
+def scaled_builder(build):
+    """A builder of the scaled run's own (it reads plans/scaled.py itself), called with a plan as the others are."""
     return lambda plan, run, *args: build(run, *args)
 
 
@@ -24,11 +24,11 @@ BUILDERS = {
     "eval": eval_stage,
     "train": fixed.train_stage,  # fixed settings (the small run)
     "adapt": fixed.adaptation_stages,
-    "sweep": for_any_plan(sweep.sweep_stage),  # tuned on the dev split (the scaled run)
-    "check": for_any_plan(lambda run, name: sweep.CHECKS[name](run)),
-    "pretrain": for_any_plan(finals.pretrain_stage),
-    "final": for_any_plan(finals.final_stage),
-    "blind": for_any_plan(finals.blind_stage),
+    "sweep": scaled_builder(sweep.sweep_stage),  # tuned on the dev split (the scaled run)
+    "check": scaled_builder(lambda run, name: sweep.CHECKS[name](run)),
+    "pretrain": scaled_builder(finals.pretrain_stage),
+    "final": scaled_builder(finals.final_stage),
+    "blind": scaled_builder(finals.blind_stage),
     "tuned-adapt": finals.adaptation_stages,
 }
 

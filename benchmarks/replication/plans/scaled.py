@@ -35,7 +35,7 @@ LIMITS = {"stage1_tokens": 384, "stage2_tokens": 768, "eval_tokens": 768, "judge
           "hh_tokens": 512, "summ_tokens": 1024, "blind_tokens": 1024}
 OOD_SETS = ["judgebench", "llmbar-natural", "llmbar-adversarial", "hhh", "pandalm", "mt-bench"]
 SETS = ["id-test", *OOD_SETS]  # what every final model is evaluated on; id-test is in distribution
-LABELED = "balanced"  # stage 2's pairs: RMB + AlpacaEval annotations, length-balanced, with dev and id-test
+LABELED = "balanced"  # stage 2's pairs: RMB + AlpacaEval annotations, length-balanced (data.py: labeled_balanced)
 STAGE1_PER_PROMPT = 32
 EVAL_ARGS = ["--template", "gram"]  # the prompt gram trains on, the zero-shot model too: like with like
 FREEZE = ["--freeze-layers", "15"]

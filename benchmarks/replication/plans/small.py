@@ -28,7 +28,7 @@ LIMITS = {"stage1_tokens": 384, "stage2_tokens": 384, "eval_tokens": 768, "judge
           "hh_tokens": 512, "summ_tokens": 1024}
 OOD_SETS = ["judgebench", "llmbar-natural", "llmbar-adversarial", "hhh", "pandalm", "mt-bench"]
 SETS = ["rmb-test", *OOD_SETS]  # what every model is evaluated on; rmb-test is in distribution
-LABELED = "rmb"  # stage 2's pairs: RMB pairwise without Summarization (gram.data: labeled_rmb)
+LABELED = "rmb"  # stage 2's pairs: RMB pairwise without Summarization (replication/data.py: labeled_rmb)
 STAGE1_PER_PROMPT = 8
 EVAL_ARGS: list[str] = []  # each model reads its own training prompt
 

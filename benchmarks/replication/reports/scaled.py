@@ -31,7 +31,7 @@ from ..sweep import (
 from .common import accuracy, data_table, fmt, interval, pyplot, wall_times
 from .common import page as whole_page
 
-SETS = ["id-test", *OOD_SETS]
+SETS = plan.SETS
 MAIN = ["zero-shot", "bt", "stage2-only", "gram-eps0", "gram"]
 LABELS = {"zero-shot": "SmolLM2-135M zero-shot", "bt": "Bradley-Terry RM", "stage2-only": "stage 2 only",
           "gram-eps0": "GRAM, eps 0", "gram": "GRAM (stage 1 + 2)",
