@@ -53,7 +53,7 @@ def test_dtype_auto():
 def test_safe_defaults(tmp_path, tiny_model, tiny_tokenizer):
     """Weights load from safetensors only (a pickled checkpoint is refused, not unpickled), no remote code
     unless asked for, and the server binds the loopback interface unless told otherwise."""
-    from gram.cli import build_parser
+    from gram.cli import parse  # the command line with its options' defaults (gram.options)
 
     pickled = tmp_path / "pickled"
     tiny_model.config.save_pretrained(pickled)
@@ -63,4 +63,4 @@ def test_safe_defaults(tmp_path, tiny_model, tiny_tokenizer):
         backbone.load(str(pickled), device="cpu")
     import inspect
     assert inspect.signature(backbone.load).parameters["trust_remote_code"].default is False
-    assert build_parser().parse_args(["serve"]).host == "127.0.0.1"
+    assert parse(["serve"]).host == "127.0.0.1"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gram.train.config import AdaptConfig, FinetuneConfig, PretrainConfig, from_args
+from gram.options import from_args
+from gram.train.config import AdaptConfig, FinetuneConfig, PretrainConfig
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 CLASSES = {"pretrain": PretrainConfig, "finetune": FinetuneConfig, "adapt": AdaptConfig}

@@ -11,7 +11,7 @@ benchmarks, `train/` runs both GRAM stages, `rlhf` and `serve/` put the judge to
 
 from importlib import import_module
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 _EXPORTS = {
     "DEFAULT_MODEL": "gram.backbone", "load": "gram.backbone",
     "Pair": "gram.records",

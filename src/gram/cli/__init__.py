@@ -13,9 +13,9 @@ import sys
 
 from .. import __version__, backbone
 from ..io import InputError
+from ..options import OptionError, flat, from_args, relax_required
 from ..templates import TemplateError
 from . import bon, data, demo, env, eval, rank, score, serve, train
-from .flags import add_config_arg, apply_config, config_path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,14 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     eval.add_parser(sub)
     serve.add_parser(sub)
     env.add_parser(sub)
-    for name in CONFIGURABLE:
-        add_config_arg(command_parser(parser, name))
     return parser
 
 
 def interrupted_hint(args) -> str:
     """What a Ctrl-C kept and how to go on."""
-    if hasattr(args, "config_cls"):  # a training command
+    if hasattr(args, "stage"):  # a training command
         return ("; rerun the same command to resume from the last complete checkpoint in its output directory "
                 "(the steps since it are taken again)")
     if hasattr(args, "resume") and getattr(args, "output", None):
@@ -45,36 +43,29 @@ def interrupted_hint(args) -> str:
     return ""
 
 
-CONFIGURABLE = ("score", "eval", "rank", "bon", "serve")  # the training commands read --config themselves
-
-
-def command_parser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
-    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
+def parse(argv: list[str]) -> argparse.Namespace:
+    """The command line, then the command's options (gram.options: defaults, --config file, flags),
+    checked, as attributes of the namespace too (`args.batch_size`) and whole as `args.options`."""
+    parser = build_parser()
+    if not {"-h", "--help"} & set(argv):  # required flags may come from --config: gram.options checks them
+        relax_required(parser)
+    args = parser.parse_args(argv)
+    cls = getattr(args, "options_cls", None)
+    if cls is not None:
+        args.options = from_args(cls, args, args.prog)
+        vars(args).update(flat(args.options))
+    return args
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
-    name = next((a for a in argv if not a.startswith("-")), None)
-    if name in CONFIGURABLE and config_path(argv):  # the file's options become defaults; flags override them
-        try:
-            apply_config(command_parser(parser, name), name, config_path(argv))
-        except InputError as err:
-            print(f"gram {name}: error: {err}", file=sys.stderr)
-            return 2
-    args = parser.parse_args(argv)
+    try:
+        args = parse(argv)
+    except (OptionError, InputError) as err:
+        name = next((a for a in argv if not a.startswith("-")), "")
+        print(f"gram {name}: error: {err}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
-    for name in ("batch_size", "max_length", "limit", "max_connections", "max_batch_pairs", "max_items", "max_list",
-                 "max_chars", "max_body_bytes", "max_queue_pairs"):
-        value = getattr(args, name, None)
-        if value is not None and value < 1:
-            print(f"gram: error: --{name.replace('_', '-')} must be at least 1", file=sys.stderr)
-            return 2
-    for name in ("request_timeout", "body_timeout", "header_timeout"):
-        value = getattr(args, name, None)
-        if value is not None and not value > 0:
-            print(f"gram: error: --{name.replace('_', '-')} must be more than 0 seconds", file=sys.stderr)
-            return 2
     if getattr(args, "quiet", False):  # no bar at all, transformers' loading bars included
         from transformers.utils import logging as hf_logging
 

@@ -3,33 +3,40 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
 from .. import backbone
 from ..io import check_prompt, read_jsonl
-from ..jobs.ranking import RankOptions, rank_rows
+from ..jobs.ranking import RankMethod, rank_rows
+from ..options import group, opt
 from ..scoring import load_judge
 from ..scoring.bon import sample
-from .flags import RESUME, add_judge_args, add_model_args, add_run_args, add_strategy, judge_options
+from .flags import FileJobOptions, JudgeOptions, ModelOptions, add_command, judge_options, strategy
+
+
+@dataclass
+class BonOptions:
+    EXCLUSIVE = (("input", "prompt"),)
+
+    loading: ModelOptions = group(ModelOptions)
+    input: str | None = opt(None, "JSONL rows with a `prompt` (string or messages)")
+    prompt: list[str] | None = opt(None, "a prompt (repeat for several)", repeat=True)
+    output: str | None = opt(None, "JSONL: prompt, responses, ranking, picked, picked_response, comparisons",
+                             required=True)
+    policy: str = opt(backbone.DEFAULT_MODEL, "the model that writes the responses")
+    n: int = opt(4, "samples per prompt (default 4)", at_least=1)
+    strategy: str = strategy()
+    budget: int | None = opt(None, "at most this many comparisons per prompt", at_least=1)
+    max_new_tokens: int = opt(256, at_least=1)
+    temperature: float = opt(0.8, above=0)
+    seed: int = opt(0, "sampling seed (prompt i uses seed + i)")
+    judging: JudgeOptions = group(JudgeOptions)
+    limit: int | None = opt(None, "the first N prompts only", at_least=1)
+    job: FileJobOptions = group(FileJobOptions)
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("bon", help="best-of-n: sample n responses from a policy, keep the judge's pick")
-    add_model_args(p)
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--input", help="JSONL rows with a `prompt` (string or messages)")
-    source.add_argument("--prompt", action="append", help="a prompt (repeat for several)")
-    p.add_argument("--output", required=True,
-                   help="JSONL: prompt, responses, ranking, picked, picked_response, comparisons")
-    p.add_argument("--policy", default=backbone.DEFAULT_MODEL, help="the model that writes the responses")
-    p.add_argument("--n", type=int, default=4, help="samples per prompt (default 4)")
-    add_strategy(p)
-    p.add_argument("--budget", type=int, default=None, help="at most this many comparisons per prompt")
-    p.add_argument("--max-new-tokens", type=int, default=256)
-    p.add_argument("--temperature", type=float, default=0.8)
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (prompt i uses seed + i)")
-    add_judge_args(p, orders=True)
-    add_run_args(p, limit="the first N prompts only", resume=RESUME)
-    p.set_defaults(func=run)
+    add_command(sub, "bon", BonOptions, run, help="best-of-n: sample n responses from a policy, keep the judge's pick")
 
 
 def run(args) -> int:
@@ -50,7 +57,7 @@ def run(args) -> int:
                 "model": args.model, "dtype": args.dtype, "strategy": args.strategy, "budget": args.budget,
                 "orders": args.orders, "template": args.template, "max_length": args.max_length}
     rows, seconds = rank_rows(judge, [{"prompt": p} for p in prompts], args.output, settings, resume=args.resume,
-                              options=RankOptions(args.strategy, args.budget, args.seed, args.orders),
+                              method=RankMethod(args.strategy, args.budget, args.seed, args.orders),
                               responses_of=samples, with_picked_response=True, unit="prompt", desc="best-of-n",
                               quiet=args.quiet)
     print(f"gram bon: {len(rows)} prompts x {args.n} samples, strategy {args.strategy}, "

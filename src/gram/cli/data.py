@@ -21,13 +21,19 @@ from .. import backbone
 from ..data.balance import balance_length
 from ..data.cleaning import clean, dedup
 from ..data.pairs import both_orders, pairs_from_set
-from ..formats import FORMATS, read
+from ..formats import read
 from ..formats.gram_reference import to_finetune, to_pretrain
 from ..io import write_json_atomic, write_jsonl_atomic
 from ..records import PreferencePair, ResponseSet
-from ..templates import JUDGE_TEMPLATES
-
-OUTPUTS = ("gram", "gram-finetune", "gram-pretrain")
+from .data_options import (
+    ConvertOptions,
+    OverlapOptions,
+    PairsOptions,
+    SplitOptions,
+    StatsOptions,
+    ValidateOptions,
+)
+from .flags import add_command
 
 
 def say(message: str) -> None:
@@ -179,71 +185,18 @@ def cmd_overlap(args) -> int:
     return 1 if args.check and o.shared else 0
 
 
+COMMANDS = {  # name: (options, what it does, run)
+    "convert": (ConvertOptions, "read a source format, write gram JSONL (or the reference repo's JSON)", cmd_convert),
+    "pairs": (PairsOptions, "training pairs: unlabeled from response sets, labeled from pairs; cleaned", cmd_pairs),
+    "stats": (StatsOptions, "counts by source / category / label, token-length percentiles (JSON)", cmd_stats),
+    "validate": (ValidateOptions, "check every record, list the bad ones; exit 1 if any is bad", cmd_validate),
+    "split": (SplitOptions, "train / test split by prompt (no prompt on both sides), seeded", cmd_split),
+    "overlap": (OverlapOptions, "prompts shared by two sets (to prove a split does not leak)", cmd_overlap),
+}
+
+
 def add_parser(sub) -> None:
     data = sub.add_parser("data", help="convert, build, describe and check preference data")
     dsub = data.add_subparsers(dest="data_command", required=True)
-    format_help = "input format (default gram): " + ", ".join(sorted(FORMATS))
-
-    def common(p, fmt_default="gram", output=True):
-        p.add_argument("--input", required=True, help="file or directory (or, for hub formats, a dataset id)")
-        p.add_argument("--format", default=fmt_default, required=fmt_default is None,
-                       help=format_help if fmt_default == "gram" else format_help.replace("(default gram)", "(required)"))
-        if output:
-            p.add_argument("--output", required=True, help="file to write (atomically)")
-        p.add_argument("--skip-bad", action="store_true",
-                       help="write bad records with their reasons to a side file and go on, instead of stopping")
-        p.add_argument("--rejects", default=None, help="side file for --skip-bad (default OUTPUT.rejects.jsonl)")
-
-    p = dsub.add_parser("convert", help="read a source format, write gram JSONL (or the reference repo's JSON)")
-    common(p, fmt_default=None)
-    p.add_argument("--to", choices=OUTPUTS, default="gram",
-                   help="gram: JSONL rows (default); gram-finetune / gram-pretrain: the GRAM reference repo's JSON")
-    p.add_argument("--template", choices=list(JUDGE_TEMPLATES), default="gram",
-                   help="judge prompt for --to gram-finetune (default gram, the reference fine-tuning prompt)")
-    p.add_argument("--chosen-first", action="store_true",
-                   help="put the chosen response first (label a) instead of a content-hash placement (half b)")
-    p.set_defaults(func=cmd_convert)
-
-    p = dsub.add_parser("pairs", help="training pairs: unlabeled from response sets, labeled from pairs; cleaned")
-    common(p)
-    p.add_argument("--per-prompt", type=int, default=None, help="pairs sampled per set (default: all n(n-1)/2)")
-    p.add_argument("--seed", type=int, default=0, help="seed for sampling and placement (default 0)")
-    p.add_argument("--both-orders", action="store_true", help="also write each pair swapped")
-    p.add_argument("--drop-labels", action="store_true", help="labeled pairs become unlabeled (for stage 1)")
-    p.add_argument("--keep-ties", action="store_true", help="keep pairs labeled tie (dropped by default)")
-    p.add_argument("--keep-duplicates", action="store_true", help="do not deduplicate")
-    p.add_argument("--balance-length", action="store_true",
-                   help="within buckets of relative length difference, keep as many pairs whose preferred "
-                        "response is the longer as the shorter (the larger side sampled down, seeded)")
-    p.add_argument("--max-tokens", type=int, default=None, help="drop pairs whose judge prompt is longer")
-    p.add_argument("--model", default=backbone.DEFAULT_MODEL, help="tokenizer for --max-tokens")
-    p.set_defaults(func=cmd_pairs)
-
-    p = dsub.add_parser("stats", help="counts by source / category / label, token-length percentiles (JSON)")
-    common(p, output=False)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--model", default=backbone.DEFAULT_MODEL, help="tokenizer for lengths")
-    p.add_argument("--no-tokens", action="store_true", help="counts only, no tokenizer")
-    p.set_defaults(func=cmd_stats)
-
-    p = dsub.add_parser("validate", help="check every record, list the bad ones; exit 1 if any is bad")
-    common(p, output=False)
-    p.set_defaults(func=cmd_validate)
-
-    p = dsub.add_parser("split", help="train / test split by prompt (no prompt on both sides), seeded")
-    common(p, output=False)
-    size = p.add_mutually_exclusive_group(required=True)
-    size.add_argument("--test-size", type=int, help="records in the test side (whole prompts: may be a few more)")
-    size.add_argument("--test-fraction", type=float, help="share of the records in the test side")
-    p.add_argument("--seed", type=int, default=0, help="seed for the prompt order (default 0)")
-    p.add_argument("--train-out", required=True, help="JSONL for the training side")
-    p.add_argument("--test-out", required=True, help="JSONL for the test side")
-    p.set_defaults(func=cmd_split)
-
-    p = dsub.add_parser("overlap", help="prompts shared by two sets (to prove a split does not leak)")
-    p.add_argument("a", metavar="SET_A", help="first set: a file or directory (e.g. the training split)")
-    p.add_argument("b", metavar="SET_B", help="second set: a file or directory (e.g. the test split)")
-    p.add_argument("--format-a", default="gram", help=format_help)
-    p.add_argument("--format-b", default="gram", help=format_help)
-    p.add_argument("--check", action="store_true", help="exit 1 when any prompt is shared")
-    p.set_defaults(func=cmd_overlap)
+    for name, (options, help_text, run) in COMMANDS.items():
+        add_command(dsub, name, options, run, help=help_text, config=False)

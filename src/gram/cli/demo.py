@@ -12,7 +12,7 @@ import time
 
 from ..records import Pair
 from ..scoring import load_judge
-from .flags import add_model_args
+from .flags import ModelOptions, add_command
 
 DEMO_PAIRS = [
     ("factual", "What is the capital of Australia?",
@@ -79,6 +79,5 @@ def run(model: str, device=None, dtype=None, out=sys.stdout) -> int:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("demo", help="judge a few example pairs end to end and print a table")
-    add_model_args(p)
-    p.set_defaults(func=lambda args: run(args.model, device=args.device, dtype=args.dtype))
+    add_command(sub, "demo", ModelOptions, lambda args: run(args.model, device=args.device, dtype=args.dtype),
+                help="judge a few example pairs end to end and print a table", config=False)

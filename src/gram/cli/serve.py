@@ -4,49 +4,53 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 
 from .. import backbone
+from ..options import group, opt
 from ..scoring import load_judge
 from ..serve.app import Limits, create_app
 from ..serve.app import __doc__ as app_doc
 from ..serve.guard import bounded_protocol, default_max_connections
-from .flags import add_judge_args, add_model_args, judge_options
+from .flags import ModelOptions, ServeJudgeOptions, add_command, judge_options
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+@dataclass
+class ServeOptions:
+    loading: ModelOptions = group(ModelOptions)
+    host: str = opt("127.0.0.1", "address to bind (default 127.0.0.1: this machine only)")
+    port: int = opt(8000, at_least=1, at_most=65535)
+    token: str | None = opt(None, "bearer token required on every scoring request (or GRAM_SERVE_TOKEN)")
+    policy: str | None = opt(None, "model whose greedy responses are /reward's default references")
+    max_new_tokens: int = opt(256, "length of the policy's reference responses", at_least=1)
+    judging: ServeJudgeOptions = group(ServeJudgeOptions)
+    max_batch_pairs: int = opt(64, "pairs gathered from concurrent requests per judge call", at_least=1)
+    max_wait_ms: float = opt(2.0, "how long a new batch waits for more requests", at_least=0)
+    max_body_bytes: int = opt(Limits.max_body_bytes, at_least=1)
+    max_items: int = opt(Limits.max_items, "pairs, lists or responses per request", at_least=1)
+    max_list: int = opt(Limits.max_list, "responses per ranking list", at_least=1)
+    max_chars: int = opt(Limits.max_chars, "characters per prompt or response", at_least=1)
+    max_queue_pairs: int = opt(Limits.max_queue_pairs, "pairs waiting for the model before new requests get 429",
+                               at_least=1)
+    request_timeout: float = opt(Limits.request_timeout_s, "seconds from a request's arrival to its answer before "
+                                 "it gets 503 and leaves the queue", above=0)
+    body_timeout: float = opt(Limits.body_timeout_s, "seconds a request body may take to arrive before 408", above=0)
+    header_timeout: float = opt(10.0, "seconds a connection may take to send a request's headers before it is "
+                                      "closed", above=0)
+    max_connections: int | None = opt(None, "open connections before new ones get 503 (default: the file-descriptor "
+                                            "limit less 64, at most 1024)", at_least=1)
+    allowed_host: list[str] | None = opt(None, "a Host header value to accept, repeatable (default on loopback: "
+                                               "127.0.0.1, localhost, ::1, against DNS rebinding; on other "
+                                               "addresses: any)", repeat=True, metavar="HOST")
+    log_level: str = opt("info")
+
+
 def add_parser(sub) -> None:
-    p = sub.add_parser("serve", help="HTTP reward server: /compare, /rank, /reward, /get_reward (OpenRLHF), /health",
-                       description=app_doc.split("\n\n")[0])
-    add_model_args(p)
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--token", default=None, help="bearer token required on every scoring request (or GRAM_SERVE_TOKEN)")
-    p.add_argument("--policy", default=None, help="model whose greedy responses are /reward's default references")
-    p.add_argument("--max-new-tokens", type=int, default=256, help="length of the policy's reference responses")
-    add_judge_args(p)
-    p.add_argument("--max-batch-pairs", type=int, default=64, help="pairs gathered from concurrent requests per judge call")
-    p.add_argument("--max-wait-ms", type=float, default=2.0, help="how long a new batch waits for more requests")
-    p.add_argument("--max-body-bytes", type=int, default=Limits.max_body_bytes)
-    p.add_argument("--max-items", type=int, default=Limits.max_items, help="pairs, lists or responses per request")
-    p.add_argument("--max-list", type=int, default=Limits.max_list, help="responses per ranking list")
-    p.add_argument("--max-chars", type=int, default=Limits.max_chars, help="characters per prompt or response")
-    p.add_argument("--max-queue-pairs", type=int, default=Limits.max_queue_pairs,
-                   help="pairs waiting for the model before new requests get 429")
-    p.add_argument("--request-timeout", type=float, default=Limits.request_timeout_s,
-                   help="seconds from a request's arrival to its answer before it gets 503 and leaves the queue")
-    p.add_argument("--body-timeout", type=float, default=Limits.body_timeout_s,
-                   help="seconds a request body may take to arrive before 408")
-    p.add_argument("--header-timeout", type=float, default=10.0,
-                   help="seconds a connection may take to send a request's headers before it is closed")
-    p.add_argument("--max-connections", type=int, default=None,
-                   help="open connections before new ones get 503 (default: the file-descriptor limit less 64, "
-                        "at most 1024)")
-    p.add_argument("--allowed-host", action="append", default=None, metavar="HOST",
-                   help="a Host header value to accept, repeatable (default on loopback: 127.0.0.1, localhost, "
-                        "::1, against DNS rebinding; on other addresses: any)")
-    p.add_argument("--log-level", default="info")
-    p.set_defaults(func=run)
+    add_command(sub, "serve", ServeOptions, run,
+                help="HTTP reward server: /compare, /rank, /reward, /get_reward (OpenRLHF), /health",
+                description=app_doc.split("\n\n")[0])
 
 
 def run(args) -> int:

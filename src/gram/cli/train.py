@@ -9,21 +9,12 @@
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
 import os
 import sys
 
-from ..train.config import (
-    AdaptConfig,
-    BTConfig,
-    ConfigError,
-    FinetuneConfig,
-    PretrainConfig,
-    base_type,
-    from_args,
-)
+from ..train.config import AdaptConfig, BTConfig, ConfigError, FinetuneConfig, PretrainConfig
+from .flags import add_command
 
 COMMANDS = {
     # command: (stage in gram.train.stages, config, help)
@@ -36,25 +27,11 @@ COMMANDS = {
 }
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, config_cls) -> None:
-    """One flag per config field (its help and default from the field), and --config for a YAML file."""
-    parser.add_argument("--config", default=None, help="YAML file of these options (flags given here override it)")
-    for f in dataclasses.fields(config_cls):
-        kind, _ = base_type(f.type)
-        flag = "--" + f.name.replace("_", "-")
-        # argparse %-formats help strings: a literal "%" must be doubled
-        help_text = (f.metadata.get("help", "") + f" (default: {f.default})").replace("%", "%%")
-        if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
-        else:
-            parser.add_argument(flag, type=kind, default=None, help=help_text, choices=f.metadata.get("choices"))
-
-
 def add_parsers(sub) -> None:
     for name, (stage, config_cls, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=(config_cls.__doc__ or help_text).strip())
-        add_config_arguments(p, config_cls)
-        p.set_defaults(func=run, stage=stage, config_cls=config_cls)
+        parser = add_command(sub, name, config_cls, run, help=help_text,
+                             description=(config_cls.__doc__ or help_text).strip())
+        parser.set_defaults(stage=stage)
 
 
 def run(args) -> int:
@@ -64,8 +41,7 @@ def run(args) -> int:
     from ..train.run import run as train
 
     try:
-        config = from_args(args.config_cls, args)
-        summary = train(args.stage, config, evaluate=evaluate_trained)
+        summary = train(args.stage, args.options, evaluate=evaluate_trained)
     except (ConfigError, RunMismatch, NoExamples) as err:
         print(f"gram {args.command}: error: {err}", file=sys.stderr)
         return 2

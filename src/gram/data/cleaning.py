@@ -10,8 +10,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from ..records import PreferencePair, normalize, prompt_key
-from ..templates import render_prompt
-from ..templates import encode_judge
+from ..templates import encode_judge, render_prompt
 
 # U+FFFD (a decoder gave up), C0 controls other than tab / newline / carriage return, and the classic
 # UTF-8-read-as-Latin-1 mojibake ("Ã©", "â€™").

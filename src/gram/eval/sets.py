@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from ..io import write_json_atomic, write_text_atomic
-from ..jobs.ranking import RankOptions, rank_rows
+from ..jobs.ranking import RankMethod, rank_rows
 from .official import rewardbench2_summary
 
 
@@ -21,7 +21,7 @@ def rank_sets(judge, sets, output: str | Path, settings: dict, *, resume: bool, 
     set's order). (row_format 2: the rows of RankResult.to_row; a partial file of gram 0.1's rows, with
     `scores`, is not resumed.)"""
     return rank_rows(judge, [s.to_row() for s in sets], output, {**settings, "row_format": 2}, resume=resume,
-                     options=RankOptions("round-robin"), desc=desc, unit="set", quiet=quiet)
+                     method=RankMethod("round-robin"), desc=desc, unit="set", quiet=quiet)
 
 
 def summarize_sets(sets, rows: list[dict], seconds: float) -> dict:

@@ -4,7 +4,7 @@
 (gram.jobs.partial), so a killed job goes on from the next row with `resume`.
 
     rows, seconds = rank_rows(judge, [s.to_row() for s in sets], "ranked.jsonl", settings, resume=True,
-                              options=RankOptions("round-robin"))
+                              method=RankMethod("round-robin"))
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .partial import PartialOutput
 
 
 @dataclass(frozen=True)
-class RankOptions:
+class RankMethod:
     """How each list is ranked (gram.scoring.rank's arguments)."""
 
     strategy: str = "knockout"
@@ -34,7 +34,7 @@ def given_responses(i: int, row: dict) -> list[str]:
     return row["responses"]
 
 
-def rank_rows(judge, inputs: list[dict], output: str | Path, settings: dict, *, resume: bool, options: RankOptions,
+def rank_rows(judge, inputs: list[dict], output: str | Path, settings: dict, *, resume: bool, method: RankMethod,
               responses_of: Callable[[int, dict], list[str]] = given_responses, with_picked_response: bool = False,
               desc: str = "ranking", unit: str = "list", quiet: bool = False) -> tuple[list[dict], float]:
     """Rank the responses of every input row (`responses_of(i, row)`: the row's own, or freshly sampled
@@ -50,8 +50,8 @@ def rank_rows(judge, inputs: list[dict], output: str | Path, settings: dict, *, 
                   total=len(inputs), desc=desc):
         row = inputs[i]
         responses = responses_of(i, row)
-        result = rank(judge, row["prompt"], responses, options.strategy, budget=options.budget, seed=options.seed,
-                      orders=options.orders)
+        result = rank(judge, row["prompt"], responses, method.strategy, budget=method.budget, seed=method.seed,
+                      orders=method.orders)
         picked = {"picked_response": responses[result.best]} if with_picked_response else {}
         out.append([{**row, "responses": responses, **result.to_row(), **picked}])
     seconds = time.perf_counter() - start

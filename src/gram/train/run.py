@@ -21,10 +21,16 @@ import torch
 from transformers import TrainingArguments
 
 from .. import backbone
-from ..jobs.sharding import leave_process_group
 from ..io import write_json_atomic
+from ..jobs.sharding import leave_process_group
 from .card import plot_losses, write_model_card
-from .checkpoints import finished_training, last_complete_checkpoint, mean_logged_loss, remove_checkpoints, save_final
+from .checkpoints import (
+    finished_training,
+    last_complete_checkpoint,
+    mean_logged_loss,
+    remove_checkpoints,
+    save_final,
+)
 from .config import TrainConfig
 from .examples import load_pairs
 from .identity import prepare_output_dir
