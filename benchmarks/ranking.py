@@ -21,7 +21,7 @@ SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" 
 
 
 def main(argv=None) -> int:
-    from gram.eval.benchmarks import data_dir
+    from gram.eval.registry import data_dir
     from gram.formats import read
     from gram.scoring import Judge
     from gram.scoring.rank import STRATEGIES, rank

@@ -32,7 +32,7 @@ SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" 
 
 
 def pick_pairs(tokenizer, name: str, n: int, max_tokens: int, seed: int = 0):
-    from gram.eval.benchmarks import data_dir, load_benchmark
+    from gram.eval.registry import data_dir, load_benchmark
     from gram.templates import encode_judge
 
     _, pairs, _ = load_benchmark(name, root=data_dir(default=SHARED_DATA))
@@ -228,7 +228,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    from gram.eval.benchmarks import data_dir
+    from gram.eval.registry import data_dir
 
     if not data_dir(default=SHARED_DATA).exists():
         print("scoring benchmark: ../shared/data not found (set GRAM_DATA); skipped")

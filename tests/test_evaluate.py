@@ -116,7 +116,7 @@ DATA = Path(os.environ.get("GRAM_SHARED_DATA", Path(__file__).resolve().parents[
 
 @pytest.mark.skipif(not DATA.is_dir(), reason=f"{DATA} is absent")
 def test_every_named_benchmark_loads(monkeypatch):
-    from gram.eval.benchmarks import BENCHMARKS, load_benchmark
+    from gram.eval.registry import BENCHMARKS, load_benchmark
 
     monkeypatch.setenv("GRAM_DATA", str(DATA))
     sizes = {}

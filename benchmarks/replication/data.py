@@ -17,7 +17,7 @@ class Builder:
         from transformers import AutoTokenizer
 
         from gram.backbone import resolve
-        from gram.eval.benchmarks import data_dir
+        from gram.eval.registry import data_dir
 
         self.plan, self.out, self.shared = plan, run / "data", data_dir()
         self.tokenizer = AutoTokenizer.from_pretrained(resolve("smollm2-135m"))
@@ -65,7 +65,7 @@ def unseen(pairs, held_out: set[str]) -> list:
 
 def evaluation_sets(b: Builder) -> None:
     """A seeded sample of each out-of-distribution set (ties apart); all their prompts are held out."""
-    from gram.eval.benchmarks import BENCHMARKS
+    from gram.eval.registry import BENCHMARKS
 
     sizes, limits, seed = b.plan.SIZES, b.plan.LIMITS, b.plan.SEED
     for name in b.plan.OOD_SETS:

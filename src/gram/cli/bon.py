@@ -35,10 +35,6 @@ class BonOptions:
     job: FileJobOptions = group(FileJobOptions)
 
 
-def add_parser(sub) -> None:
-    add_command(sub, "bon", BonOptions, run, help="best-of-n: sample n responses from a policy, keep the judge's pick")
-
-
 def run(args) -> int:
     if args.prompt:
         prompts = list(args.prompt)
@@ -63,3 +59,7 @@ def run(args) -> int:
     print(f"gram bon: {len(rows)} prompts x {args.n} samples, strategy {args.strategy}, "
           f"{sum(r['comparisons'] for r in rows)} comparisons in {seconds:.1f} s -> {args.output}", file=sys.stderr)
     return 0
+
+
+def add_parser(sub) -> None:
+    add_command(sub, "bon", BonOptions, run, help="best-of-n: sample n responses from a policy, keep the judge's pick")

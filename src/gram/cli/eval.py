@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import backbone
-from ..eval.benchmarks import BENCHMARKS, HUB_BENCHMARKS, data_dir, load_benchmark
+from ..eval.registry import BENCHMARKS, HUB_BENCHMARKS, data_dir, load_benchmark
 from ..eval.reports import comparison, model_label, summarize_results, write_reports
 from ..eval.sets import rank_sets, summarize_sets, write_set_reports
 from ..io import write_text_atomic
@@ -43,16 +43,6 @@ class EvalOptions:
     limit: int | None = opt(None, "the first N pairs of each benchmark only", at_least=1)
     resume: bool = opt(False, "keep finished benchmarks and go on from where an interrupted one stopped")
     quiet: bool = quiet()
-
-
-def add_parser(sub) -> None:
-    add_command(sub, "eval", EvalOptions, run,
-                help="accuracy, consistency and calibration of one or more models on benchmarks",
-                description="Benchmarks by name: " + "; ".join(f"{b.name}: {b.note}" for b in BENCHMARKS.values())
-                + ". From the hub, where it is reachable: " + "; ".join(f"{k}: {v[0]} ({v[1]})"
-                                                                      for k, v in HUB_BENCHMARKS.items())
-                + ". Or a file of labeled pairs (gram rows, or --format F), or a hub dataset id "
-                  "org/name[:split] with --format.")
 
 
 def run(args) -> int:
@@ -128,3 +118,13 @@ def score_benchmark(args, judge, model: str, name: str, pairs, where: Path, sett
     print(f"gram eval: {model} on {name}: accuracy {acc} over {results['n']} pairs, length-controlled {lc}, "
           f"picks the longer {longer} ({results['seconds']} s) -> {where}", file=sys.stderr)
     return results
+
+
+def add_parser(sub) -> None:
+    add_command(sub, "eval", EvalOptions, run,
+                help="accuracy, consistency and calibration of one or more models on benchmarks",
+                description="Benchmarks by name: " + "; ".join(f"{b.name}: {b.note}" for b in BENCHMARKS.values())
+                + ". From the hub, where it is reachable: " + "; ".join(f"{k}: {v[0]} ({v[1]})"
+                                                                      for k, v in HUB_BENCHMARKS.items())
+                + ". Or a file of labeled pairs (gram rows, or --format F), or a hub dataset id "
+                  "org/name[:split] with --format.")

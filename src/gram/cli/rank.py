@@ -28,12 +28,6 @@ class RankOptions:
     job: FileJobOptions = group(FileJobOptions)
 
 
-def add_parser(sub) -> None:
-    add_command(sub, "rank", RankOptions, run, help="rank the responses of each prompt (best-of-n) with the judge",
-                description="Input rows: response sets (prompt, responses[, best]) as `gram data` writes them, "
-                            "or any set format with --format (e.g. rmb-bon).")
-
-
 def run(args) -> int:
     records = read(args.format, args.input).records
     sets = [r for r in records if isinstance(r, ResponseSet)]
@@ -67,3 +61,9 @@ def report(args, rows: list[dict], seconds: float) -> None:
                      f"response in {picked_longest}/{len(rows)}")
     print(f"gram rank: {len(rows)} lists, strategy {args.strategy}, {comparisons} comparisons in {seconds:.1f} s"
           f"{accuracy} -> {args.output}", file=sys.stderr)
+
+
+def add_parser(sub) -> None:
+    add_command(sub, "rank", RankOptions, run, help="rank the responses of each prompt (best-of-n) with the judge",
+                description="Input rows: response sets (prompt, responses[, best]) as `gram data` writes them, "
+                            "or any set format with --format (e.g. rmb-bon).")

@@ -32,12 +32,6 @@ class ScoreOptions:
     job: FileJobOptions = group(FileJobOptions)
 
 
-def add_parser(sub) -> None:
-    add_command(sub, "score", ScoreOptions, run, help="pairwise scores for a JSONL file of pairs",
-                description="Input rows: prompt (string or message list), response_a, response_b. "
-                            "Output rows: every input field plus score_a, score_b, p_a_ab, p_a_ba.")
-
-
 def run(args) -> int:
     rows = list(read_jsonl(args.input))
     if args.limit is not None:
@@ -66,3 +60,9 @@ def run(args) -> int:
           f"orders {args.orders}, truncated {summary['truncated']}, position consistency {consistency} "
           f"-> {args.output}", file=sys.stderr)
     return 0
+
+
+def add_parser(sub) -> None:
+    add_command(sub, "score", ScoreOptions, run, help="pairwise scores for a JSONL file of pairs",
+                description="Input rows: prompt (string or message list), response_a, response_b. "
+                            "Output rows: every input field plus score_a, score_b, p_a_ab, p_a_ba.")

@@ -47,12 +47,6 @@ class ServeOptions:
     log_level: str = opt("info")
 
 
-def add_parser(sub) -> None:
-    add_command(sub, "serve", ServeOptions, run,
-                help="HTTP reward server: /compare, /rank, /reward, /get_reward (OpenRLHF), /health",
-                description=app_doc.split("\n\n")[0])
-
-
 def run(args) -> int:
     """`gram serve`: load the judge (and the policy), then run uvicorn."""
     import uvicorn
@@ -75,3 +69,9 @@ def run(args) -> int:
     protocol = bounded_protocol(args.max_connections or default_max_connections(), args.header_timeout)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, http=protocol)
     return 0
+
+
+def add_parser(sub) -> None:
+    add_command(sub, "serve", ServeOptions, run,
+                help="HTTP reward server: /compare, /rank, /reward, /get_reward (OpenRLHF), /health",
+                description=app_doc.split("\n\n")[0])
