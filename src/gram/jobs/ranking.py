@@ -1,4 +1,5 @@
-"""The one resumable loop over ranking jobs behind `gram rank`, `gram bon` and `gram eval`'s set benchmarks
+"""The one ranking row (`ranked_row`, also the server's /rank) and the one resumable loop over ranking jobs
+behind `gram rank`, `gram bon` and `gram eval`'s set benchmarks
 (RewardBench 2): each input row's responses ranked by gram.scoring.rank, one output row per input row
 (the input's fields, its responses, then `RankResult.to_row()`), appended to OUTPUT.partial as it goes
 (gram.jobs.partial), so a killed job goes on from the next row with `resume`.
@@ -29,6 +30,13 @@ class RankMethod:
     orders: str = "both"
 
 
+def ranked_row(judge, prompt, responses: list[str], method: RankMethod) -> dict:
+    """One list ranked, as the fields of its output row (RankResult.to_row): what every ranking writes,
+    `gram rank`, `gram bon`, set benchmarks and the server's /rank alike."""
+    return rank(judge, prompt, responses, method.strategy, budget=method.budget, seed=method.seed,
+                orders=method.orders).to_row()
+
+
 def given_responses(i: int, row: dict) -> list[str]:
     """The responses a response-set row holds (`gram rank`, RewardBench 2)."""
     return row["responses"]
@@ -50,10 +58,9 @@ def rank_rows(judge, inputs: list[dict], output: str | Path, settings: dict, *, 
                   total=len(inputs), desc=desc):
         row = inputs[i]
         responses = responses_of(i, row)
-        result = rank(judge, row["prompt"], responses, method.strategy, budget=method.budget, seed=method.seed,
-                      orders=method.orders)
-        picked = {"picked_response": responses[result.best]} if with_picked_response else {}
-        out.append([{**row, "responses": responses, **result.to_row(), **picked}])
+        ranked = ranked_row(judge, row["prompt"], responses, method)
+        picked = {"picked_response": responses[ranked["picked"]]} if with_picked_response else {}
+        out.append([{**row, "responses": responses, **ranked, **picked}])
     seconds = time.perf_counter() - start
     out.finish()
     return out.rows, seconds

@@ -90,8 +90,11 @@ def engine_arguments(path: str, dtype: str | None, max_length: int | None, optio
     args = {"model": path, "tokenizer": path, "dtype": engine_dtype(dtype, on_gpu), "seed": 0,
             "enable_prefix_caching": True, "enforce_eager": options.enforce_eager,
             "tensor_parallel_size": options.tensor_parallel_size, "disable_log_stats": True}
-    if options.data_parallel_size > 1:
-        args["data_parallel_size"] = options.data_parallel_size
+    if options.data_parallel_size > 1:  # vllm.LLM refuses it (one replica per offline engine)
+        raise backbone.BackboneError(
+            "--data-parallel-size: vLLM's offline engine holds one replica; for N replicas run `gram score` or "
+            "`gram eval` under torchrun (one engine per process, the input split between them) or N `gram serve` "
+            "processes behind a router (docs/SERVING.md)")
     if options.max_model_len or max_length:
         args["max_model_len"] = options.max_model_len or max_length + 1
     if options.gpu_memory_utilization is not None:

@@ -10,7 +10,8 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 
 from ..records import Pair
-from ..scoring.rank import STRATEGIES, rank
+from ..jobs.ranking import RankMethod, ranked_row
+from ..scoring.rank import STRATEGIES
 from ..templates import TemplateError
 from .batcher import BatchedJudge, Overloaded
 from .schemas import CompareIn, CompareOut, OpenRLHFIn, OpenRLHFOut, RankIn, RankResults, RewardIn, RewardOut
@@ -122,15 +123,17 @@ async def rank_lists(body: RankIn, request: Request):
     loop = asyncio.get_running_loop()
     proxy = BatchedJudge(state.batcher, loop)
 
+    method = RankMethod(body.strategy, body.budget)
+
     async def one(item):
-        return await loop.run_in_executor(state.rank_threads, rank, proxy, dump(item.prompt), item.responses,
-                                          body.strategy, body.budget)
+        return await loop.run_in_executor(state.rank_threads, ranked_row, proxy, dump(item.prompt), item.responses,
+                                          method)
 
     try:
         results = await unless_gone(request, asyncio.gather(*(one(item) for item in body.lists)))
     finally:
         proxy.cancel()
-    return {"results": [r.to_row() for r in results]}
+    return {"results": results}
 
 
 async def rewards_for(request, prompts, responses, refs, center: bool) -> tuple[list[float], list[str]]:

