@@ -259,3 +259,21 @@ def test_length_effects_on_a_hand_made_fixture():
     length_only = [combine(0.9, 0.1) if len(p.response_a) > len(p.response_b) else combine(0.1, 0.9) for p, _ in rows]
     only = length_effects([p for p, _ in rows], length_only)
     assert only["length_controlled_accuracy"] == 0.5 and only["picks_longer"] == 1.0
+
+
+def test_unlabeled_rows_are_counted_and_said(tmp_path, tiny_model_dir, capsys):
+    """Issue 35: a file without labels gave "accuracy - over 0 pairs" and no warning. Every row is now
+    accounted for (n + ties + unlabeled) in results.json, and the run says what the accuracy is over."""
+    rows = [{"prompt": f"q{i}", "response_a": "a", "response_b": "bb", "label": label}
+            for i, label in enumerate(["a", "b", None, None, "tie"])]
+    bench = tmp_path / "mixed.jsonl"
+    bench.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["eval", "--model", str(tiny_model_dir), "--benchmark", str(bench), "--output", str(tmp_path / "o"),
+                 "--quiet", "--max-length", "1024"]) == 0
+    results = json.loads(next((tmp_path / "o").rglob("results.json")).read_text())
+    assert (results["n"], results["ties_excluded"], results["unlabeled"]) == (2, 1, 2)
+    assert "2 of 5 pairs have no label; the accuracy is over the 2 labeled ones" in capsys.readouterr().err
+    bench.write_text("".join(json.dumps({**r, "label": None}) + "\n" for r in rows))
+    assert main(["eval", "--model", str(tiny_model_dir), "--benchmark", str(bench), "--output", str(tmp_path / "u"),
+                 "--quiet", "--max-length", "1024"]) == 0
+    assert "5 of 5 pairs have no label: no accuracy" in capsys.readouterr().err

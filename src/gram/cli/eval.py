@@ -110,6 +110,10 @@ def score_benchmark(args, judge, model: str, name: str, pairs, where: Path, sett
     results = {"model": model, "orders": args.orders, "data": settings["data"],
                **summarize_results(pairs, done.scores, done.seconds), "settings": settings}
     write_reports(where, results)
+    if results["unlabeled"]:  # scored, but no accuracy can count them
+        print(f"gram eval: warning: {model} on {name}: {results['unlabeled']} of {len(pairs)} pairs have no label"
+              + (f"; the accuracy is over the {results['n']} labeled ones" if results["n"] else
+                 ": no accuracy (label the pairs a / b, or use `gram score` for unlabeled ones)"), file=sys.stderr)
     if results["truncated"]:
         print(f"gram eval: warning: {model} on {name}: {results['truncated']} pairs were over "
               + (f"--max-length {args.max_length}" if args.max_length else "the model's context")

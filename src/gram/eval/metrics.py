@@ -95,6 +95,7 @@ def summarize_scores(pairs: Sequence[PreferencePair], scores: Sequence[PairScore
     out = {
         "n": n,
         "ties_excluded": ties,
+        "unlabeled": sum(p.label is None for p in pairs),  # n + ties + unlabeled = every pair scored
         "overall": sum(correct(p, s) for p, s in labeled) / n if n else None,
         "categories": {c: {"accuracy": sum(v) / len(v), "n": len(v)} for c, v in sorted(by_category.items())},
         "order_ab_alone": sum(order_alone_correct(p, s.p_a_ab, True) for p, s in labeled) / n if n else None,
