@@ -5,6 +5,7 @@ LABELED: "rmb" or "balanced") and the unlabeled stage-1 pairs."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from pathlib import Path
@@ -27,11 +28,10 @@ class Builder:
     def short(self, pairs, limit: str) -> list:
         """The pairs whose judge prompt (the one trained on) fits LIMITS[limit] tokens; a character bound
         first: tokenizing 14k long RMB pairs takes minutes."""
-        from gram.templates import encode_judge
-
         n = self.plan.LIMITS[limit]
-        return [p for p in pairs if len(json.dumps([p.prompt, p.response_a, p.response_b])) < 8 * n
-                and len(encode_judge(self.tokenizer, p.prompt, p.response_a, p.response_b, template="gram").input_ids) <= n]
+        pairs = [p for p in pairs if len(json.dumps([p.prompt, p.response_a, p.response_b])) < 8 * n]
+        lengths = token_lengths(self.tokenizer, pairs, "judge")
+        return [p for p, length in zip(pairs, lengths) if length <= n]
 
     def save(self, name: str, pairs: list, note: str, **extra) -> None:
         from gram.io import write_jsonl_atomic
@@ -157,6 +157,22 @@ def labeled_balanced(b: Builder, rmb: list) -> None:
     b.held_out |= keys(dev) | keys(id_test)
 
 
+_LENGTHS: dict[tuple[str, str], int] = {}  # (kind and tokenizer, digest of the pair) -> tokens: both runs share many pairs
+
+
+def token_lengths(tokenizer, pairs, kind: str) -> list[int]:
+    """Each pair's untruncated token count as the judge ("judge", template gram) or stage 1 ("pretrain")
+    reads it; counted once per process, a batch at a time."""
+    from gram.templates import judge_lengths, pretrain_lengths
+
+    keys = [(kind + tokenizer.name_or_path, hashlib.sha256(json.dumps(p.to_row()).encode()).hexdigest()) for p in pairs]
+    todo = {k: p for k, p in zip(keys, pairs) if k not in _LENGTHS}
+    triples = [(p.prompt, p.response_a, p.response_b) for p in todo.values()]
+    counted = judge_lengths(tokenizer, triples, "gram") if kind == "judge" else pretrain_lengths(tokenizer, triples)
+    _LENGTHS.update(zip(todo, counted))
+    return [_LENGTHS[k] for k in keys]
+
+
 def build_data(run: Path, plan) -> None:
     b = Builder(run, plan)
     evaluation_sets(b)
@@ -178,7 +194,6 @@ def stage1_pairs(shared: Path, held_out: set[str], tokenizer, max_tokens: int, c
     from gram.data.pairs import pairs_from_set
     from gram.formats import read
     from gram.records import prompt_key
-    from gram.templates import encode_pretrain
 
     rng = random.Random(seed)
     unlabeled = []
@@ -189,11 +204,11 @@ def stage1_pairs(shared: Path, held_out: set[str], tokenizer, max_tokens: int, c
                 unlabeled += pairs_from_set(s, per_prompt=per_prompt, rng=rng)
     rng.shuffle(unlabeled)
     kept = []
-    for p in unlabeled:
-        if len(json.dumps([p.prompt, p.response_a, p.response_b])) < 8 * max_tokens:  # cheap bound first
-            ids, _, _ = encode_pretrain(tokenizer, p.prompt, p.response_a, p.response_b)
-            if len(ids) <= max_tokens:
-                kept.append(p)
-        if len(kept) == count:
+    candidates = [p for p in unlabeled if len(json.dumps([p.prompt, p.response_a, p.response_b])) < 8 * max_tokens]
+    for start in range(0, len(candidates), 256):  # cheap bound first, then a batch at a time
+        batch = candidates[start:start + 256]
+        lengths = token_lengths(tokenizer, batch, "pretrain")
+        kept += [p for p, length in zip(batch, lengths) if length <= max_tokens]
+        if len(kept) >= count:
             break
-    return kept, len(unlabeled)
+    return kept[:count], len(unlabeled)

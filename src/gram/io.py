@@ -9,7 +9,9 @@ atomically (a temporary file beside the target, then a rename), so no reader eve
 from __future__ import annotations
 
 import json
+import math
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -66,14 +68,47 @@ def json_lines(lines: Iterable[bytes | str], path) -> Iterator[tuple[int, object
         raise InputError(path, None, None, "empty file: no JSON lines")
 
 
+MAX_RECORD_BYTES = 64 * 2**20  # one JSONL record at most: far more than any --max-length reads
+
+
+def bounded_lines(f, path, limit: int = MAX_RECORD_BYTES) -> Iterator[bytes]:
+    """The lines of a binary file, none held whole in memory past `limit` bytes: a longer line is an
+    InputError naming it (a 200 MB line would otherwise be read, parsed and tokenized whole)."""
+    line_no = 0
+    while line := f.readline(limit + 1):
+        line_no += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            raise InputError(path, line_no, None, f"a record of over {limit // 2**20} MiB, the limit for one line "
+                             "(gram.io.MAX_RECORD_BYTES); shorten or split it")
+        yield line
+
+
+def check_input_path(path: str | Path, directory_ok: bool = False) -> Path:
+    """`path` if it is a regular file (or, with `directory_ok`, a directory); a missing path, a directory
+    and anything that is not a file (a FIFO, which blocks; a device such as /dev/zero, which never ends) are
+    one-line InputErrors saying which."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputError(path, None, None, "no such file" + (" or directory" if directory_ok else "")) from None
+    except OSError as err:
+        raise InputError(path, None, None, f"cannot read: {err.strerror or err}") from None
+    if stat.S_ISREG(mode) or directory_ok and stat.S_ISDIR(mode):
+        return path
+    if stat.S_ISDIR(mode):
+        raise InputError(path, None, None, "is a directory; give one file (e.g. a .jsonl file in it)")
+    kind = ("a FIFO (named pipe), which would block" if stat.S_ISFIFO(mode) else
+            "a device, which may never end" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket")
+    raise InputError(path, None, None, f"not a regular file but {kind}; save the input to a file first")
+
+
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
     """(line number, object) for each non-blank line; a line that is not a JSON object is an error."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, None, None, "no such file")
+    path = check_input_path(path)
     try:
         with path.open("rb") as f:  # decoded line by line, so a bad byte is reported with its line
-            for line_no, row in json_lines(f, path):
+            for line_no, row in json_lines(bounded_lines(f, path), path):
                 if not isinstance(row, dict):
                     raise InputError(path, line_no, None, f"expected a JSON object, got {type(row).__name__}")
                 yield line_no, row
@@ -97,15 +132,35 @@ def check_text(value: str, path, line, field: str, record=None) -> str:
 LINE_BREAKS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"})  # json.dumps escapes the rest
 
 
+def finite(value):
+    """`value` with every float that JSON cannot hold (NaN, Infinity) as None: what JSON readers call null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def json_text(obj, **kwargs) -> str:
+    """json.dumps, valid JSON always: NaN and Infinity (which Python's reader accepts and writes, but JSON
+    has not) written as null."""
+    try:
+        return json.dumps(obj, allow_nan=False, **kwargs)
+    except ValueError:  # a non-finite float somewhere (the rare case: the fast path pays nothing)
+        return json.dumps(finite(obj), allow_nan=False, **kwargs)
+
+
 def json_line(row) -> str:
-    """A row as one line of JSON (no newline): UTF-8 as is, or, for a row holding lone surrogates (which
-    UTF-8 cannot encode), with \\u escapes, which read back to the same value. Characters other readers
-    take for line ends (U+0085, U+2028, ...) are escaped too."""
-    line = json.dumps(row, ensure_ascii=False)
+    """A row as one line of valid JSON (no newline; NaN as null): UTF-8 as is, or, for a row holding lone
+    surrogates (which UTF-8 cannot encode), with \\u escapes, which read back to the same value. Characters
+    other readers take for line ends (U+0085, U+2028, ...) are escaped too."""
+    line = json_text(row, ensure_ascii=False)
     try:
         line.encode("utf-8")
     except UnicodeEncodeError:
-        line = json.dumps(row)
+        line = json_text(row)
     return line.translate(LINE_BREAKS)
 
 
@@ -166,11 +221,11 @@ def write_jsonl_atomic(path: str | Path, rows: Iterable[dict]) -> int:
 
 def write_json_atomic(path: str | Path, obj) -> None:
     """One JSON document (e.g. the reference repo's arrays)."""
-    text = json.dumps(obj, ensure_ascii=False, indent=1)
+    text = json_text(obj, ensure_ascii=False, indent=1)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: \\u escapes instead
-        text = json.dumps(obj, indent=1)
+        text = json_text(obj, indent=1)
     write_text_atomic(path, text + "\n")
 
 

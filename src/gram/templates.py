@@ -210,6 +210,25 @@ def shorten_middle(tokenizer, text: str, keep: int) -> str:
     return text[:cut_start] + ELLIPSIS + text[cut_end:]
 
 
+@lru_cache(maxsize=16)
+def longest_token_chars(tokenizer) -> int:
+    """The most characters one token of the vocabulary stands for (bytes, for byte-level vocabularies)."""
+    return max(map(len, tokenizer.get_vocab()), default=1)
+
+
+def char_bound(tokenizer, max_length: int) -> int:
+    """Characters a field may keep before it is tokenized: twice what max_length tokens can hold, so the
+    head and the tail that shorten_middle keeps lie wholly inside the characters kept."""
+    return 2 * max_length * longest_token_chars(tokenizer)
+
+
+def cut_chars(text: str, bound: int) -> str:
+    """`text` without its middle characters past `bound` (head and tail kept, `bound` // 2 each): a field
+    that long has more than 2 * max_length tokens either way, and shorten_middle then cuts the same
+    tokens from it as from the whole text, at a fraction of the cost (a 20 MB response took minutes)."""
+    return text if len(text) <= bound else text[:bound // 2] + ELLIPSIS + text[len(text) - bound // 2:]
+
+
 def fair_caps(lengths: list[int], total: int) -> list[int]:
     """Largest equal cap c with sum(min(l, c)) <= total: shortens the longest fields first."""
     if sum(lengths) <= total:
@@ -231,6 +250,9 @@ def fit_pair(encode, question: str, response_a: str, response_b: str, max_length
     responses lose their middles first (the longer one first), then the question; the template, and so
     the label position at its end, is never cut. Returns (ids, truncated).
     """
+    if max_length is not None:  # no field is tokenized longer than max_length tokens can reach
+        bound = char_bound(tokenizer, max_length)
+        question, response_a, response_b = (cut_chars(t, bound) for t in (question, response_a, response_b))
     ids = encode(question, response_a, response_b)
     if max_length is None or len(_first(ids)) <= max_length:
         return ids, False
@@ -271,15 +293,29 @@ def encode_judge(
 ) -> Encoded:
     """Token ids of the judge prompt (ending where the model writes `A` or `B`), fit to `max_length`."""
 
-    exact = JUDGE_TEMPLATES[template].reference_tokenization if template in JUDGE_TEMPLATES else False
+    render, exact = _judge_renderer(tokenizer, template)
 
     def encode(q, a, b):
-        text = chat_prompt(tokenizer, judge_text(q, a, b, template), pin_date=not exact)
-        return tokenizer(text, add_special_tokens=exact)["input_ids"]
+        return tokenizer(render(q, a, b), add_special_tokens=exact)["input_ids"]
 
     q, a, b = (neutralize(tokenizer, t) for t in (render_prompt(prompt), response_a, response_b))
     ids, truncated = fit_pair(encode, q, a, b, max_length, tokenizer)
     return Encoded(ids, truncated)
+
+
+def _judge_renderer(tokenizer, template: str):
+    """(render(q, a, b) -> the judge prompt's text, whether it is tokenized with special tokens)."""
+    exact = JUDGE_TEMPLATES[template].reference_tokenization if template in JUDGE_TEMPLATES else False
+    return (lambda q, a, b: chat_prompt(tokenizer, judge_text(q, a, b, template), pin_date=not exact)), exact
+
+
+def judge_lengths(tokenizer, pairs, template: str = DEFAULT_JUDGE_TEMPLATE) -> list[int]:
+    """The untruncated judge-prompt length of each (prompt, response_a, response_b), as
+    `len(encode_judge(...).input_ids)` counts it, tokenized as one batch (a fast tokenizer spreads a
+    batch over the cores: about 1.9x on 2 cores)."""
+    render, exact = _judge_renderer(tokenizer, template)
+    texts = [render(*(neutralize(tokenizer, t) for t in (render_prompt(p), a, b))) for p, a, b in pairs]
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=exact)["input_ids"]] if texts else []
 
 
 def template_head(tokenizer, template: str = DEFAULT_JUDGE_TEMPLATE) -> list[int]:
@@ -300,20 +336,33 @@ def encode_pretrain(tokenizer, prompt: str | list[dict], response_a: str, respon
     question, masked from the loss."""
 
     def encode(q, a, b):
-        instruction, target = pretrain_texts(q, a, b)
-        prompt_text = chat_prompt(tokenizer, instruction)
-        full = tokenizer.apply_chat_template(
-            [{"role": "user", "content": instruction}, {"role": "assistant", "content": target}], tokenize=False,
-            **template_variables())
-        if not full.startswith(prompt_text):
-            raise TemplateError("the chat template renders the user turn differently with and without a reply")
-        p_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
-        c_ids = tokenizer(full[len(prompt_text):], add_special_tokens=False)["input_ids"]
+        p_ids, c_ids = tokenizer(list(_pretrain_parts(tokenizer, q, a, b)), add_special_tokens=False)["input_ids"]
         return p_ids + c_ids, len(p_ids)
 
     q, a, b = (neutralize(tokenizer, t) for t in (render_prompt(prompt), response_a, response_b))
     (ids, prompt_length), truncated = fit_pair(encode, q, a, b, max_length, tokenizer)
     return ids, prompt_length, truncated
+
+
+def _pretrain_parts(tokenizer, q: str, a: str, b: str) -> tuple[str, str]:
+    """The stage-1 example's text: (the question's chat turn, the assistant's reply after it)."""
+    instruction, target = pretrain_texts(q, a, b)
+    prompt_text = chat_prompt(tokenizer, instruction)
+    full = tokenizer.apply_chat_template(
+        [{"role": "user", "content": instruction}, {"role": "assistant", "content": target}], tokenize=False,
+        **template_variables())
+    if not full.startswith(prompt_text):
+        raise TemplateError("the chat template renders the user turn differently with and without a reply")
+    return prompt_text, full[len(prompt_text):]
+
+
+def pretrain_lengths(tokenizer, pairs) -> list[int]:
+    """The untruncated stage-1 example length of each (prompt, response_a, response_b), as
+    `len(encode_pretrain(...)[0])` counts it, tokenized as one batch (see judge_lengths)."""
+    texts = [part for p, a, b in pairs
+             for part in _pretrain_parts(tokenizer, *(neutralize(tokenizer, t) for t in (render_prompt(p), a, b)))]
+    ids = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+    return [len(ids[i]) + len(ids[i + 1]) for i in range(0, len(ids), 2)]
 
 
 def encode_response(tokenizer, prompt: str | list[dict], response: str, max_length: int | None

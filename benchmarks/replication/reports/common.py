@@ -4,6 +4,7 @@ and data tables, and the page around them."""
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from pathlib import Path
@@ -19,12 +20,18 @@ def accuracy(right: list[int], idx=None) -> float:
 def interval(stat, n: int, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap of stat(indices) over n pairs. Resamples where stat is undefined (nan: e.g. no pair
     whose chosen response is the shorter was drawn) are left out; none defined: (nan, nan)."""
-    rng = random.Random(seed)
-    values = [stat([rng.randrange(n) for _ in range(n)]) for _ in range(resamples)] if n else []
+    values = [stat(idx) for idx in draws(n, resamples, seed)]
     values = sorted(v for v in values if v == v)
     if not values:
         return float("nan"), float("nan")
     return values[int(0.025 * len(values))], values[int(0.975 * len(values)) - 1]
+
+
+@functools.lru_cache(maxsize=64)
+def draws(n: int, resamples: int, seed: int) -> tuple[list[int], ...]:
+    """The bootstrap's resamples of n pairs (the same for every statistic over n pairs: drawn once)."""
+    rng = random.Random(seed)
+    return tuple([rng.randrange(n) for _ in range(n)] for _ in range(resamples)) if n else ()
 
 
 def bootstrap(right: list[int], paired: list[int] | None = None) -> tuple[float, float]:

@@ -8,11 +8,14 @@ sharing the flag groups of `flags`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
+from pathlib import Path
 
 from .. import __version__, backbone
 from ..io import InputError
+from ..jobs.lock import job_lock
 from ..options import OptionError, flat, from_args, relax_required
 from ..templates import TemplateError
 from . import bon, data, demo, env, eval, rank, score, serve, train
@@ -43,6 +46,18 @@ def interrupted_hint(args) -> str:
     return ""
 
 
+def output_guard(args):
+    """A file job's (score, rank, bon, eval) output checked and locked before any work: a directory where a
+    file is wanted, or another run writing it, is one line now rather than a failure after the scoring."""
+    if not (hasattr(args, "resume") and getattr(args, "output", None)):
+        return contextlib.nullcontext()
+    output = Path(args.output)
+    if args.command != "eval" and output.is_dir():
+        raise InputError(output, None, None, "is a directory; --output names the file to write (e.g. "
+                         f"{output / 'scores.jsonl'})")
+    return job_lock(output)
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     """The command line, then the command's options (gram.options: defaults, --config file, flags),
     checked, as attributes of the namespace too (`args.batch_size`) and whole as `args.options`."""
@@ -71,7 +86,8 @@ def main(argv=None) -> int:
 
         hf_logging.disable_progress_bar()
     try:
-        return args.func(args)
+        with output_guard(args):
+            return args.func(args)
     except KeyboardInterrupt:
         print(f"gram {args.command}: interrupted{interrupted_hint(args)}", file=sys.stderr)
         return 130

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from ..records import PreferencePair, normalize, prompt_key
-from ..templates import encode_judge, render_prompt
+from ..templates import judge_lengths, render_prompt
 
 # U+FFFD (a decoder gave up), C0 controls other than tab / newline / carriage return, and the classic
 # UTF-8-read-as-Latin-1 mojibake ("Ã©", "â€™").
@@ -21,8 +21,8 @@ def is_garbled(text: str) -> bool:
     return bool(_GARBLED.search(text))
 
 
-def problem(pair: PreferencePair, tokenizer=None, max_tokens: int | None = None) -> str | None:
-    """Why a pair should not be trained on, or None."""
+def problem(pair: PreferencePair) -> str | None:
+    """Why a pair should not be trained on (its length apart: see clean), or None."""
     if not pair.response_a.strip() or not pair.response_b.strip():
         return "empty response"
     if normalize(pair.response_a) == normalize(pair.response_b):
@@ -31,21 +31,25 @@ def problem(pair: PreferencePair, tokenizer=None, max_tokens: int | None = None)
         return "empty prompt"
     if any(is_garbled(t) for t in (render_prompt(pair.prompt), pair.response_a, pair.response_b)):
         return "garbled text"
-    if (max_tokens is not None and tokenizer is not None
-            and len(encode_judge(tokenizer, pair.prompt, pair.response_a, pair.response_b).input_ids) > max_tokens):
-        return f"longer than {max_tokens} tokens"
     return None
 
 
 def clean(pairs: Iterable[PreferencePair], tokenizer=None, max_tokens: int | None = None
           ) -> tuple[list[PreferencePair], Counter]:
+    """The pairs without a problem and, with a tokenizer and max_tokens, whose judge prompt fits max_tokens
+    (counted in one batch); and how many were dropped for each reason."""
     kept, dropped = [], Counter()
     for pair in pairs:
-        reason = problem(pair, tokenizer, max_tokens)
+        reason = problem(pair)
         if reason:
             dropped[reason] += 1
         else:
             kept.append(pair)
+    if max_tokens is not None and tokenizer is not None:
+        lengths = judge_lengths(tokenizer, [(p.prompt, p.response_a, p.response_b) for p in kept])
+        dropped[f"longer than {max_tokens} tokens"] += sum(n > max_tokens for n in lengths)
+        kept = [p for p, n in zip(kept, lengths) if n <= max_tokens]
+        dropped = +dropped  # no zero count
     return kept, dropped
 
 

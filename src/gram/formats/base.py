@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..io import InputError, check_text, json_lines, parse_json
+from ..io import InputError, bounded_lines, check_input_path, check_text, json_lines, parse_json
 from ..records import Record
 
 
@@ -58,10 +58,8 @@ def _as_tuple(types) -> tuple:
 
 def input_files(path: Path, patterns: tuple[str, ...]) -> list[Path]:
     """`path` itself, or the files under a directory matching `patterns`, in a stable order."""
-    if path.is_file():
+    if check_input_path(path, directory_ok=True).is_file():
         return [path]
-    if not path.exists():
-        raise InputError(path, None, None, "no such file or directory")
     found = sorted({f for pattern in patterns for f in path.rglob(pattern) if f.is_file()})
     if not found:
         raise InputError(path, None, None, f"no input files matching {', '.join(patterns)} in this directory")
@@ -75,7 +73,7 @@ def read_json_file(path: Path) -> Iterator[Item]:
     try:
         with opener(path, "rb") as f:
             if name.endswith(".jsonl"):
-                for count, (line_no, raw) in enumerate(json_lines(f, path)):
+                for count, (line_no, raw) in enumerate(json_lines(bounded_lines(f, path), path)):
                     yield Item(path, count, raw, line_no)
                 return
             data = parse_json(f.read(), path)

@@ -15,14 +15,34 @@ import logging
 import os
 from pathlib import Path
 
-from ..io import InputError, json_line, write_json_atomic, write_jsonl_atomic
+from ..io import InputError, finite, json_line, write_json_atomic, write_jsonl_atomic
+from . import lock
 
 log = logging.getLogger(__name__)
 
 
 class PartialOutput:
+    """Use as a context manager: it holds OUTPUT.lock from the start (one writer per output) to the end."""
+
     def __init__(self, output: str | Path, settings: dict, resume: bool, chunk: int = 1):
         self.output = Path(output)
+        self.lock = lock.acquire(self.output)
+        try:
+            self._start(settings, resume, chunk)
+        except BaseException:
+            lock.release(self.lock)
+            raise
+
+    def __enter__(self) -> PartialOutput:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        lock.release(self.lock)
+
+    def _start(self, settings: dict, resume: bool, chunk: int) -> None:
         self.partial = self.output.with_name(self.output.name + ".partial")
         self.meta = self.output.with_name(self.output.name + ".partial.json")
         self.settings = json.loads(json.dumps(settings, default=str))
@@ -54,7 +74,7 @@ class PartialOutput:
                              f"{len(inputs)}; run without --resume to start over")
         for i, (done, want) in enumerate(zip(self.rows, inputs), 1):
             for key, value in want.items():
-                if key not in produced and done.get(key) != value:
+                if key not in produced and finite(done.get(key)) != finite(value):  # NaN reads back as null
                     raise InputError(self.partial, i, key, "differs from the same row of the input (the input "
                                      "changed since the interrupted run); run without --resume to start over")
 
@@ -69,6 +89,7 @@ class PartialOutput:
     def finish(self) -> None:
         if self._file is not None:
             self._file.close()
+            self._file = None
         if not self.partial.exists():  # nothing to do at all: still a whole (empty) file
             write_jsonl_atomic(self.partial, self.rows)
         os.replace(self.partial, self.output)

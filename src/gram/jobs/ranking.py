@@ -51,16 +51,16 @@ def rank_rows(judge, inputs: list[dict], output: str | Path, settings: dict, *, 
     from tqdm import tqdm
 
     produced = ("responses", "picked_response", *RankResult.FIELDS)
-    out = PartialOutput(output, settings, resume)
-    out.check(inputs, produced=produced)
-    start = time.perf_counter()
-    for i in tqdm(range(out.done, len(inputs)), unit=unit, file=sys.stderr, disable=quiet, initial=out.done,
-                  total=len(inputs), desc=desc):
-        row = inputs[i]
-        responses = responses_of(i, row)
-        ranked = ranked_row(judge, row["prompt"], responses, method)
-        picked = {"picked_response": responses[ranked["picked"]]} if with_picked_response else {}
-        out.append([{**row, "responses": responses, **ranked, **picked}])
-    seconds = time.perf_counter() - start
-    out.finish()
+    with PartialOutput(output, settings, resume) as out:
+        out.check(inputs, produced=produced)
+        start = time.perf_counter()
+        for i in tqdm(range(out.done, len(inputs)), unit=unit, file=sys.stderr, disable=quiet, initial=out.done,
+                      total=len(inputs), desc=desc):
+            row = inputs[i]
+            responses = responses_of(i, row)
+            ranked = ranked_row(judge, row["prompt"], responses, method)
+            picked = {"picked_response": responses[ranked["picked"]]} if with_picked_response else {}
+            out.append([{**row, "responses": responses, **ranked, **picked}])
+        seconds = time.perf_counter() - start
+        out.finish()
     return out.rows, seconds

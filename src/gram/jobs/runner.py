@@ -59,19 +59,19 @@ def score_rows(judge, pairs: list, rows: list[dict], output: str | Path, setting
     rank, size = sharding.world()
     lo, hi = sharding.bounds(len(pairs), rank, size)  # this process's slice (all of it without a launcher)
     chunk = chunk_size(judge)
-    out = PartialOutput(sharding.shard_path(output, rank, size), {**settings, "slice": [lo, hi]}, resume,
-                        chunk=chunk)
-    out.check(rows[lo:hi], produced=PairScore.FIELDS)
-    resumed = out.done
-    start = time.perf_counter()
-    with tqdm(total=hi - lo, initial=out.done, unit="pair", file=sys.stderr, desc=desc,
-              disable=quiet or rank > 0) as bar:
-        for first in range(lo + out.done, hi, chunk):
-            last = min(first + chunk, hi)
-            scores = judge.compare_many(pairs[first:last], orders=orders, progress=bar)
-            out.append([{**row, **s.fields()} for row, s in zip(rows[first:last], scores)])
-    seconds = time.perf_counter() - start
-    out.finish()
+    with PartialOutput(sharding.shard_path(output, rank, size), {**settings, "slice": [lo, hi]}, resume,
+                        chunk=chunk) as out:
+        out.check(rows[lo:hi], produced=PairScore.FIELDS)
+        resumed = out.done
+        start = time.perf_counter()
+        with tqdm(total=hi - lo, initial=out.done, unit="pair", file=sys.stderr, desc=desc,
+                  disable=quiet or rank > 0) as bar:
+            for first in range(lo + out.done, hi, chunk):
+                last = min(first + chunk, hi)
+                scores = judge.compare_many(pairs[first:last], orders=orders, progress=bar)
+                out.append([{**row, **s.fields()} for row, s in zip(rows[first:last], scores)])
+        seconds = time.perf_counter() - start
+        out.finish()
     run = ScoringRun(out.rows, seconds, resumed, hi - lo - resumed, size)
     if size == 1:
         return run

@@ -162,6 +162,11 @@ def training_arguments(config: TrainConfig) -> TrainingArguments:
 
 def check_before_loading(config: TrainConfig) -> None:
     """What can be refused before any model or data is read."""
+    from ..io import check_input_path
+
+    for path in (config.train_file, getattr(config, "eval_file", None)):
+        if path:
+            check_input_path(path)  # a FIFO or /dev/zero would block or hash forever
     check_loggers(config.report_to)
     if config.freeze_layers and (config.lora or config.gradient_checkpointing):
         from .config import ConfigError

@@ -1,0 +1,135 @@
+"""Issue 32's probe cases: cost bounded by --max-length, one writer per output, NaN rows valid JSON that
+resume reads back as themselves, non-regular files refused in one line."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from gram.cli import main
+from gram.io import InputError, bounded_lines, json_line, read_jsonl
+from gram.jobs import lock
+from gram.jobs.partial import PartialOutput
+from gram.templates import encode_judge, encode_pretrain, judge_lengths, pretrain_lengths
+
+
+def strict_loads(text: str):
+    """json.loads that refuses NaN / Infinity, as every JSON reader but Python's does."""
+    return json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+
+
+def test_a_nan_field_is_written_as_null_and_resume_reads_the_row_as_itself(tmp_path):
+    row = {"prompt": "q", "response_a": "a", "response_b": "b", "extra": float("nan"), "more": [math.inf]}
+    assert strict_loads(json_line(row))["extra"] is None
+    out = tmp_path / "scores.jsonl"
+    with PartialOutput(out, {"x": 1}, resume=False) as partial:
+        partial.append([{**row, "score_a": 0.5}])  # the run is killed here: no finish()
+    with PartialOutput(out, {"x": 1}, resume=True) as partial:
+        partial.check([row], produced=("score_a",))  # before the fix: "extra: differs from the same row"
+        assert partial.done == 1
+        partial.finish()
+    assert strict_loads(out.read_text())["more"] == [None]
+
+
+def test_a_second_writer_of_one_output_is_refused_naming_the_first(tmp_path):
+    out = tmp_path / "scores.jsonl"
+    script = f"import time; from gram.jobs import lock; lock.acquire({str(out)!r}); print('held', flush=True); time.sleep(60)"
+    holder = subprocess.Popen([sys.executable, "-c", script],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(InputError, match=rf"another gram run is writing it \(pid {holder.pid}, "):
+            PartialOutput(out, {}, resume=False)
+        assert not out.with_name(out.name + ".partial.json").exists()  # the refused run touched nothing
+    finally:
+        holder.kill()
+        holder.wait()
+    with PartialOutput(out, {}, resume=False) as partial:  # the holder is gone: its OS lock with it
+        partial.finish()
+    assert not lock.lock_path(out).exists() and lock._held == {}
+
+
+def test_the_cli_refuses_a_directory_as_output_before_loading_a_model(tmp_path, capsys):
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text('{"prompt": "q", "response_a": "a", "response_b": "b"}\n')
+    args = ["score", "--model", "no-such-model-dir/x", "--input", str(pairs)]
+    assert main([*args, "--output", str(tmp_path)]) == 2
+    assert "is a directory; --output names the file to write" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
+def test_non_regular_inputs_are_one_line_errors(tmp_path, kind):
+    path = {"fifo": tmp_path / "pipe", "device": "/dev/zero", "directory": tmp_path}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)
+    want = {"fifo": "a FIFO", "device": "a device", "directory": "is a directory"}[kind]
+    with pytest.raises(InputError, match=want):
+        list(read_jsonl(path))
+    with pytest.raises(InputError, match=want if kind != "directory" else "no input files"):
+        from gram.formats import read
+
+        read("gram", path)
+
+
+def test_a_record_over_the_size_limit_is_refused_with_its_line(tmp_path):
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b'{"a": 1}\n' + b'{"a": "' + b"x" * 5000 + b'"}\n')
+    with open(path, "rb") as f, pytest.raises(InputError, match=r"big.jsonl:2: a record of over"):
+        list(bounded_lines(f, path, limit=1000))
+
+
+def test_batched_lengths_count_what_the_encoders_count(tiny_tokenizer):
+    pairs = [("What is 2+2?", "4", "five <|im_end|> [The End of Assistant A's Answer]"),
+             ([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"},
+               {"role": "user", "content": "more"}], "a " * 50, "b")]
+    for template in ("gram", "gram-eval", "gram-eval-exact", "gram-demo"):
+        assert judge_lengths(tiny_tokenizer, pairs, template) == [
+            len(encode_judge(tiny_tokenizer, *p, template=template).input_ids) for p in pairs]
+    assert pretrain_lengths(tiny_tokenizer, pairs) == [len(encode_pretrain(tiny_tokenizer, *p)[0]) for p in pairs]
+
+
+def test_a_long_field_is_cut_by_characters_first_to_the_same_tokens(tiny_tokenizer, monkeypatch):
+    from gram import templates
+
+    long = "word " * 60_000 + "the end."
+    cut = encode_judge(tiny_tokenizer, "q", long, "short answer", max_length=1024)
+    monkeypatch.setattr(templates, "char_bound", lambda tokenizer, max_length: 10**12)  # as before the fix
+    whole = encode_judge(tiny_tokenizer, "q", long, "short answer", max_length=1024)
+    assert cut.input_ids == whole.input_ids and cut.truncated
+
+
+HUGE = """
+import resource, sys, time
+from tests.conftest import make_tokenizer
+from gram.templates import encode_judge
+tok = make_tokenizer()
+huge = "lorem ipsum dolor " * 1_200_000  # ~21 MB: before the fix minutes and 8 GB on the embedded model
+start = time.perf_counter()
+ids = encode_judge(tok, "q", huge, huge, max_length=1024).input_ids
+print(len(ids), time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_two_twenty_megabyte_responses_cost_seconds_and_bounded_memory():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", HUGE], capture_output=True, text=True, cwd=root, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    length, seconds, peak_mb = done.stdout.split()
+    assert int(length) <= 1024
+    assert float(seconds) < 10, f"{seconds} s for one pair"
+    assert int(peak_mb) < 1500, f"peak RSS {peak_mb} MB"
+    assert time.perf_counter() - start < 60
+
+
+@pytest.mark.parametrize("train_file", ["nope.jsonl", "/dev/zero"])
+def test_a_training_file_that_cannot_be_read_is_exit_2_before_any_work(tmp_path, capsys, train_file):
+    path = train_file if train_file.startswith("/") else str(tmp_path / train_file)
+    assert main(["finetune", "--train-file", path, "--output-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and ("no such file" in err[0] or "a device" in err[0]), err
+    assert not (tmp_path / "out").exists()
