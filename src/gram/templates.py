@@ -139,6 +139,11 @@ def neutralize(tokenizer, text: str) -> str:
     return text
 
 
+def user_fields(tokenizer, prompt: str | list[dict], response_a: str, response_b: str) -> tuple[str, str, str]:
+    """The prompt (rendered) and both responses as the templates hold them: neutralised."""
+    return tuple(neutralize(tokenizer, t) for t in (render_prompt(prompt), response_a, response_b))
+
+
 def pretrain_texts(prompt: str, response_a: str, response_b: str) -> tuple[str, str]:
     """Stage-1 (instruction, target): the question, and the response pair the model learns to write."""
     return QUESTION.format(prompt=prompt), PAIR.format(response_a=response_a, response_b=response_b)
@@ -298,7 +303,7 @@ def encode_judge(
     def encode(q, a, b):
         return tokenizer(render(q, a, b), add_special_tokens=exact)["input_ids"]
 
-    q, a, b = (neutralize(tokenizer, t) for t in (render_prompt(prompt), response_a, response_b))
+    q, a, b = user_fields(tokenizer, prompt, response_a, response_b)
     ids, truncated = fit_pair(encode, q, a, b, max_length, tokenizer)
     return Encoded(ids, truncated)
 
@@ -314,7 +319,7 @@ def judge_lengths(tokenizer, pairs, template: str = DEFAULT_JUDGE_TEMPLATE) -> l
     `len(encode_judge(...).input_ids)` counts it, tokenized as one batch (a fast tokenizer spreads a
     batch over the cores: about 1.9x on 2 cores)."""
     render, exact = _judge_renderer(tokenizer, template)
-    texts = [render(*(neutralize(tokenizer, t) for t in (render_prompt(p), a, b))) for p, a, b in pairs]
+    texts = [render(*user_fields(tokenizer, *pair)) for pair in pairs]
     return [len(ids) for ids in tokenizer(texts, add_special_tokens=exact)["input_ids"]] if texts else []
 
 
@@ -339,7 +344,7 @@ def encode_pretrain(tokenizer, prompt: str | list[dict], response_a: str, respon
         p_ids, c_ids = tokenizer(list(_pretrain_parts(tokenizer, q, a, b)), add_special_tokens=False)["input_ids"]
         return p_ids + c_ids, len(p_ids)
 
-    q, a, b = (neutralize(tokenizer, t) for t in (render_prompt(prompt), response_a, response_b))
+    q, a, b = user_fields(tokenizer, prompt, response_a, response_b)
     (ids, prompt_length), truncated = fit_pair(encode, q, a, b, max_length, tokenizer)
     return ids, prompt_length, truncated
 
@@ -359,8 +364,8 @@ def _pretrain_parts(tokenizer, q: str, a: str, b: str) -> tuple[str, str]:
 def pretrain_lengths(tokenizer, pairs) -> list[int]:
     """The untruncated stage-1 example length of each (prompt, response_a, response_b), as
     `len(encode_pretrain(...)[0])` counts it, tokenized as one batch (see judge_lengths)."""
-    texts = [part for p, a, b in pairs
-             for part in _pretrain_parts(tokenizer, *(neutralize(tokenizer, t) for t in (render_prompt(p), a, b)))]
+    texts = [part for pair in pairs
+             for part in _pretrain_parts(tokenizer, *user_fields(tokenizer, *pair))]
     ids = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
     return [len(ids[i]) + len(ids[i + 1]) for i in range(0, len(ids), 2)]
 

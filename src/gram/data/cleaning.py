@@ -47,9 +47,9 @@ def clean(pairs: Iterable[PreferencePair], tokenizer=None, max_tokens: int | Non
             kept.append(pair)
     if max_tokens is not None and tokenizer is not None:
         lengths = judge_lengths(tokenizer, [(p.prompt, p.response_a, p.response_b) for p in kept])
-        dropped[f"longer than {max_tokens} tokens"] += sum(n > max_tokens for n in lengths)
+        if too_long := sum(n > max_tokens for n in lengths):
+            dropped[f"longer than {max_tokens} tokens"] = too_long
         kept = [p for p, n in zip(kept, lengths) if n <= max_tokens]
-        dropped = +dropped  # no zero count
     return kept, dropped
 
 

@@ -37,10 +37,13 @@ class PartialOutput:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._close_file()
+        lock.release(self.lock)
+
+    def _close_file(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
-        lock.release(self.lock)
 
     def _start(self, settings: dict, resume: bool, chunk: int) -> None:
         self.partial = self.output.with_name(self.output.name + ".partial")
@@ -87,9 +90,7 @@ class PartialOutput:
         self.rows.extend(rows)
 
     def finish(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        self._close_file()
         if not self.partial.exists():  # nothing to do at all: still a whole (empty) file
             write_jsonl_atomic(self.partial, self.rows)
         os.replace(self.partial, self.output)
