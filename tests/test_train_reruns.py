@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-import torch
+import pytest
 from safetensors.torch import load_file
 from test_resume import gram, kill_when, step_of, write_pairs
 
@@ -20,9 +20,10 @@ def run(*args, check=True):
     return subprocess.run(gram(*args), capture_output=True, text=True, check=check)
 
 
-def same_weights(a, b) -> bool:
+def largest_weight_difference(a, b) -> float:
     x, y = load_file(a / "model.safetensors"), load_file(b / "model.safetensors")
-    return x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
+    assert x.keys() == y.keys()
+    return max((x[k] - y[k]).abs().max().item() for k in x)
 
 
 def test_rerunning_a_finished_run_changes_nothing(tmp_path, tiny_model_dir):
@@ -66,8 +67,15 @@ def test_killed_between_the_last_checkpoint_and_the_summary_ends_like_the_clean_
     run(*args, "--output-dir", killed)
     a, b = (json.loads((d / "train_summary.json").read_text()) for d in (clean, killed))
     assert a["steps"] == b["steps"] == 8 and b["resumed_from"].endswith("checkpoint-8")
-    assert same_weights(clean, killed)
-    assert b["eval"] == a["eval"]
+    # Two processes training the same 8 steps agree to rounding, not always bit for bit: MKL's fp32 GEMM picks
+    # its code path by the buffers' memory alignment, which differs between processes (seen once in ~10 CI
+    # runs). The sibling test in test_resume.py allows the same 1e-6.
+    worst = largest_weight_difference(clean, killed)
+    assert worst <= 1e-6, worst
+    numbers = {k for k, v in a["eval"].items() if isinstance(v, float)}
+    assert {k: v for k, v in b["eval"].items() if k not in numbers} == {k: v for k, v in a["eval"].items()
+                                                                       if k not in numbers}
+    assert {k: b["eval"][k] for k in numbers} == pytest.approx({k: a["eval"][k] for k in numbers}, abs=1e-3)
 
 
 def test_a_run_saved_before_a_setting_existed_reads_as_that_settings_old_behaviour():
