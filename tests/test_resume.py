@@ -74,6 +74,10 @@ def test_training_killed_and_resumed_ends_like_an_uninterrupted_run(tmp_path, ti
 
     summary = json.loads((resumed / "train_summary.json").read_text())
     assert summary["resumed_from"] and summary["steps"] == 24
+    # the loss and time of the whole run, not of the last process's steps only (issues 32 and 35)
+    whole = json.loads((clean / "train_summary.json").read_text())
+    assert summary["train_loss"] == pytest.approx(whole["train_loss"], rel=1e-5)
+    assert summary["train_seconds"] >= 0.7 * whole["train_seconds"], (summary["train_seconds"], whole["train_seconds"])
     (steps_a, loss_a), (steps_b, loss_b) = zip(*history(clean)), zip(*history(resumed))
     assert steps_a == steps_b == tuple(range(1, 25))
     assert loss_b == pytest.approx(loss_a, rel=1e-5)  # every step's loss, the last one included

@@ -106,8 +106,11 @@ PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt
 
 
 def check_model_dir(path: Path) -> None:
-    """A model directory whose weights gram can load: safetensors (or a LoRA adapter's). Pickle-only
-    weights are one clear error instead of a traceback from deep inside `from_pretrained`."""
+    """A model directory whose weights gram can load: safetensors (or a LoRA adapter's), whole
+    (gram.model_files). Pickle-only weights, a truncated file or a broken config are one clear error instead
+    of a traceback from deep inside `from_pretrained`."""
+    from .model_files import check_files  # (it imports BackboneError from here)
+
     names = {p.name for p in path.iterdir()}
     if not any(n.endswith(".safetensors") or n == "model.safetensors.index.json" for n in names):
         pickles = sorted(names & set(PICKLE_WEIGHTS)) or sorted(n for n in names if n.endswith((".bin", ".pt", ".pth")))
@@ -116,6 +119,7 @@ def check_model_dir(path: Path) -> None:
             f"{path} holds {what}: gram loads safetensors weights only (pickle files can run code when "
             "loaded). Where you trust the files, convert them once: python -c \"from transformers import "
             f"AutoModelForCausalLM as M; M.from_pretrained('{path}').save_pretrained('{path}-safetensors')\"")
+    check_files(path)
 
 
 def check_no_custom_code(path: str) -> None:

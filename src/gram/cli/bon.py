@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .. import backbone
 from ..io import check_prompt, read_jsonl
 from ..jobs.ranking import RankMethod, rank_rows
+from ..jobs.settings import judge_settings, model_settings
 from ..options import group, opt
 from ..scoring import load_judge
 from ..scoring.bon import sample
@@ -49,11 +50,9 @@ def run(args) -> int:
         return sample(policy, tokenizer, row["prompt"], args.n, max_new_tokens=args.max_new_tokens,
                       temperature=args.temperature, seed=args.seed + i)
 
-    settings = {"input": str(args.input), "prompts": len(prompts), "policy": args.policy, "n": args.n,
+    settings = {"input": str(args.input), "prompts": len(prompts), "policy": model_settings(args.policy), "n": args.n,
                 "max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "seed": args.seed,
-                "model": args.model, "engine": args.engine, "dtype": args.dtype, "strategy": args.strategy,
-                "budget": args.budget,
-                "orders": args.orders, "template": args.template, "max_length": args.max_length}
+                "strategy": args.strategy, "budget": args.budget, **judge_settings(args)}
     rows, seconds = rank_rows(judge, [{"prompt": p} for p in prompts], args.output, settings, resume=args.resume,
                               method=RankMethod(args.strategy, args.budget, args.seed, args.orders),
                               responses_of=samples, with_picked_response=True, unit="prompt", desc="best-of-n",

@@ -22,6 +22,7 @@ from ..eval.sets import rank_sets, summarize_sets, write_set_reports
 from ..io import write_text_atomic
 from ..jobs import sharding
 from ..jobs.runner import score_rows
+from ..jobs.settings import judge_settings
 from ..jobs.sharding import leave_process_group
 from ..options import group, opt
 from ..records import ResponseSet
@@ -78,14 +79,8 @@ def run(args) -> int:
 
 def eval_settings(args, model: str, identity: dict, evaluated: int) -> dict:
     """What identifies one model's results on one benchmark (a finished one is kept by --resume)."""
-    settings = {"model": model, "dtype": args.dtype, "data": {**identity, "evaluated": evaluated},
-                "orders": args.orders, "max_length": args.max_length}
-    template = args.template or trained_template(backbone.resolve(model))
-    if template != "gram":  # (gram is left out: results written before the flag stay valid)
-        settings["template"] = template
-    if args.engine != "transformers":  # (likewise)
-        settings["engine"] = args.engine
-    return settings
+    return {"data": {**identity, "evaluated": evaluated}, **judge_settings(args, model),
+            "template": args.template or trained_template(backbone.resolve(model))}
 
 
 def rank_benchmark(args, judge, model: str, name: str, sets, where: Path, settings: dict) -> dict | None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..formats import read
 from ..io import InputError
 from ..jobs import ranking
+from ..jobs.settings import judge_settings
 from ..options import group, opt
 from ..records import ResponseSet
 from ..scoring import load_judge
@@ -44,10 +45,8 @@ def run(args) -> int:
         raise InputError(args.input, None, None, "expected response sets (prompt, responses), found pairs")
     sets = sets[:args.limit] if args.limit else sets
     judge = load_judge(args.model, device=args.device, dtype=args.dtype, **judge_options(args))
-    settings = {"input": str(args.input), "format": args.format, "model": args.model, "engine": args.engine,
-                "dtype": args.dtype,
-                "strategy": args.strategy, "orders": args.orders, "template": args.template,
-                "budget": args.budget, "seed": args.seed, "max_length": args.max_length, "lists": len(sets)}
+    settings = {"input": str(args.input), "format": args.format, "lists": len(sets), "strategy": args.strategy,
+                "budget": args.budget, "seed": args.seed, **judge_settings(args)}
     method = ranking.RankMethod(args.strategy, args.budget, args.seed, args.orders)
     rows, seconds = ranking.rank_rows(judge, [s.to_row() for s in sets], args.output, settings, resume=args.resume,
                               method=method, quiet=args.quiet)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..io import read_jsonl
 from ..jobs.runner import score_rows
+from ..jobs.settings import judge_settings
 from ..jobs.sharding import leave_process_group
 from ..options import group, opt
 from ..records import pair_from_row
@@ -44,9 +45,7 @@ def run(args) -> int:
     judge = load_judge(args.model, device=args.device, dtype=args.dtype, **judge_options(args))
     log.info("loaded %s in %.1f s", args.model, time.perf_counter() - start)
     inputs = [row for _, row in rows]
-    settings = {"input": str(args.input), "model": args.model, "engine": args.engine, "dtype": args.dtype,
-                "orders": args.orders,
-                "template": args.template, "max_length": args.max_length, "rows": len(inputs)}
+    settings = {"input": str(args.input), "rows": len(inputs), **judge_settings(args)}
     done = score_rows(judge, pairs, inputs, args.output, settings, resume=args.resume, orders=args.orders,
                       quiet=args.quiet)
     leave_process_group()

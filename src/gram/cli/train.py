@@ -39,12 +39,16 @@ def run(args) -> int:
     from ..train.identity import RunMismatch
     from ..train.run import NoExamples
     from ..train.run import run as train
+    from ..train.trainers import NonFiniteTraining
 
     try:
         summary = train(args.stage, args.options, evaluate=evaluate_trained)
     except (ConfigError, RunMismatch, NoExamples) as err:
         print(f"gram {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except NonFiniteTraining as err:
+        print(f"gram {args.command}: error: {err}", file=sys.stderr)
+        return 1
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
     brief = {k: summary[k] for k in ("stage", "pairs", "examples", "steps", "train_seconds", "train_loss")}

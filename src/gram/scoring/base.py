@@ -15,10 +15,12 @@ holds each implementation to them).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from ..backbone import BackboneError
 from ..io import InputError
 from ..records import Pair, pair_from_row
 
@@ -98,6 +100,28 @@ def as_pair(p, index: int = 0) -> Pair:
 def as_pairs(pairs: Iterable) -> list[Pair]:
     """`as_pair` for each of `pairs`, errors naming the pair's position."""
     return [as_pair(p, i) for i, p in enumerate(pairs)]
+
+
+class NonFiniteScore(BackboneError):
+    """A judge whose label logits are NaN or infinite (diverged or broken weights): no score can be read."""
+
+
+def check_finite(pairs: list[Pair], values: list[float], per_pair: int) -> None:
+    """A non-finite P(A) or reward (`per_pair` of them per pair) is an error naming the pair, never a score."""
+    bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
+    if bad is not None:
+        prompt = str(pairs[bad // per_pair].prompt)[:60]
+        raise NonFiniteScore(f"the judge gave {values[bad]} for the pair with prompt {prompt!r} (pair "
+                             f"{bad // per_pair + 1} of its batch): non-finite logits; are the weights diverged or "
+                             "broken?")
+
+
+def pair_scores(pairs: list[Pair], p_a: list[float], truncated: list[bool], per_pair: int) -> list[PairScore]:
+    """Each pair's score from the P(A) of its orders (`per_pair` 2: a first, then b first)."""
+    check_finite(pairs, p_a, per_pair)
+    if per_pair == 2:
+        return [combine(p_a[2 * i], p_a[2 * i + 1], truncated[i]) for i in range(len(pairs))]
+    return [combine(p_a[i], None, truncated[i]) for i in range(len(pairs))]
 
 
 def combine(p_a_ab: float, p_a_ba: float | None, truncated: bool = False) -> PairScore:

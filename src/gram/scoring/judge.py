@@ -29,7 +29,7 @@ from ..templates import (
     label_token_ids,
     template_head,
 )
-from .base import CompareOne, PairScore, as_pairs, check_orders, combine
+from .base import CompareOne, PairScore, as_pairs, check_orders, pair_scores
 
 
 def context_length(model) -> int | None:
@@ -124,9 +124,7 @@ class Judge(CompareOne):
         per_pair = 2 if orders == "both" else 1
         rows = (batch_size or self.batch_size) * per_pair
         p_a = self.label_probs(sequences, rows, progress=progress, per_pair=per_pair, groups=groups)
-        if per_pair == 2:
-            return [combine(p_a[2 * i], p_a[2 * i + 1], truncated[i]) for i in range(len(pairs))]
-        return [combine(p_a[i], None, truncated[i]) for i in range(len(pairs))]
+        return pair_scores(pairs, p_a, truncated, per_pair)
 
     @torch.inference_mode()
     def label_probs(self, sequences: list[list[int]], rows_per_batch: int, progress=None,

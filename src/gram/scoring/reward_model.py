@@ -15,7 +15,7 @@ import torch
 from .. import backbone
 from ..batching import default_batch_tokens, left_pad, length_batches, safe_pad_id
 from ..templates import encode_response
-from .base import CompareOne, PairScore, as_pairs, check_orders
+from .base import CompareOne, PairScore, as_pairs, check_finite, check_orders
 
 
 class RewardModelJudge(CompareOne):
@@ -60,6 +60,7 @@ class RewardModelJudge(CompareOne):
                 sequences.append(ids)
                 truncated.append(cut)
         r = self.rewards(sequences, batch_size or self.batch_size)
+        check_finite(pairs, r, 2)
         if progress is not None:
             progress.update(len(pairs))
         scores = []

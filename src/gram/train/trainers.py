@@ -1,4 +1,5 @@
-"""The transformers Trainer subclasses of the GRAM stages, and the progress callback they share.
+"""The transformers Trainer subclasses of the GRAM stages, and the callbacks they share (progress, the run's
+clock across resumes, the stop on a non-finite gradient).
 
 Stage 1 uses LengthGroupedTrainer (the Trainer's next-token loss on the response pair, the question
 masked); stage 2 and adaptation use GramTrainer; the baseline uses BTTrainer. All three batch examples
@@ -7,10 +8,13 @@ of similar length together when the arguments ask for it (train_sampling_strateg
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import torch
 from transformers import Trainer, TrainerCallback
+from transformers.trainer_callback import ExportableState
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
 from ..kv_prefix import cache_argument, run_prefix
@@ -129,6 +133,58 @@ class ProgressCallback(TrainerCallback):
         logs["tokens_per_s"] = round((tokens - self.last_tokens) / max(now - self.last_time, 1e-9), 1)
         logs["peak_rss_mb"] = round(peak_rss_mb(), 1)
         self.last_time, self.last_tokens = now, tokens
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.max_steps and state.global_step >= state.max_steps:  # the last steps are in the history too:
+            control.should_log = True  # the run's mean loss reads the whole history (checkpoints.mean_logged_loss)
+
+
+class RunClock(TrainerCallback, ExportableState):
+    """Training seconds over the whole run, resumes included: each checkpoint's trainer_state.json keeps the
+    seconds trained until then (its `stateful_callbacks`), and a resumed run starts its clock from them."""
+
+    def __init__(self, before: float = 0.0):
+        self.before, self.start = before, None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start = time.perf_counter()
+
+    def seconds(self) -> float:
+        return self.before + (time.perf_counter() - self.start if self.start is not None else 0.0)
+
+    def state(self) -> dict:
+        return {"args": {"before": round(self.seconds(), 3)}, "attributes": {}}
+
+    @classmethod
+    def saved(cls, checkpoint: str | None) -> float:
+        """The seconds a checkpoint was written after (0 without a checkpoint or from before the clock)."""
+        if not checkpoint:
+            return 0.0
+        state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+        return float(state.get("stateful_callbacks", {}).get(cls.__name__, {}).get("args", {}).get("before", 0.0))
+
+
+class NonFiniteTraining(RuntimeError):
+    """A gradient with NaN or infinite values: the loss or the weights diverged."""
+
+    def __init__(self, step: int, norm: float, advice: str = ""):
+        super().__init__(f"step {step}: the gradient's norm is {norm}" + (f": {advice}" if advice else ""))
+        self.step, self.norm = step, norm
+
+
+class StopOnNonFinite(TrainerCallback):
+    """Stops the run before the optimizer applies a non-finite gradient (a NaN or infinite loss gives one):
+    the weights and every checkpoint stay finite. One device sync per optimizer step: the norm of all
+    gradients (a NaN anywhere makes it NaN). Gradients a sharded run does not hold here are not seen."""
+
+    def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+        grads = [p.grad for p in model.parameters() if p.grad is not None]
+        if not grads:
+            return
+        norms = torch._foreach_norm(grads)
+        norm = torch.linalg.vector_norm(torch.stack([n.to(norms[0].device) for n in norms]))
+        if not torch.isfinite(norm):
+            raise NonFiniteTraining(state.global_step + 1, float(norm.item()))
 
 
 def peak_rss_mb() -> float:

@@ -1,0 +1,20 @@
+"""What identifies a file job's output, for `--resume`: every setting that changes a score and the content
+of the models read, written beside the partial output and compared when a run goes on
+(gram.jobs.partial). One helper for `gram score`, `eval`, `rank` and `bon`, so none of them forgets one."""
+
+from __future__ import annotations
+
+from .. import backbone, model_files
+
+
+def model_settings(name: str) -> dict:
+    """The model's name and its files' identity (size, mtime, safetensors header hash): new weights written
+    into the same directory are another model."""
+    return {"name": name, "files": model_files.identity(backbone.resolve(name))}
+
+
+def judge_settings(args, model: str | None = None) -> dict:
+    """The judge's side of a job's settings: model (name and files), engine, dtype, prompt template, the
+    orders scored and the length limit."""
+    return {"model": model_settings(model or args.model), "engine": args.engine, "dtype": args.dtype,
+            "template": args.template, "orders": args.orders, "max_length": args.max_length}

@@ -1,0 +1,87 @@
+"""Issue 32: a broken model directory is one line naming the file, and `--resume` knows which model it
+resumes (new weights in the same directory are another model)."""
+
+import json
+import shutil
+
+import pytest
+from safetensors.torch import load_file, save_file
+
+from gram.backbone import BackboneError
+from gram.cli import main
+from gram.jobs.partial import PartialOutput
+from gram.model_files import check_files, identity
+
+
+@pytest.fixture
+def model_copy(tmp_path, tiny_model_dir):
+    return shutil.copytree(tiny_model_dir, tmp_path / "model")
+
+
+def truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def corrupt_header(path):
+    data = bytearray(path.read_bytes())
+    data[8:24] = b"\xff" * 16
+    path.write_bytes(bytes(data))
+
+
+BREAKAGES = {
+    "truncated weights": ("model.safetensors", truncate, "truncated"),
+    "corrupted header": ("model.safetensors", corrupt_header, "header is not JSON"),
+    "empty weights": ("model.safetensors", lambda p: p.write_bytes(b""), "empty file"),
+    "half a config": ("config.json", lambda p: p.write_text(p.read_text()[:40]), "not readable JSON"),
+    "empty config": ("config.json", lambda p: p.write_text("{}"), "no model_type"),
+    "no tokenizer": ("tokenizer.json", None, "holds no tokenizer"),
+}
+
+
+@pytest.mark.parametrize("case", BREAKAGES)
+def test_a_broken_model_directory_is_one_line_naming_the_file(model_copy, tmp_path, capsys, case):
+    name, breakage, said = BREAKAGES[case]
+    if breakage is None:  # every tokenizer file removed
+        for f in ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model"):
+            (model_copy / f).unlink(missing_ok=True)
+    else:
+        breakage(model_copy / name)
+    with pytest.raises(BackboneError, match=said):
+        check_files(model_copy)
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text('{"prompt": "q", "response_a": "a", "response_b": "b"}\n')
+    assert main(["score", "--model", str(model_copy), "--input", str(pairs), "--output",
+                 str(tmp_path / "out.jsonl"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and said in err[0] and str(model_copy) in err[0], err
+
+
+def test_the_identity_changes_with_new_weights_in_the_same_directory(model_copy):
+    before = identity(model_copy)
+    assert "model.safetensors" in before and "config.json" in before
+    weights = load_file(model_copy / "model.safetensors")
+    name = next(iter(weights))
+    weights[name] = weights[name] + 1
+    save_file(weights, model_copy / "model.safetensors", metadata={"format": "pt"})
+    assert identity(model_copy) != before
+
+
+def test_score_resume_refuses_a_partial_output_of_other_weights(model_copy, tmp_path, capsys, monkeypatch):
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps({"prompt": f"q{i}", "response_a": "a", "response_b": "b"}) + "\n"
+                             for i in range(3)))
+    out = tmp_path / "scores.jsonl"
+    args = ["score", "--model", str(model_copy), "--input", str(pairs), "--output", str(out), "--quiet"]
+
+    def killed(self):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(PartialOutput, "finish", killed)
+        assert main(args) == 130  # the rows are in OUTPUT.partial, the run "killed" before it ended
+    weights = load_file(model_copy / "model.safetensors")
+    save_file({k: v * 1.01 for k, v in weights.items()}, model_copy / "model.safetensors", metadata={"format": "pt"})
+    assert main([*args, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "written with other settings (model)" in err
+    assert not out.exists()
