@@ -85,3 +85,33 @@ def test_score_resume_refuses_a_partial_output_of_other_weights(model_copy, tmp_
     err = capsys.readouterr().err
     assert "written with other settings (model)" in err
     assert not out.exists()
+
+
+@pytest.fixture
+def nan_model(model_copy):
+    weights = load_file(model_copy / "model.safetensors")
+    head = next(k for k in weights if "lm_head" in k)
+    weights[head] = weights[head] * float("nan")
+    save_file(weights, model_copy / "model.safetensors", metadata={"format": "pt"})
+    return model_copy
+
+
+def test_a_judge_with_nan_logits_is_an_error_naming_the_pair_never_a_score(nan_model, tmp_path, capsys):
+    from fastapi.testclient import TestClient
+
+    from gram.scoring import load_judge
+    from gram.scoring.base import NonFiniteScore
+    from gram.serve import create_app
+
+    judge = load_judge(str(nan_model))
+    with pytest.raises(NonFiniteScore, match="prompt 'Which colour[?]'"):
+        judge.compare("Which colour?", "blue", "red")
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text('{"prompt": "q", "response_a": "a", "response_b": "b"}\n')
+    out = tmp_path / "scores.jsonl"
+    assert main(["score", "--model", str(nan_model), "--input", str(pairs), "--output", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "non-finite" in err[0] and not out.exists()  # before: "score_a": NaN, consistency 1.000
+    with TestClient(create_app(judge)) as client:
+        got = client.post("/compare", json={"pairs": [{"prompt": "q", "response_a": "a", "response_b": "b"}]})
+    assert got.status_code == 500 and "non-finite" in got.json()["detail"]  # before: null with consistent: true

@@ -217,6 +217,9 @@ def train_or_finish(trainer, config: TrainConfig, state: str, last: str | None) 
     try:
         loss = trainer.train(resume_from_checkpoint=last).training_loss
     except NonFiniteTraining as err:
+        for callback in trainer.callback_handler.callbacks:  # the error goes on its own line, not the bar's
+            if getattr(callback, "training_bar", None) is not None:
+                callback.training_bar.close()
         kept = last_complete_checkpoint(config.output_dir)
         raise NonFiniteTraining(err.step, err.norm, (
             f"training stopped before the update (the loss or the weights diverged); lower --learning-rate "
