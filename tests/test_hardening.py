@@ -138,3 +138,49 @@ def test_a_training_file_that_cannot_be_read_is_exit_2_before_any_work(tmp_path,
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and ("no such file" in err[0] or "a device" in err[0]), err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, a place no file can be made")
+def test_an_output_that_cannot_be_written_is_said_as_such_before_any_work(tmp_path, capsys):
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text('{"prompt": "q", "response_a": "a", "response_b": "b"}\n')
+    for command in (["score", "--input", str(pairs)], ["bon", "--prompt", "hi", "--policy", "no-such/dir"]):
+        assert main([*command, "--model", "no-such-model-dir/x", "--output", "/proc/gram-out.jsonl"]) == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert "/proc/gram-out.jsonl: cannot be written here" in line  # before: "another gram run is writing it"
+
+
+def test_eval_refuses_two_benchmarks_or_models_that_share_a_results_folder(tmp_path, tiny_model_dir, capsys):
+    import shutil
+
+    for d in ("d1", "d2"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "pairs.jsonl").write_text('{"prompt": "q", "response_a": "a", "response_b": "b", "label": "a"}\n')
+    one, two = (shutil.copytree(tiny_model_dir, tmp_path / m / "run") for m in ("m1", "m2"))
+    out = tmp_path / "results"
+    bench = ["--benchmark", str(tmp_path / "d1" / "pairs.jsonl")]
+    cases = [["--model", str(one), *bench, "--benchmark", str(tmp_path / "d2" / "pairs.jsonl")],
+             ["--model", str(one), "--model", str(two), *bench],
+             ["--model", str(one), *bench, *bench]]
+    for args in cases:
+        assert main(["eval", *args, "--output", str(out)]) == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert "needs a results folder of its own" in line
+    assert not out.exists()  # refused before anything was scored or written
+    assert main(["eval", "--model", str(one), "--model", str(tmp_path / "m3"), *bench, "--output", str(out)]) == 2
+    assert "m3" in capsys.readouterr().err and not out.exists()  # a missing later model: before the first is scored
+
+
+def test_data_commands_keep_a_rows_extra_fields(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": 7, "prompt": "q", "response_a": "a", "response_b": "b", "label": "a",
+                               "note": {"x": 1}}) + "\n" + json.dumps({"id": 8, "prompt": "q2", "responses": ["x", "y"]}) + "\n")
+    outs = {name: tmp_path / f"{name}.jsonl" for name in ("convert", "pairs", "train", "test")}
+    assert main(["data", "convert", "--format", "gram", "--input", src, "--output", outs["convert"]]) == 0
+    assert main(["data", "pairs", "--input", src, "--output", outs["pairs"], "--drop-labels"]) == 0
+    assert main(["data", "split", "--input", src, "--train-out", outs["train"], "--test-out", outs["test"],
+                 "--test-size", 1]) == 0
+    rows = {name: [json.loads(x) for x in path.read_text().splitlines()] for name, path in outs.items()}
+    assert [r["id"] for r in rows["convert"]] == [7, 8] and rows["convert"][0]["note"] == {"x": 1}
+    assert [r["id"] for r in rows["pairs"]] == [7, 8] and rows["pairs"][0]["label"] is None
+    assert sorted(r["id"] for r in rows["train"] + rows["test"]) == [7, 8]

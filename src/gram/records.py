@@ -54,6 +54,7 @@ class PreferencePair:
     source: str = ""
     category: str = ""
     meta: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # the row's other fields (an `id`, ...), written back as they came
 
     @classmethod
     def from_preference(cls, prompt: Prompt, chosen: str, rejected: str, chosen_first: bool | None = None,
@@ -79,11 +80,12 @@ class PreferencePair:
     def swapped(self) -> PreferencePair:
         label = {"a": "b", "b": "a"}.get(self.label, self.label)
         return PreferencePair(self.prompt, self.response_b, self.response_a, label, self.source, self.category,
-                              dict(self.meta))
+                              dict(self.meta), dict(self.extra))
 
     def to_row(self) -> dict:
-        return {"prompt": self.prompt, "response_a": self.response_a, "response_b": self.response_b,
-                "label": self.label, "source": self.source, "category": self.category, "meta": self.meta}
+        return with_extra({"prompt": self.prompt, "response_a": self.response_a, "response_b": self.response_b,
+                           "label": self.label, "source": self.source, "category": self.category,
+                           "meta": self.meta}, self.extra)
 
     @classmethod
     def from_row(cls, row: dict, path, line: int | None = None, record: int | None = None) -> PreferencePair:
@@ -94,7 +96,8 @@ class PreferencePair:
         if label is not None and label not in LABELS:
             raise InputError(path, line, "label", f"expected one of a, b, tie or null, got {label!r}", record)
         return cls(prompt, a, b, label, _optional(row, "source", path, line, record),
-                   _optional(row, "category", path, line, record), _meta(row, path, line, record))
+                   _optional(row, "category", path, line, record), _meta(row, path, line, record),
+                   extra_fields(row, PAIR_FIELDS))
 
 
 @dataclass
@@ -106,14 +109,16 @@ class ResponseSet:
     source: str = ""
     category: str = ""
     meta: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if not self.models:
             self.models = [None] * len(self.responses)
 
     def to_row(self) -> dict:
-        return {"prompt": self.prompt, "responses": self.responses, "models": self.models, "best": self.best,
-                "source": self.source, "category": self.category, "meta": self.meta}
+        return with_extra({"prompt": self.prompt, "responses": self.responses, "models": self.models,
+                           "best": self.best, "source": self.source, "category": self.category, "meta": self.meta},
+                          self.extra)
 
     @classmethod
     def from_row(cls, row: dict, path, line: int | None = None, record: int | None = None) -> ResponseSet:
@@ -131,10 +136,22 @@ class ResponseSet:
             raise InputError(path, line, "best", f"expected an index into `responses` or null, got {best!r}",
                              record)
         return cls(prompt, responses, models, best, _optional(row, "source", path, line, record),
-                   _optional(row, "category", path, line, record), _meta(row, path, line, record))
+                   _optional(row, "category", path, line, record), _meta(row, path, line, record),
+                   extra_fields(row, SET_FIELDS))
 
 
 Record = PreferencePair | ResponseSet
+PAIR_FIELDS = ("prompt", "response_a", "response_b", "label", "source", "category", "meta")
+SET_FIELDS = ("prompt", "responses", "models", "best", "source", "category", "meta")
+
+
+def extra_fields(row: dict, known: tuple[str, ...]) -> dict:
+    """A row's fields beyond the record's own: kept, so `gram data` writes them back instead of dropping them."""
+    return {k: v for k, v in row.items() if k not in known}
+
+
+def with_extra(row: dict, extra: dict) -> dict:
+    return {**row, **{k: v for k, v in extra.items() if k not in row}} if extra else row
 
 
 def record_from_row(row: dict, path, line: int | None = None, record: int | None = None) -> Record:

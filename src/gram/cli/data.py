@@ -12,6 +12,7 @@ check two sets for prompt overlap.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import sys
@@ -107,7 +108,7 @@ def cmd_pairs(args) -> int:
         else:
             counts["pairs"] += 1
             if args.drop_labels:
-                r = PreferencePair(r.prompt, r.response_a, r.response_b, None, r.source, r.category, r.meta)
+                r = dataclasses.replace(r, label=None)
             elif r.label == "tie" and not args.keep_ties:
                 counts["dropped: tie"] += 1
                 continue

@@ -19,7 +19,7 @@ from .. import backbone
 from ..eval.registry import BENCHMARKS, HUB_BENCHMARKS, data_dir, load_benchmark
 from ..eval.reports import comparison, model_label, summarize_results, write_reports
 from ..eval.sets import rank_sets, summarize_sets, write_set_reports
-from ..io import write_text_atomic
+from ..io import InputError, write_text_atomic
 from ..jobs import sharding
 from ..jobs.runner import score_rows
 from ..jobs.settings import judge_settings
@@ -51,6 +51,10 @@ def run(args) -> int:
     models = args.model or [backbone.DEFAULT_MODEL]
     root = data_dir(default=PROJECT_DATA)
     benches = [load_benchmark(b, args.format, root) for b in args.benchmark]  # read all data before any model
+    distinct_folders("--benchmark", args.benchmark, [name for name, _, _ in benches])
+    distinct_folders("--model", models, [model_label(m) for m in models])
+    for model in models:  # a missing third model is said now, not after scoring the first two
+        backbone.resolve(model)
     everything = []
     for model in models:
         judge = None
@@ -75,6 +79,18 @@ def run(args) -> int:
     write_text_atomic(Path(args.output) / "comparison.md", comparison(everything))
     print(comparison(everything))
     return 0
+
+
+def distinct_folders(flag: str, given: list[str], names: list[str]) -> None:
+    """Results go to OUTPUT/MODEL/BENCHMARK: two flags that name one folder would overwrite each other, so
+    the run refuses before it starts."""
+    first: dict[str, str] = {}
+    for spec, name in zip(given, names):
+        if name in first:
+            again = "is given twice" if first[name] == spec else f"writes to the folder {name!r}, as {first[name]} does"
+            raise InputError(spec, None, None, f"{flag} {again}: each needs a results folder of its own "
+                             "(rename or link one of them)")
+        first[name] = spec
 
 
 def eval_settings(args, model: str, identity: dict, evaluated: int) -> dict:

@@ -25,7 +25,8 @@ def pairs_from_set(s: ResponseSet, per_prompt: int | None = None, rng: random.Ra
         if rng.random() < 0.5:
             i, j = j, i
         meta = {**s.meta, "model_a": s.models[i], "model_b": s.models[j]}
-        pairs.append(PreferencePair(s.prompt, s.responses[i], s.responses[j], None, s.source, s.category, meta))
+        pairs.append(PreferencePair(s.prompt, s.responses[i], s.responses[j], None, s.source, s.category, meta,
+                                    dict(s.extra)))
     return pairs
 
 

@@ -32,7 +32,12 @@ def acquire(output: str | Path) -> Path:
     if path in _held:
         _held[path][1] += 1
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:  # an output nobody can write is said as such (filelock would report it as held by another run)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=True)
+    except OSError as err:
+        raise InputError(output, None, None, f"cannot be written here ({err.strerror or err}): choose another "
+                         "output") from None
     lock = FileLock(str(path))
     try:
         lock.acquire(timeout=0)
