@@ -7,7 +7,7 @@ import shutil
 import pytest
 from safetensors.torch import load_file, save_file
 
-from gram.backbone import BackboneError
+from gram.model_files import BackboneError
 from gram.cli import main
 from gram.jobs.partial import PartialOutput
 from gram.model_files import check_files, identity

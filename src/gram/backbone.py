@@ -109,7 +109,8 @@ def check_model_dir(path: Path) -> None:
     """A model directory whose weights gram can load: safetensors (or a LoRA adapter's), whole
     (gram.model_files). Pickle-only weights, a truncated file or a broken config are one clear error instead
     of a traceback from deep inside `from_pretrained`."""
-    from .model_files import check_files  # (it imports BackboneError from here)
+    from .model_files import BackboneError as ModelFileError
+    from .model_files import check_files
 
     names = {p.name for p in path.iterdir()}
     if not any(n.endswith(".safetensors") or n == "model.safetensors.index.json" for n in names):
@@ -119,7 +120,10 @@ def check_model_dir(path: Path) -> None:
             f"{path} holds {what}: gram loads safetensors weights only (pickle files can run code when "
             "loaded). Where you trust the files, convert them once: python -c \"from transformers import "
             f"AutoModelForCausalLM as M; M.from_pretrained('{path}').save_pretrained('{path}-safetensors')\"")
-    check_files(path)
+    try:
+        check_files(path)
+    except ModelFileError as err:
+        raise BackboneError(str(err)) from None
 
 
 def check_no_custom_code(path: str) -> None:

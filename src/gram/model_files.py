@@ -15,7 +15,10 @@ import json
 import struct
 from pathlib import Path
 
-from .backbone import BackboneError
+
+
+class BackboneError(RuntimeError):
+    """A model file that cannot be loaded (gram.backbone re-raises it as its own BackboneError)."""
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
 NOT_THE_MODEL = {"train_summary.json", "trainer_state.json", "gram_run.json", "README.md", "loss.png"}
