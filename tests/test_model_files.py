@@ -7,7 +7,7 @@ import shutil
 import pytest
 from safetensors.torch import load_file, save_file
 
-from gram.model_files import BackboneError
+from gram.model_files import ModelFileError
 from gram.cli import main
 from gram.jobs.partial import PartialOutput
 from gram.model_files import check_files, identity
@@ -46,7 +46,7 @@ def test_a_broken_model_directory_is_one_line_naming_the_file(model_copy, tmp_pa
             (model_copy / f).unlink(missing_ok=True)
     else:
         breakage(model_copy / name)
-    with pytest.raises(BackboneError, match=said):
+    with pytest.raises(ModelFileError, match=said):
         check_files(model_copy)
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text('{"prompt": "q", "response_a": "a", "response_b": "b"}\n')

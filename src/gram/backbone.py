@@ -109,8 +109,7 @@ def check_model_dir(path: Path) -> None:
     """A model directory whose weights gram can load: safetensors (or a LoRA adapter's), whole
     (gram.model_files). Pickle-only weights, a truncated file or a broken config are one clear error instead
     of a traceback from deep inside `from_pretrained`."""
-    from .model_files import BackboneError as ModelFileError
-    from .model_files import check_files
+    from .model_files import ModelFileError, check_files
 
     names = {p.name for p in path.iterdir()}
     if not any(n.endswith(".safetensors") or n == "model.safetensors.index.json" for n in names):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 
 
-class BackboneError(RuntimeError):
+class ModelFileError(RuntimeError):
     """A model file that cannot be loaded (gram.backbone re-raises it as its own BackboneError)."""
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
@@ -29,27 +29,27 @@ def safetensors_header(path: Path) -> bytes:
     """The JSON header of a safetensors file, checked against the file's size."""
     size = path.stat().st_size
     if size == 0:
-        raise BackboneError(f"{path}: empty file (a save that never finished?)")
+        raise ModelFileError(f"{path}: empty file (a save that never finished?)")
     with path.open("rb") as f:
         head = f.read(8)
         if len(head) < 8:
-            raise BackboneError(f"{path}: {size} bytes, too short to be safetensors (truncated)")
+            raise ModelFileError(f"{path}: {size} bytes, too short to be safetensors (truncated)")
         (length,) = struct.unpack("<Q", head)
         if length > min(size - 8, MAX_HEADER_BYTES):
-            raise BackboneError(f"{path}: its header claims {length} bytes but the file has {size}: "
+            raise ModelFileError(f"{path}: its header claims {length} bytes but the file has {size}: "
                                 "truncated or not a safetensors file")
         raw = f.read(length)
     try:
         header = json.loads(raw)
     except ValueError:
-        raise BackboneError(f"{path}: its header is not JSON: the file is corrupted") from None
+        raise ModelFileError(f"{path}: its header is not JSON: the file is corrupted") from None
     tensors = [t for k, t in header.items() if k != "__metadata__"] if isinstance(header, dict) else None
     ends = [t["data_offsets"][1] for t in tensors or [] if isinstance(t, dict)
             and isinstance(t.get("data_offsets"), list) and len(t["data_offsets"]) == 2]
     if tensors is None or len(ends) != len(tensors):
-        raise BackboneError(f"{path}: its header does not describe tensors: the file is corrupted")
+        raise ModelFileError(f"{path}: its header does not describe tensors: the file is corrupted")
     if ends and 8 + length + max(ends) > size:
-        raise BackboneError(f"{path}: truncated: its tensors end at byte {8 + length + max(ends)}, the file "
+        raise ModelFileError(f"{path}: truncated: its tensors end at byte {8 + length + max(ends)}, the file "
                             f"has {size} (a save that never finished, or a full disk?)")
     return raw
 
@@ -59,9 +59,9 @@ def check_config(path: Path) -> None:
     try:
         data = json.loads(config.read_text())
     except (OSError, ValueError) as err:
-        raise BackboneError(f"{config}: not readable JSON (half written?): {err}") from None
+        raise ModelFileError(f"{config}: not readable JSON (half written?): {err}") from None
     if not isinstance(data, dict) or not (data.get("model_type") or data.get("architectures")):
-        raise BackboneError(f"{config}: names no model_type or architectures: not a transformers model config")
+        raise ModelFileError(f"{config}: names no model_type or architectures: not a transformers model config")
 
 
 def check_files(path: str | Path) -> None:
@@ -76,11 +76,11 @@ def check_files(path: str | Path) -> None:
         try:
             shards = set(json.loads(index.read_text())["weight_map"].values())
         except (OSError, ValueError, KeyError, AttributeError) as err:
-            raise BackboneError(f"{index}: not a readable shard index: {err}") from None
+            raise ModelFileError(f"{index}: not a readable shard index: {err}") from None
         if missing := sorted(s for s in shards if not (path / s).is_file()):
-            raise BackboneError(f"{index}: names {', '.join(missing)}, which {path} does not hold")
+            raise ModelFileError(f"{index}: names {', '.join(missing)}, which {path} does not hold")
     if (path / "config.json").is_file() and not any((path / t).is_file() for t in TOKENIZER_FILES):
-        raise BackboneError(f"{path} holds no tokenizer ({', '.join(TOKENIZER_FILES)}): save the base model's "
+        raise ModelFileError(f"{path} holds no tokenizer ({', '.join(TOKENIZER_FILES)}): save the base model's "
                             "tokenizer beside the weights (tokenizer.save_pretrained)")
 
 
