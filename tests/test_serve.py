@@ -190,8 +190,9 @@ def test_queue_full_gives_429_and_cancelled_jobs_are_dropped():
 
 
 @contextlib.contextmanager
-def running_server(model_dir, *flags):
-    """`gram serve` in a subprocess on a free loopback port; yields its base URL."""
+def running_server(model_dir, *flags, terminate: bool = True):
+    """`gram serve` in a subprocess on a free loopback port; yields its base URL (with `terminate=False`:
+    the URL and the process, which the caller stops)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -208,8 +209,10 @@ def running_server(model_dir, *flags):
                 time.sleep(0.1)
         else:
             pytest.fail("server did not come up: " + proc.stdout.read())
-        yield base
+        yield base if terminate else (base, proc)
     finally:
+        if not terminate and proc.poll() is None:
+            proc.kill()
         proc.terminate()
         # uvicorn shuts down gracefully on SIGTERM, then re-raises it so the exit status tells why it stopped
         assert proc.wait(timeout=30) in (0, -15)

@@ -12,6 +12,7 @@ from ..scoring import load_judge
 from ..serve.app import Limits, create_app
 from ..serve.app import __doc__ as app_doc
 from ..serve.guard import bounded_protocol, default_max_connections
+from ..serve.process import listen, serve
 from .flags import EngineFlags, ModelOptions, ServeJudgeOptions, add_command, judge_options
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -45,17 +46,18 @@ class ServeOptions:
     allowed_host: list[str] | None = opt(None, "a Host header value to accept, repeatable (default on loopback: "
                                                "127.0.0.1, localhost, ::1, against DNS rebinding; on other "
                                                "addresses: any)", repeat=True, metavar="HOST")
+    graceful_timeout: float = opt(30.0, "on SIGTERM, seconds in-flight requests may take before the ones still "
+                                        "waiting for the model get 503", above=0)
     log_level: str = opt("info")
 
 
 def run(args) -> int:
-    """`gram serve`: load the judge (and the policy), then run uvicorn."""
-    import uvicorn
-
+    """`gram serve`: bind the port, load the judge (and the policy), then run uvicorn."""
     token = args.token or os.environ.get("GRAM_SERVE_TOKEN") or None
     if args.host not in LOOPBACK and token is None:
         print(f"gram serve: warning: listening on {args.host} with no bearer token: anyone who can reach it can "
               "use it (set --token or GRAM_SERVE_TOKEN)", file=sys.stderr)
+    sock = listen(args.host, args.port)  # before the minutes of loading: a port in use is said at once
     judge = load_judge(args.model, device=args.device, dtype=args.dtype, **judge_options(args))
     policy = tokenizer = None
     if args.policy:
@@ -68,8 +70,8 @@ def run(args) -> int:
                      max_batch_pairs=args.max_batch_pairs, max_wait_ms=args.max_wait_ms, model_name=args.model,
                      max_new_tokens=args.max_new_tokens, allowed_hosts=tuple(allowed) if allowed else None)
     protocol = bounded_protocol(args.max_connections or default_max_connections(), args.header_timeout)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, http=protocol)
-    return 0
+    started = serve(app, sock, protocol, graceful_timeout_s=args.graceful_timeout, log_level=args.log_level)
+    return 0 if started else 3
 
 
 def add_parser(sub) -> None:

@@ -3,7 +3,7 @@ and error handler, authentication, over that state), `batcher` (dynamic batching
 `guard` (Host, body and connection bounds), `schemas` (request and response bodies, the OpenAPI page)."""
 
 from .app import Limits, create_app
-from .batcher import BatchedJudge, Batcher, Overloaded
+from .batcher import BatchedJudge, Batcher, Overloaded, ShuttingDown
 from .guard import Guard, bounded_protocol
 
-__all__ = ["BatchedJudge", "Batcher", "Guard", "Limits", "Overloaded", "bounded_protocol", "create_app"]
+__all__ = ["BatchedJudge", "Batcher", "Guard", "Limits", "Overloaded", "ShuttingDown", "bounded_protocol", "create_app"]

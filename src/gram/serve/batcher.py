@@ -21,18 +21,35 @@ class Overloaded(Exception):
     pass
 
 
+class ShuttingDown(Exception):
+    """The server stopped taking work (its --graceful-timeout passed): the request gets 503."""
+
+
 @dataclass
 class _Job:
+    """One request's pairs; `scores` holds the rows of the chunks scored so far."""
+
     pairs: list[Pair]
     future: asyncio.Future
+    scores: list = field(default_factory=list)
+
+    @property
+    def left(self) -> int:
+        return len(self.pairs) - len(self.scores)
+
+    def next_chunk(self, n: int) -> list[Pair]:
+        return self.pairs[len(self.scores):len(self.scores) + n]
 
 
 @dataclass
 class Batcher:
     """Runs the judge on one model thread; concurrent requests' pairs share its calls.
 
-    The worker takes every waiting job (up to `max_batch_pairs` pairs, at least one job), drops jobs
-    whose request was cancelled, scores the rest in one `compare_many`, and hands each job its rows."""
+    The worker takes the waiting jobs in order while they fit in `max_batch_pairs` pairs, drops jobs whose
+    request was cancelled, scores the rest in one `compare_many`, and hands each job its rows. A job larger
+    than a batch (a long ranking round) is scored a batch at a time, going to the back of the queue after
+    each: requests that arrived meanwhile are served between its chunks, and a cancelled one stops at the
+    next chunk. `refuse_waiting` (a shutdown's drain deadline) fails every waiting job and every new one."""
 
     judge: object
     max_batch_pairs: int = 64
@@ -47,6 +64,7 @@ class Batcher:
         self.model_thread = ThreadPoolExecutor(1, thread_name_prefix="gram-model")
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
+        self.refusing: str | None = None
 
     def start(self) -> None:
         self._wake = asyncio.Event()
@@ -59,11 +77,13 @@ class Batcher:
 
     @property
     def queued_pairs(self) -> int:
-        return sum(len(j.pairs) for j in self.queue if not j.future.done())  # cancelled ones do not count
+        return sum(j.left for j in self.queue if not j.future.done())  # cancelled ones do not count
 
     async def compare(self, pairs: list[Pair]) -> list[PairScore]:
         if not pairs:
             return []
+        if self.refusing:
+            raise ShuttingDown(self.refusing)
         if self.queued_pairs + len(pairs) > self.max_queue_pairs:
             raise Overloaded(f"{self.queued_pairs} pairs are waiting; this server queues at most {self.max_queue_pairs}")
         job = _Job(pairs, asyncio.get_running_loop().create_future())
@@ -75,19 +95,31 @@ class Batcher:
         """Run other model work (reference generation) on the model thread, between batches."""
         return await asyncio.get_running_loop().run_in_executor(self.model_thread, fn, *args)
 
-    def _take(self) -> list[_Job]:
-        jobs, n = [], 0
+    def refuse_waiting(self, reason: str) -> None:
+        """Fail every waiting job with ShuttingDown(reason), and every later one; the batch in the model
+        finishes."""
+        self.refusing = reason
+        for job in self.queue:
+            if not job.future.done():
+                job.future.set_exception(ShuttingDown(reason))
+        self.queue.clear()
+
+    def _take(self) -> list[tuple[_Job, list[Pair]]]:
+        """The next batch: (job, its pairs in this batch) in queue order; only the first job may be split."""
+        batch, n = [], 0
         while self.queue:
             job = self.queue[0]
-            if job.future.done():  # cancelled: the client went away
+            if job.future.done():  # cancelled: the client went away, or its deadline passed
                 self.queue.pop(0)
                 self.stats["jobs_dropped"] += 1
                 continue
-            if jobs and n + len(job.pairs) > self.max_batch_pairs:
+            if batch and n + job.left > self.max_batch_pairs:
                 break
-            jobs.append(self.queue.pop(0))
-            n += len(job.pairs)
-        return jobs
+            self.queue.pop(0)
+            chunk = job.next_chunk(self.max_batch_pairs - n)
+            batch.append((job, chunk))
+            n += len(chunk)
+        return batch
 
     async def _work(self) -> None:
         while True:
@@ -95,37 +127,41 @@ class Batcher:
             self._wake.clear()
             if self.max_wait_ms:
                 await asyncio.sleep(self.max_wait_ms / 1000)  # let concurrent requests join this batch
-            while jobs := self._take():
-                await self._run(jobs)
+            while batch := self._take():
+                await self._run(batch)
+                # a job with pairs left goes behind the requests that arrived while its chunk was scored
+                self.queue.extend(j for j, _ in batch if j.left and not j.future.done())
 
-    async def _run(self, jobs: list[_Job]) -> None:
-        """Score the jobs' pairs in one call. If that fails, each job is scored on its own, so a request
-        the judge cannot score fails alone, never its batch neighbours."""
+    async def _run(self, batch: list[tuple[_Job, list[Pair]]]) -> None:
+        """Score the batch's pairs in one call. If that fails, each job's chunk is scored on its own, so a
+        request the judge cannot score fails alone, never its batch neighbours."""
         loop = asyncio.get_running_loop()
-        pairs = [p for j in jobs for p in j.pairs]
+        pairs = [p for _, chunk in batch for p in chunk]
         try:
             scores = await loop.run_in_executor(self.model_thread, self._score, pairs)
             if len(scores) != len(pairs):
                 raise RuntimeError(f"the judge returned {len(scores)} scores for {len(pairs)} pairs")
         except Exception as e:
-            if len(jobs) > 1:
-                for j in jobs:
-                    if not j.future.done():
-                        await self._run([j])
+            if len(batch) > 1:
+                for job, chunk in batch:
+                    if not job.future.done():
+                        await self._run([(job, chunk)])
                 return
-            log.warning("scoring a request of %d pairs failed: %s", len(pairs), e)
-            if not jobs[0].future.done():
-                jobs[0].future.set_exception(e)
+            job = batch[0][0]
+            log.warning("scoring a request of %d pairs failed: %s", len(job.pairs), e)
+            if not job.future.done():
+                job.future.set_exception(e)
             self.stats["jobs_failed"] += 1
             return
         self.stats["batches"] += 1
         self.stats["pairs_scored"] += len(pairs)
-        self.stats["jobs"] += len(jobs)
         start = 0
-        for j in jobs:
-            if not j.future.done():
-                j.future.set_result(scores[start:start + len(j.pairs)])
-            start += len(j.pairs)
+        for job, chunk in batch:
+            job.scores.extend(scores[start:start + len(chunk)])
+            start += len(chunk)
+            if not job.left and not job.future.done():
+                job.future.set_result(job.scores)
+                self.stats["jobs"] += 1
 
     def _score(self, pairs):
         return self.judge.compare_many(pairs, orders=self.orders)

@@ -14,7 +14,7 @@ from ..jobs.ranking import RankMethod, ranked_row
 from ..scoring.base import NonFiniteScore
 from ..scoring.rank import STRATEGIES
 from ..templates import TemplateError
-from .batcher import BatchedJudge, Overloaded
+from .batcher import BatchedJudge, Overloaded, ShuttingDown
 from .schemas import CompareIn, CompareOut, OpenRLHFIn, OpenRLHFOut, RankIn, RankResults, RewardIn, RewardOut
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at runtime.
@@ -72,6 +72,8 @@ async def unless_gone(request: Request, work):
         return task.result()
     except Overloaded as e:
         raise HTTPException(429, str(e)) from None
+    except ShuttingDown as e:
+        raise HTTPException(503, str(e), headers={"Retry-After": "1"}) from None
     except TemplateError as e:  # an input the judge prompt cannot hold (e.g. over --max-length's floor)
         raise HTTPException(422, str(e)) from None
     except NonFiniteScore as e:  # the model's fault, not the request's

@@ -8,6 +8,7 @@
   (one more is answered 503 and closed within a second), and a request's headers must be complete within
   `header_timeout_s` of the connection opening or of the previous response (a client that sends half a
   request and waits is closed), so idle half-sent requests cannot use up the process's file descriptors.
+  A client that half-closes after its request (SHUT_WR) is answered before the connection closes.
 """
 
 import asyncio
@@ -123,7 +124,7 @@ def bounded_protocol(max_connections: int, header_timeout_s: float):
     class BoundedH11Protocol(H11Protocol):
         def connection_made(self, transport):
             super().connection_made(transport)
-            self._header_timer, self._refusing = None, False
+            self._header_timer, self._refusing, self._peer_closed = None, False, False
             if len(self.connections) > max_connections:
                 # answer 503 and stop writing; what the client still sends is read and dropped for a second
                 # (closing with unread bytes would reset the connection and lose the answer)
@@ -139,6 +140,15 @@ def bounded_protocol(max_connections: int, header_timeout_s: float):
             if not self._refusing:
                 super().data_received(data)
 
+        def eof_received(self):
+            """A client that sends its request and half-closes (SHUT_WR) is still answered: the
+            connection stays open for writing until the requests already read are answered."""
+            self._peer_closed = True
+            return not self._answered_all()
+
+        def _answered_all(self) -> bool:
+            return self.cycle is None or self.cycle.response_complete
+
         def _arm_header_timer(self):
             if self._header_timer is not None:
                 self._header_timer.cancel()
@@ -151,9 +161,13 @@ def bounded_protocol(max_connections: int, header_timeout_s: float):
                 self.transport.close()
 
         def on_response_complete(self):
-            super().on_response_complete()
-            if not self.transport.is_closing():
-                self._arm_header_timer()
+            super().on_response_complete()  # parses a pipelined request already read, if any
+            if self.transport.is_closing():
+                return
+            if self._peer_closed and self._answered_all():
+                self.transport.close()
+                return
+            self._arm_header_timer()
 
         def connection_lost(self, exc):
             if getattr(self, "_header_timer", None) is not None:
