@@ -104,3 +104,56 @@ def test_fuzz_server_bodies(path, body):
     if reply.status_code != 200:
         detail = reply.json()["detail"]
         assert detail and (isinstance(detail, str) or all("loc" in d and "msg" in d for d in detail))
+
+
+PEAK = """
+import sys
+from gram.cli import main
+rc = main(sys.argv[2:])
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+open(sys.argv[1], "w").write(str(peak_kb // 1024))
+sys.exit(rc)
+"""
+HUGE_TEXT = st.sampled_from(["lorem ipsum ", "x", "é", "日本語", "\n", "<|im_end|> "])
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                HealthCheck.too_slow])
+@given(st.sampled_from(["prompt", "response_a", "response_b", "turn"]), st.sampled_from([2, 20, 70]), HUGE_TEXT)
+def test_fuzz_a_huge_field_costs_bounded_time_and_memory(tmp_path_factory, tiny_model_dir, field, megabytes, unit):
+    """One pair with a field of 2, 20 or 70 MB of one repeated text, among short pairs: scored in seconds and
+    under 2 GB (it used to take minutes and 8 GB, or abort at 200 MB), or, past the 64 MiB record limit, one
+    line naming the file and line."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    root = tmp_path_factory.mktemp("fuzz-huge")
+    src, out, peak = root / "in.jsonl", root / "o.jsonl", root / "peak"
+    huge = unit * (megabytes * 2**20 // len(unit.encode()))
+    row = {"prompt": "q", "response_a": "a", "response_b": "b"}
+    if field == "turn":
+        row["prompt"] = [{"role": "user", "content": huge}]
+    else:
+        row[field] = huge
+    src.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in ({**row, field: "short"} if field != "turn"
+                                                                          else {}, row, {"prompt": "p", "response_a": "1",
+                                                                                         "response_b": "2"}) if r) + "\n",
+                   encoding="utf-8")
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", PEAK, str(peak), "score", "--model", str(tiny_model_dir), "--input",
+                           str(src), "--output", str(out), "--quiet", "--max-length", "1024"],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+    seconds = time.perf_counter() - start
+    del huge
+    print(f"huge {field} {megabytes} MB of {unit!r}: rc {done.returncode}, {seconds:.1f} s, peak {peak.read_text()} MB")
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    if megabytes * 2**20 > 64 * 2**20:
+        assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert f"{src}:" in done.stderr and "MiB" in done.stderr
+    else:
+        assert done.returncode == 0, done.stderr
+        assert len(out.read_text(encoding="utf-8").splitlines()) == (3 if field != "turn" else 2)
+    assert seconds < 60, f"{seconds:.0f} s for a {megabytes} MB {field}"
+    assert int(peak.read_text()) < 2000, f"peak RSS {peak.read_text()} MB for a {megabytes} MB {field}"

@@ -36,6 +36,7 @@ def add_parsers(sub) -> None:
 
 def run(args) -> int:
     from ..eval.heldout import evaluate_trained
+    from ..train.checkpoints import SaveFailed
     from ..train.identity import RunMismatch
     from ..train.run import NoExamples
     from ..train.run import run as train
@@ -46,7 +47,7 @@ def run(args) -> int:
     except (ConfigError, RunMismatch, NoExamples) as err:
         print(f"gram {args.command}: error: {err}", file=sys.stderr)
         return 2
-    except NonFiniteTraining as err:
+    except (NonFiniteTraining, SaveFailed) as err:
         print(f"gram {args.command}: error: {err}", file=sys.stderr)
         return 1
     if int(os.environ.get("RANK", "0")) != 0:

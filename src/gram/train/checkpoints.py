@@ -75,3 +75,49 @@ def mean_logged_loss(state: dict) -> float | None:
             steps += entry["step"] - last
             last = entry["step"]
     return total / steps if steps else None
+
+
+class SaveFailed(Exception):
+    """Writing a checkpoint or the final model failed (a full disk, a quota, a file size limit): one line
+    naming what was being written, why, and what a rerun resumes from."""
+
+
+SAVING_FRAMES = {"_save_checkpoint", "save_model", "save_pretrained", "_save_optimizer_and_scheduler", "save_file"}
+NO_SPACE = ("no space left", "storagefull", "errno 28", "os error 28", "file too large", "filetoolarge", "os error 27")
+
+
+def while_saving(err: BaseException) -> bool:
+    """Whether `err` was raised inside Trainer's or transformers' saving code."""
+    tb = err.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name in SAVING_FRAMES:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def why_saving_failed(err: BaseException, output_dir: str | Path) -> tuple[str, bool]:
+    """A reason in words, and whether space is what is missing: the disk's state when it is full, else
+    the error's first line (torch's own message for a failed write is cryptic: 'unexpected pos ...')."""
+    texts, e = [], err
+    while e is not None:
+        texts.append(f"{e} {getattr(e, 'errno', '')}".lower())
+        e = e.__cause__ or e.__context__
+    free = shutil.disk_usage(output_dir).free
+    if any(word in t for t in texts for word in NO_SPACE) or free < 64 * 2**20:
+        return f"the disk is full or the file too large ({free / 2**20:.1f} MiB free where it writes)", True
+    text = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+    return f"a write did not complete ({text})", False
+
+
+def save_failed(err: BaseException, output_dir: str | Path, step: int, final: bool = False) -> SaveFailed:
+    """The one-line error for a failed save at `step`; a checkpoint left half-written is removed (a rerun
+    skips it anyway, and it holds the space the next save needs)."""
+    reason, space = why_saving_failed(err, output_dir)
+    target = Path(output_dir) if final else Path(output_dir, f"{PREFIX_CHECKPOINT_DIR}-{step}")
+    if not final and target.is_dir() and not (target / "trainer_state.json").exists():
+        shutil.rmtree(target, ignore_errors=True)
+    kept = last_complete_checkpoint(output_dir)
+    then = f"it resumes from {kept}" if kept else "it starts over (no checkpoint was complete)"
+    return SaveFailed(f"saving {'the final model in ' if final else ''}{target} at step {step} failed: {reason}; "
+                      f"{'free space' if space else 'fix what stops the write'} and rerun the same command: {then}")

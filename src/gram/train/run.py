@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from transformers import TrainingArguments
 
 from .. import backbone
@@ -28,7 +29,9 @@ from .checkpoints import (
     last_complete_checkpoint,
     mean_logged_loss,
     remove_checkpoints,
+    save_failed,
     save_final,
+    while_saving,
 )
 from .config import TrainConfig
 from .examples import load_pairs
@@ -200,6 +203,13 @@ def resume_point(config: TrainConfig, state: str) -> str | None:
     return last_complete_checkpoint(config.output_dir) if config.resume and state in ("resume", "extend") else None
 
 
+def close_training_bar(trainer) -> None:
+    """So that an error goes on its own line, not the progress bar's."""
+    for callback in trainer.callback_handler.callbacks:
+        if getattr(callback, "training_bar", None) is not None:
+            callback.training_bar.close()
+
+
 def train_or_finish(trainer, config: TrainConfig, state: str, last: str | None) -> float | None:
     """Train from the start or from `last`; a run killed after its last checkpoint only loads it (its
     weights are final). The mean training loss over the whole run, the steps before a resume included
@@ -216,10 +226,13 @@ def train_or_finish(trainer, config: TrainConfig, state: str, last: str | None) 
         log.warning("resuming from %s", last)
     try:
         loss = trainer.train(resume_from_checkpoint=last).training_loss
+    except (OSError, RuntimeError, SafetensorError) as err:
+        if not while_saving(err):
+            raise
+        close_training_bar(trainer)
+        raise save_failed(err, config.output_dir, trainer.state.global_step) from None
     except NonFiniteTraining as err:
-        for callback in trainer.callback_handler.callbacks:  # the error goes on its own line, not the bar's
-            if getattr(callback, "training_bar", None) is not None:
-                callback.training_bar.close()
+        close_training_bar(trainer)
         kept = last_complete_checkpoint(config.output_dir)
         raise NonFiniteTraining(err.step, err.norm, (
             f"training stopped before the update (the loss or the weights diverged); lower --learning-rate "
@@ -271,7 +284,10 @@ def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> di
                "counts": dict(prepared.counts), "steps": trainer.state.global_step,
                "train_seconds": round(clock.seconds(), 1), "train_loss": train_loss,
                "resumed_from": last, "config": dataclasses.asdict(config)}
-    final = save_final(trainer, config, tokenizer)
+    try:
+        final = save_final(trainer, config, tokenizer)
+    except (OSError, RuntimeError, SafetensorError) as err:
+        raise save_failed(err, config.output_dir, trainer.state.global_step, final=True) from None
     leave_process_group()  # what follows is rank 0's alone
     if trainer.is_world_process_zero():
         finish_on_main_process(trainer, spec, config, final, tokenizer, summary, evaluate)
