@@ -184,3 +184,17 @@ def test_data_commands_keep_a_rows_extra_fields(tmp_path):
     assert [r["id"] for r in rows["convert"]] == [7, 8] and rows["convert"][0]["note"] == {"x": 1}
     assert [r["id"] for r in rows["pairs"]] == [7, 8] and rows["pairs"][0]["label"] is None
     assert sorted(r["id"] for r in rows["train"] + rows["test"]) == [7, 8]
+
+
+def test_a_list_picked_without_a_comparison_claims_no_accuracy(capsys):
+    from argparse import Namespace
+
+    from gram.cli.rank import report
+
+    row = {"responses": ["only"], "best": 0, "picked": 0, "comparisons": 0}
+    report(Namespace(strategy="linear", output="o.jsonl"), [row, dict(row)], 0.1)
+    line = capsys.readouterr().err
+    assert "0 comparisons" in line and "picked the known best" not in line and "2 lists of one response" in line
+    pair = {"responses": ["a", "bb"], "best": 1, "picked": 1, "comparisons": 1}
+    report(Namespace(strategy="linear", output="o.jsonl"), [row, pair], 0.1)
+    assert "picked the known best in 1/1 (1.000) (1 lists of one response not counted)" in capsys.readouterr().err

@@ -56,14 +56,19 @@ def run(args) -> int:
 
 def report(args, rows: list[dict], seconds: float) -> None:
     """The end-of-run line: comparisons spent and, where the sets know their best response, how often the
-    judge picked it beside what length alone would get."""
+    judge picked it beside what length alone would get. A list of one response picks it with no
+    comparison: it counts for no accuracy."""
     comparisons = sum(row["comparisons"] for row in rows)
-    known = sum(row["best"] is not None for row in rows)
-    hits = sum(row["best"] is not None and row["picked"] == row["best"] for row in rows)
+    judged = [r for r in rows if r["best"] is not None and len(r["responses"]) > 1]
+    known = len(judged)
+    hits = sum(r["picked"] == r["best"] for r in judged)
     accuracy = f", picked the known best in {hits}/{known} ({hits / known:.3f})" if known else ""
+    if single := sum(r["best"] is not None and len(r["responses"]) < 2 for r in rows):
+        accuracy += f" ({single} lists of one response not counted)"
     if known:  # beside the accuracy, what length alone would get, and how often the pick is the longest
         longest = [max(range(len(r["responses"])), key=lambda i, r=r: len(r["responses"][i])) for r in rows]
-        known_rows = [(r, lng) for r, lng in zip(rows, longest) if r["best"] is not None]
+        counted = {id(r) for r in judged}
+        known_rows = [(r, lng) for r, lng in zip(rows, longest) if id(r) in counted]
         by_length = sum(r["best"] == lng for r, lng in known_rows)
         picked_longest = sum(r["picked"] == lng for r, lng in zip(rows, longest))
         accuracy += (f"; \"longest wins\" {by_length}/{known} ({by_length / known:.3f}); picked the longest "
