@@ -226,11 +226,6 @@ def train_or_finish(trainer, config: TrainConfig, state: str, last: str | None) 
         log.warning("resuming from %s", last)
     try:
         loss = trainer.train(resume_from_checkpoint=last).training_loss
-    except (OSError, RuntimeError, SafetensorError) as err:
-        if not while_saving(err):
-            raise
-        close_training_bar(trainer)
-        raise save_failed(err, config.output_dir, trainer.state.global_step) from None
     except NonFiniteTraining as err:
         close_training_bar(trainer)
         kept = last_complete_checkpoint(config.output_dir)
@@ -238,6 +233,11 @@ def train_or_finish(trainer, config: TrainConfig, state: str, last: str | None) 
             f"training stopped before the update (the loss or the weights diverged); lower --learning-rate "
             f"(now {config.learning_rate:g}) and rerun with --overwrite; "
             + (f"the last finite checkpoint is {kept}" if kept else "no checkpoint was written"))) from None
+    except (OSError, RuntimeError, SafetensorError) as err:  # NonFiniteTraining is a RuntimeError: first
+        if not while_saving(err):
+            raise
+        close_training_bar(trainer)
+        raise save_failed(err, config.output_dir, trainer.state.global_step) from None
     return mean_logged_loss({"log_history": trainer.state.log_history}) or loss
 
 
