@@ -103,9 +103,31 @@ def check_input_path(path: str | Path, directory_ok: bool = False) -> Path:
     raise InputError(path, None, None, f"not a regular file but {kind}; save the input to a file first")
 
 
+def not_jsonl(path: Path) -> str | None:
+    """What a file given where JSONL is read is instead, from its name and first bytes: a parquet, CSV or
+    TSV table, or a JSON array; None if it may be JSONL."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    if head.startswith(b"PAR1") or path.suffix == ".parquet":
+        return "a parquet file"
+    if path.suffix in (".csv", ".tsv"):
+        return f"a {path.suffix[1:].upper()} file"
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+        return "a JSON array"
+    return None
+
+
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
-    """(line number, object) for each non-blank line; a line that is not a JSON object is an error."""
+    """(line number, object) for each non-blank line; a line that is not a JSON object is an error. A
+    table or a JSON array is refused at once, with the `gram data convert` command that reads it."""
     path = check_input_path(path)
+    if kind := not_jsonl(path):
+        raise InputError(path, None, None, f"{kind}, not JSONL (one JSON object per line): convert it first with "
+                         f"`gram data convert --input {path} --format gram --output pairs.jsonl` (--format "
+                         "preference for prompt/chosen/rejected, sharegpt-dpo for conversations)")
     try:
         with path.open("rb") as f:  # decoded line by line, so a bad byte is reported with its line
             for line_no, row in json_lines(bounded_lines(f, path), path):

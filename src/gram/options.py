@@ -79,10 +79,19 @@ def flag_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def help_with_default(meta, default, always: bool) -> str:
+    text = meta["help"]
+    if not always and (default is None or default is False or meta["required"] or meta["positional"]
+                       or "default" in text):
+        return text
+    return f"{text} (default: {default})".lstrip()
+
+
 def add_arguments(parser: argparse.ArgumentParser, cls) -> None:
     """One argparse argument per option of `cls`, in field order. Class attributes: EXCLUSIVE, tuples of
     field names of which exactly one must be given (an argparse mutually exclusive group, placed where its
-    first is); HELP_SHOWS_DEFAULTS, each help ends with the default; NEGATABLE, booleans get --no-X."""
+    first is); HELP_SHOWS_DEFAULTS, each help ends with the default (otherwise a help that does not speak
+    of its default gets it appended, unless it is None or False); NEGATABLE, booleans get --no-X."""
     parser.set_defaults(prog=parser.prog)  # the command's name, for from_args's messages
     groups = {}
     show_defaults = getattr(cls, "HELP_SHOWS_DEFAULTS", False)
@@ -94,7 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls) -> None:
                 if names not in groups:
                     groups[names] = parser.add_mutually_exclusive_group(required=True)
                 where = groups[names]
-        help_text = meta["help"] + (f" (default: {f.default})" if show_defaults else "")
+        help_text = help_with_default(meta, f.default, show_defaults)
         kwargs = {"help": help_text.replace("%", "%%") if help_text else None}  # argparse %-formats help
         if meta["positional"]:
             where.add_argument(f.name, metavar=meta["metavar"], **kwargs)

@@ -40,9 +40,29 @@ class Pair:
 
 
 def pair_from_row(row: dict, path, line: int | None, record: int | None = None) -> Pair:
-    """The `gram score` input fields of one row: prompt, response_a, response_b."""
-    prompt = check_prompt(row.get("prompt"), path, line, record=record)
-    return Pair(prompt, _string(row, "response_a", path, line, record), _string(row, "response_b", path, line, record))
+    """The `gram score` input fields of one row: prompt, response_a, response_b. A row of another known
+    shape (chosen/rejected, ShareGPT conversations) is refused with the command that converts it."""
+    try:
+        prompt = check_prompt(row.get("prompt"), path, line, record=record)
+        return Pair(prompt, _string(row, "response_a", path, line, record),
+                    _string(row, "response_b", path, line, record))
+    except InputError as err:
+        if fmt := foreign_format(row):
+            raise InputError(path, line, err.field, f"{err.problem}; this row is a {fmt} row: convert the file "
+                             f"first with `gram data convert --input {path} --format {fmt} --output pairs.jsonl`",
+                             record) from None
+        raise
+
+
+def foreign_format(row: dict) -> str | None:
+    """The `gram data convert --format` that reads a row of this shape, when it is not gram's own."""
+    if "response_a" in row and "response_b" in row:
+        return None
+    if "conversations" in row:
+        return "sharegpt-dpo"
+    if "chosen" in row and "rejected" in row:
+        return "preference"
+    return None
 
 
 @dataclass

@@ -89,7 +89,8 @@ class GramReward:
             if self.policy is None or self.tokenizer is None:
                 raise ValueError("no reference for this prompt: pass policy and tokenizer, references=, or a "
                                  "`reference` column")
-            self.cache[key] = generate(self.policy, self.tokenizer, prompt, max_new_tokens=self.max_new_tokens)[0]
+            self.cache[key] = generate(self.policy, self.tokenizer, prompt, max_new_tokens=self.max_new_tokens,
+                                       stop_loops=True)[0]
             # a long-running server sees unboundedly many prompts; a training run sees its dataset's
             if self.max_cached is not None and len(self.cache) > self.max_cached:
                 self.cache.popitem(last=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import logging
 import sys
 from pathlib import Path
@@ -58,13 +59,29 @@ def output_guard(args):
     return job_lock(output)
 
 
+def unknown_arguments(parser: argparse.ArgumentParser, argv: list[str], unknown: list[str]) -> str:
+    """'unrecognized arguments: --inpt x (did you mean --input?)', the flags looked up in the command's
+    own parser (argparse's own message names none)."""
+    for token in argv:  # down to the (sub)command the line names
+        commands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if commands and token in commands[0].choices:
+            parser = commands[0].choices[token]
+    flags = [s for a in parser._actions for s in a.option_strings if s.startswith("--")]
+    guesses = [m for arg in unknown if arg.startswith("--")
+               for m in difflib.get_close_matches(arg.split("=")[0], flags, 1, 0.6)]
+    hint = f" (did you mean {', '.join(guesses)}?)" if guesses else ""
+    return f"unrecognized arguments: {' '.join(unknown)}{hint}"
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     """The command line, then the command's options (gram.options: defaults, --config file, flags),
     checked, as attributes of the namespace too (`args.batch_size`) and whole as `args.options`."""
     parser = build_parser()
     if not {"-h", "--help"} & set(argv):  # required flags may come from --config: gram.options checks them
         relax_required(parser)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        raise OptionError(unknown_arguments(parser, argv, unknown))
     cls = getattr(args, "options_cls", None)
     if cls is not None:
         args.options = from_args(cls, args, args.prog)

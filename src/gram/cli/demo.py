@@ -80,4 +80,5 @@ def run(model: str, device=None, dtype=None, out=sys.stdout) -> int:
 
 def add_parser(sub) -> None:
     add_command(sub, "demo", ModelOptions, lambda args: run(args.model, device=args.device, dtype=args.dtype),
-                help="judge a few example pairs end to end and print a table", config=False)
+                help="judge a few example pairs end to end and print a table", config=False,
+                description=" ".join(__doc__.split("\n\n")[:2]).replace("\n", " "))

@@ -23,14 +23,17 @@ class ServeOptions:
     loading: ModelOptions = group(ModelOptions)
     engine: EngineFlags = group(EngineFlags)
     host: str = opt("127.0.0.1", "address to bind (default 127.0.0.1: this machine only)")
-    port: int = opt(8000, at_least=1, at_most=65535)
+    port: int = opt(8000, "TCP port to listen on", at_least=1, at_most=65535)
     token: str | None = opt(None, "bearer token required on every scoring request (or GRAM_SERVE_TOKEN)")
-    policy: str | None = opt(None, "model whose greedy responses are /reward's default references")
-    max_new_tokens: int = opt(256, "length of the policy's reference responses", at_least=1)
+    policy: str | None = opt(None, "model whose greedy responses are /reward's default references, written once "
+                                   "per new prompt and cached (on a CPU seconds to minutes each: send references "
+                                   "to skip it)")
+    max_new_tokens: int = opt(256, "most tokens of a policy's reference response (it stops earlier at its end or "
+                                   "once it loops)", at_least=1)
     judging: ServeJudgeOptions = group(ServeJudgeOptions)
     max_batch_pairs: int = opt(64, "pairs gathered from concurrent requests per judge call", at_least=1)
     max_wait_ms: float = opt(2.0, "how long a new batch waits for more requests", at_least=0)
-    max_body_bytes: int = opt(Limits.max_body_bytes, at_least=1)
+    max_body_bytes: int = opt(Limits.max_body_bytes, "bytes per request body, else 413", at_least=1)
     max_items: int = opt(Limits.max_items, "pairs, lists or responses per request", at_least=1)
     max_list: int = opt(Limits.max_list, "responses per ranking list", at_least=1)
     max_chars: int = opt(Limits.max_chars, "characters per prompt or response", at_least=1)
@@ -48,7 +51,8 @@ class ServeOptions:
                                                "addresses: any)", repeat=True, metavar="HOST")
     graceful_timeout: float = opt(30.0, "on SIGTERM, seconds in-flight requests may take before the ones still "
                                         "waiting for the model get 503", above=0)
-    log_level: str = opt("info")
+    log_level: str = opt("info", "uvicorn's log level", choices=["critical", "error", "warning", "info", "debug",
+                                                               "trace"])
 
 
 def run(args) -> int:

@@ -3,13 +3,22 @@ registry of formats."""
 
 from __future__ import annotations
 
+import csv
 import gzip
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..io import InputError, bounded_lines, check_input_path, check_text, json_lines, parse_json
+from ..io import (
+    MAX_RECORD_BYTES,
+    InputError,
+    bounded_lines,
+    check_input_path,
+    check_text,
+    json_lines,
+    parse_json,
+)
 from ..records import Record
 
 
@@ -87,6 +96,28 @@ def read_json_file(path: Path) -> Iterator[Item]:
         raise InputError(path, None, None, "empty file: the JSON array holds no records")
     for i, raw in enumerate(data):
         yield Item(path, i, raw)
+
+
+def read_csv_file(path: Path) -> Iterator[Item]:
+    """Rows of a CSV (or .tsv) file with a header line, as items with their line numbers. Every value is
+    a string; an empty cell is a missing field (an empty `label`: an unlabeled pair)."""
+    csv.field_size_limit(MAX_RECORD_BYTES)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f, delimiter="\t" if path.suffix == ".tsv" else ",")
+            count, line = 0, 2
+            for count, row in enumerate(reader):
+                if None in row:
+                    raise InputError(path, line, None, f"{len(row[None]) + len(reader.fieldnames)} cells for "
+                                     f"{len(reader.fieldnames)} columns")
+                yield Item(path, count, {k: v for k, v in row.items() if v not in ("", None)}, line)
+                line = reader.line_num + 1
+            if reader.fieldnames is None:
+                raise InputError(path, None, None, "empty file: no header line")
+    except UnicodeDecodeError as err:
+        raise InputError(path, None, None, f"not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except csv.Error as err:
+        raise InputError(path, None, None, f"not readable as CSV: {err}") from None
 
 
 def json_items(patterns: tuple[str, ...] = ("*.json", "*.jsonl", "*.jsonl.gz")):

@@ -1,4 +1,5 @@
-"""Formats users bring from the Hugging Face hub: local parquet files read with `datasets`, local json /
+"""Formats users bring from the Hugging Face hub: local parquet files read with `datasets`, CSV / TSV
+files read as text (gram.formats.base.read_csv_file), local json /
 jsonl files read as JSON (each value keeps its own type and each error its line: pyarrow would give a
 column one type and turn the string "1.5" into a number), or, where the hub is reachable, a dataset id
 such as `allenai/reward-bench`."""
@@ -8,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..io import InputError
-from .base import Item, input_files, read_json_file
+from .base import Item, input_files, read_csv_file, read_json_file
 
-PATTERNS = ("*.parquet", "*.jsonl", "*.json", "*.jsonl.gz")
+PATTERNS = ("*.parquet", "*.jsonl", "*.json", "*.jsonl.gz", "*.csv", "*.tsv")
 
 
 def dataset_items(path: Path, split: str = "train"):
@@ -34,6 +35,9 @@ def dataset_items(path: Path, split: str = "train"):
             yield Item(path, i, row)
         return
     for f in input_files(path, PATTERNS):
+        if f.suffix in (".csv", ".tsv"):
+            yield from read_csv_file(f)
+            continue
         if f.suffix != ".parquet":
             yield from read_json_file(f)
             continue

@@ -6,11 +6,13 @@
 
 from ..records import PreferencePair
 from .base import Item, messages, register
+from .hub import dataset_items
 
 ROLES = {"human": "user", "gpt": "assistant", "system": "system", "user": "user", "assistant": "assistant"}
 
 
-@register("sharegpt-dpo", "pairs", "ShareGPT-style conversations with chosen/rejected (dpo_en_demo.json)")
+@register("sharegpt-dpo", "pairs", "ShareGPT-style conversations with chosen/rejected (dpo_en_demo.json)",
+          items=dataset_items)
 def sharegpt(item: Item):
     conversation = messages(item, item.value("conversations", list), "conversations", ROLES)
     if conversation[-1]["role"] != "user":
