@@ -12,6 +12,7 @@ unless the block set them, and `gram serve` is started, asked /health, and stopp
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -45,23 +46,36 @@ def model_named(args: list[str]) -> str | None:
     return None
 
 
+def stand_in(name: str, tiny: str) -> str:
+    """The tiny model under the name's own basename (a link), so that models the block names apart stay
+    apart (their results folders are named after them)."""
+    link = Path(tiny).parent / "stand-ins" / (re.sub(r"[^A-Za-z0-9._-]", "_", name) or "default")
+    link.parent.mkdir(exist_ok=True)
+    if not link.exists():
+        link.symlink_to(tiny, target_is_directory=True)
+    return str(link)
+
+
 def rewritten(args: list[str], tiny: str) -> list[str]:
     command = args[0] if args else ""
     if command not in MODEL_COMMANDS:
         return args
     args = list(args)
-    at = value_of(args, "--policy")
-    if at is not None:
-        args[at] = tiny
+    for i, a in enumerate(args[:-1]):
+        if a in ("--model", "--policy") and not Path(args[i + 1]).is_dir():  # an embedded name, a hub id
+            args[i + 1] = stand_in(args[i + 1], tiny)
     model = model_named(args)
-    if model is None or not Path(model).is_dir():  # made by no earlier block: an embedded name, a hub id
+    if model is None or not Path(model).is_dir():  # the command's default, or a config's missing model
         at = value_of(args, "--model")
         if at is None:
-            args += ["--model", tiny]
-        else:
-            args[at] = tiny
+            args += ["--model", stand_in(model or "default", tiny)]
+    at = value_of(args, "--max-length")  # the tiny tokenizer spends ~3x the tokens on the template
+    if at is not None:
+        args[at] = str(max(int(args[at]), 1024))
+    elif "--config" in args:
+        args += ["--max-length", "1024"]
     if command in TRAINING:
-        for flag, value in (("--max-steps", "2"), ("--limit", "16")):
+        for flag, value in (("--max-steps", "2"), ("--limit", "16"), ("--eval-limit", "4")):
             if flag not in args:
                 args += [flag, value]
     if command in LIMITED and "--limit" not in args:
@@ -98,14 +112,20 @@ def serve(args: list[str]) -> int:
         proc.wait(timeout=60)
 
 
-def main() -> int:
-    args = rewritten(sys.argv[1:], os.environ["GRAM_DOCS_TINY_MODEL"])
-    if args and args[0] == "serve":
-        return serve(args)
-    from gram.cli import main as gram
+def main(argv: list[str]) -> int:
+    args = rewritten(argv, os.environ["GRAM_DOCS_TINY_MODEL"])
+    start = time.perf_counter()
+    try:
+        if args and args[0] == "serve":
+            return serve(args)
+        from gram.cli import main as gram
 
-    return gram(args)
+        return gram(args)
+    finally:
+        if log := os.environ.get("GRAM_DOCS_TIMES"):
+            with open(log, "a") as f:
+                f.write(f"{time.perf_counter() - start:6.1f} s  gram {' '.join(argv)[:150]}\n")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -52,23 +53,44 @@ def test_every_skipped_block_says_why_and_python_blocks_are_marked():
 
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory):
-    """An empty folder laid out like a checkout: configs/ and benchmarks/ linked, ../shared above it."""
+    """A folder for the checkouts each doc runs in, ../shared/data beside them."""
     if not (SHARED / "data").is_dir():
         pytest.skip("../shared/data is not here")
     return tmp_path_factory.mktemp("docs")
 
 
+@pytest.fixture(scope="module")
+def warm_gram(checkout, tiny_model_dir):
+    """tests/docs_zygote.py serving on a socket; yields the environment the blocks run in."""
+    env = {**os.environ, "GRAM_DOCS_TINY_MODEL": str(tiny_model_dir), "PYTHONPATH": str(ROOT / "src"),
+           "TOKENIZERS_PARALLELISM": "false"}
+    env.pop("GRAM_DATA", None)
+    sock = checkout / "gram.sock"
+    server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "docs_zygote.py"), str(sock)], env=env)
+    try:
+        for _ in range(600):
+            if sock.exists() or server.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert sock.exists(), "the warm gram did not start"
+        yield env, sock
+    finally:
+        server.kill()
+        server.wait()
+
+
 @pytest.mark.parametrize("doc", [p for p in DOCS if any(run for _, _, run in code_blocks(p))], ids=lambda p: p.name)
-def test_the_docs_bash_blocks_run_as_written(doc, checkout, tiny_model_dir):
+def test_the_docs_bash_blocks_run_as_written(doc, checkout, warm_gram):
+    env, sock = warm_gram
     root = checkout / doc.stem / "gram"
     root.mkdir(parents=True)
     (root.parent / "shared").symlink_to(SHARED)
     for name in ("configs", "benchmarks", "examples"):
         (root / name).symlink_to(ROOT / name)
-    prelude = f'set -euo pipefail\ngram() {{ "{sys.executable}" "{ROOT / "tests" / "docs_gram.py"}" "$@"; }}\n'
-    env = {**os.environ, "GRAM_DOCS_TINY_MODEL": str(tiny_model_dir), "PYTHONPATH": str(ROOT / "src"),
-           "TOKENIZERS_PARALLELISM": "false"}
-    env.pop("GRAM_DATA", None)
+    client = f'"{sys.executable}" "{ROOT / "tests" / "docs_zygote.py"}" --client "{sock}"'
+    prelude = f'set -euo pipefail\ngram() {{ {client} "$@"; }}\n'
+    env = dict(env)
+    env["GRAM_DOCS_TIMES"] = str(root.parent / "times.txt")  # seconds per command, for a slow block
     for line, text, runnable in code_blocks(doc):
         if not runnable:
             continue
