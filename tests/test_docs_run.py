@@ -1,9 +1,10 @@
 """Issue 35: the docs run as written. Every ```bash block of README.md and docs/*.md runs, in order, in a
 fresh folder laid out like a checkout (configs/ beside it, ../shared/data above it), each block making
-the inputs later ones read. `gram` in them is tests/docs_gram.py: the same command on the tiny model with
-small limits. A ```python block, and a bash block that cannot run here (it installs, needs GPUs or the hub) says so on the line
-before it: `<!-- docs-test: skip (why) -->`; the README's two fresh-machine commands are CI's own. Blocks
-without a language are shown output or measured figures, not commands to run."""
+the inputs later ones read. `gram` in them is tests/docs_gram.py (the same command on the tiny model with
+small limits), served warm by tests/docs_zygote.py. A bash block that cannot run here (it installs,
+needs GPUs or the hub), and every ```python block, says why on the line before it:
+`<!-- docs-test: skip (why) -->`; the README's two fresh-machine commands are CI's own. Blocks without a
+language are shown output or a layout, not commands."""
 
 from __future__ import annotations
 

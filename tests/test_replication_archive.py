@@ -64,3 +64,12 @@ def test_a_done_training_stage_runs_again_only_when_a_stage_to_do_needs_its_mode
     (run / "models" / "gram").mkdir(parents=True)  # the model is still here: nothing before it runs again
     names = [s.name for s in stages_to_run(run, stages, lambda s: s.name != "adapt-eval-adapt-gram-50")]
     assert names == ["adapt-gram-50", "adapt-eval-adapt-gram-50"]
+
+
+def test_report_before_the_data_stage_is_one_line_naming_the_stage_to_run(tmp_path, capsys):
+    """Issue 35: `replicate.py --report` on a fresh machine was a FileNotFoundError traceback."""
+    from benchmarks.replication.cli import main
+
+    assert main(["--report", "--run-dir", str(tmp_path / "run")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("replicate: --report reads the data stage's files") and "--only data" in line

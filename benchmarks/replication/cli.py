@@ -54,6 +54,11 @@ def main(argv=None) -> int:
                 archive_stage(run, s, archive)
         return 0
     if args.report:
+        if not done_path(run, DATA_STAGE).exists():  # the archive keeps results, not the data built from shared/
+            print(f"replicate: --report reads the data stage's files in {run / DATA_STAGE}, not built yet: run "
+                  f"`python benchmarks/replicate.py --scale {args.scale} --only {DATA_STAGE}` first (minutes; the "
+                  "stages' results come from the archive)", file=sys.stderr)
+            return 2
         print(f"wrote {write_report(args.scale, run)} and its plots")
         return 0
     os.environ.setdefault("GRAM_DATA", str(ROOT.parent / "shared" / "data"))
