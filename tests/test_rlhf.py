@@ -97,3 +97,51 @@ def test_grpo_trainer_runs_with_it(tmp_path, tiny_tokenizer, monkeypatch, refres
         assert steps == [0, 0, 1, 1, 2, 2]
     else:
         assert steps == [0, 0]
+
+
+def test_group_mode_in_grpo_gives_each_completion_its_centred_bradley_terry_strength(tmp_path, tiny_tokenizer):
+    """Issue 31: mode="group" under GRPOTrainer for 3 steps. With 2 completions per prompt the reward has
+    a closed form from the one judgement P = P(first beats second): +-log((P + 0.1) / (1.1 - P)) / 2 (the
+    Bradley-Terry fit with its 0.1 prior); no reference is generated."""
+    import math
+
+    from conftest import make_model
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    policy = make_model(len(tiny_tokenizer), seed=1)
+    judge = Judge(make_model(len(tiny_tokenizer), seed=0), tiny_tokenizer, max_length=1024)
+    reward = GramReward(judge, mode="group")
+    seen = []  # (prompts, completions, rewards) of every call
+
+    def recorded(prompts, completions, **kwargs):
+        rewards = reward(prompts, completions, **kwargs)
+        seen.append((list(prompts), list(completions), rewards))
+        return rewards
+    recorded.__name__ = "gram_group"
+    prompts = Dataset.from_list([{"prompt": "Say hi"}, {"prompt": "Name a colour"}])
+    args = GRPOConfig(output_dir=str(tmp_path), max_steps=3, per_device_train_batch_size=4, num_generations=2,
+                      max_completion_length=6, logging_steps=1, report_to="none", use_cpu=True, save_strategy="no")
+    GRPOTrainer(model=policy, reward_funcs=[recorded], args=args, train_dataset=prompts,
+                processing_class=tiny_tokenizer).train()
+    assert len(seen) == 3
+    for prompts_, completions, rewards in seen:
+        by_prompt = {}
+        for p, c, r in zip(prompts_, completions, rewards):
+            by_prompt.setdefault(p, []).append((c, r))
+        assert all(len(group) == 2 for group in by_prompt.values())
+        for p, ((first, r1), (second, r2)) in by_prompt.items():
+            won = judge.compare(p, first, second).score_a
+            expected = math.log((won + 0.1) / (1.1 - won)) / 2
+            assert r1 == pytest.approx(expected, abs=1e-4) and r2 == pytest.approx(-expected, abs=1e-4)
+
+
+def test_group_mode_costs_n_choose_2_comparisons(judge):
+    calls = []
+    real = judge.compare_many
+    judge.compare_many = lambda pairs, **kw: calls.append(len(pairs)) or real(pairs, **kw)
+    rewards = GramReward(judge, mode="group").score(["q"] * 4 + ["r"], ["a", "bb", "ccc", "dddd", "alone"])
+    assert calls == [6]  # 4 responses: 6 pairs; the lone response is not judged and gets 0
+    assert rewards[4] == 0.0 and abs(sum(rewards[:4])) < 1e-9
+    with pytest.raises(ValueError, match="mode"):
+        GramReward(judge, mode="pairs")

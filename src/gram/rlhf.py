@@ -20,6 +20,15 @@ pass their `trainer_state` to it: that is the per-step hook.
 
 For a trainer that does not pass its state, add `reward.callback()` to its callbacks; in a PPO loop of
 your own, call `reward.score(prompts, responses, step=step)`.
+
+mode="group" (GRPO's groups of n completions per prompt) needs no reference: each completion's reward is
+its Bradley-Terry log-strength among its prompt's completions, fitted to all n(n-1)/2 pairwise judgements
+of the group (gram.scoring.rank's round-robin, both orders), centred per group:
+
+    reward_i = log pi_i - mean_j log pi_j,    P(i beats j) = pi_i / (pi_i + pi_j)
+
+Cost per group of n: "reference" n comparisons plus one greedy generation per prompt; "group"
+n(n-1)/2 comparisons (n = 4: 4 and 6; n = 8: 8 and 28), each comparison two forward passes.
 """
 
 from __future__ import annotations
@@ -28,6 +37,9 @@ from collections import OrderedDict
 
 from .generation import generate
 from .records import prompt_key
+from .scoring.rank import rank
+
+MODES = ("reference", "group")
 
 
 def _text(completion) -> str:
@@ -43,9 +55,13 @@ class GramReward:
     __name__ = "gram_reward"  # TRL names reward columns after the callable
 
     def __init__(self, judge, policy=None, tokenizer=None, references: dict | None = None, center: bool = True,
-                 max_new_tokens: int = 256, max_cached: int | None = None, refresh: str = "step"):
+                 max_new_tokens: int = 256, max_cached: int | None = None, refresh: str = "step",
+                 mode: str = "reference"):
         if refresh not in ("step", "never"):
             raise ValueError(f"refresh must be 'step' or 'never', not {refresh!r}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        self.mode = mode
         self.refresh = refresh
         self.step = None  # the training step the cached references were written at
         self.judge = judge
@@ -98,12 +114,29 @@ class GramReward:
 
     def score(self, prompts, responses, references=None, step=None) -> list[float]:
         """One reward per (prompt, response). `step`: the training step, for the per-step refresh."""
+        if self.mode == "group":
+            return self.group_scores(prompts, responses)
         if step is not None:
             self.new_step(step)
         refs = references or [self.reference(p) for p in prompts]
         pairs = [(p, r, ref) for p, r, ref in zip(prompts, responses, refs)]
         shift = 0.5 if self.center else 0.0
         return [s.score_a - shift for s in self.judge.compare_many(pairs)]
+
+    def group_scores(self, prompts, responses) -> list[float]:
+        """mode="group" (module docstring): each response's centred Bradley-Terry log-strength among the
+        responses to the same prompt; a prompt with one response gets 0."""
+        groups: dict[str, list[int]] = {}
+        for i, prompt in enumerate(prompts):
+            groups.setdefault(prompt_key(prompt), []).append(i)
+        rewards = [0.0] * len(prompts)
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            result = rank(self.judge, prompts[members[0]], [responses[i] for i in members], "round-robin")
+            for i, strength in zip(members, result.scores):  # log-strengths, normalised to mean 0
+                rewards[i] = strength
+        return rewards
 
     def __call__(self, prompts, completions, reference=None, trainer_state=None, **kwargs) -> list[float]:
         """TRL's reward-function call: prompts and completions (strings or messages), dataset columns as
