@@ -145,3 +145,34 @@ def test_group_mode_costs_n_choose_2_comparisons(judge):
     assert rewards[4] == 0.0 and abs(sum(rewards[:4])) < 1e-9
     with pytest.raises(ValueError, match="mode"):
         GramReward(judge, mode="pairs")
+
+
+def test_the_async_reward_is_awaited_by_grpo_and_gives_the_sync_rewards(tmp_path, tiny_tokenizer):
+    """Issue 31: AsyncGramReward is an async callable to TRL (run on its event loop beside other async
+    rewards) and its rewards are GramReward's for the same completions."""
+    from conftest import make_model
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+    from trl.trainer.utils import is_async_callable
+
+    from gram.rlhf import AsyncGramReward
+
+    judge = Judge(make_model(len(tiny_tokenizer), seed=0), tiny_tokenizer, max_length=1024)
+    refs = {"Say hi": "Hello there.", "Name a colour": "Blue."}
+    reward = AsyncGramReward(judge, references=refs)
+    assert is_async_callable(reward)
+    seen = []
+
+    async def recorded(prompts, completions, **kwargs):
+        rewards = await reward(prompts, completions, **kwargs)
+        seen.append((list(prompts), list(completions), rewards))
+        return rewards
+    prompts = Dataset.from_list([{"prompt": p} for p in refs])
+    args = GRPOConfig(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=4, num_generations=2,
+                      max_completion_length=4, logging_steps=1, report_to="none", use_cpu=True, save_strategy="no")
+    GRPOTrainer(model=make_model(len(tiny_tokenizer), seed=1), reward_funcs=[recorded], args=args,
+                train_dataset=prompts, processing_class=tiny_tokenizer).train()
+    assert len(seen) == 2
+    sync = GramReward(judge, references=refs)
+    for prompts_, completions, rewards in seen:
+        assert rewards == pytest.approx(sync(prompts_, completions), abs=1e-6)

@@ -33,6 +33,7 @@ n(n-1)/2 comparisons (n = 4: 4 and 6; n = 8: 8 and 28), each comparison two forw
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 
 from .generation import generate
@@ -144,3 +145,13 @@ class GramReward:
         global_step drives the per-step refresh."""
         step = getattr(trainer_state, "global_step", None)
         return self.score(list(prompts), [_text(c) for c in completions], reference, step=step)
+
+
+class AsyncGramReward(GramReward):
+    """GramReward as an async reward function (TRL runs async reward functions together on its event loop,
+    `asyncio.gather`): the judge runs in a worker thread, so other async rewards of the same batch (a
+    remote verifier, an HTTP judge) proceed while it works. Same arguments, same rewards."""
+
+    async def __call__(self, prompts, completions, reference=None, trainer_state=None, **kwargs) -> list[float]:
+        return await asyncio.to_thread(GramReward.__call__, self, prompts, completions, reference, trainer_state,
+                                       **kwargs)

@@ -1,6 +1,7 @@
 """`gram serve`: the HTTP reward server. `app` (the app, its state and limits), `endpoints` (each endpoint
 and error handler, authentication, over that state), `batcher` (dynamic batching on one model thread),
-`guard` (Host, body and connection bounds), `schemas` (request and response bodies, the OpenAPI page)."""
+`guard` (Host, body and connection bounds), `schemas` (request and response bodies, the OpenAPI page),
+`process` (the uvicorn process: the port bound before the model loads, the drain deadline)."""
 
 from .app import Limits, create_app
 from .batcher import BatchedJudge, Batcher, Overloaded, ShuttingDown
