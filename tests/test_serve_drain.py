@@ -170,3 +170,20 @@ def test_a_port_in_use_is_one_line_before_the_model_loads(tiny_model_dir, tmp_pa
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 1 and len(lines) == 1, r.stderr
     assert f"127.0.0.1:{port}" in lines[0] and "--port" in lines[0]
+
+
+def test_a_long_job_in_the_model_at_the_drain_deadline_stops_after_its_chunk():
+    async def go():
+        judge = NumberJudge(delay=0.1)
+        b = Batcher(judge, max_batch_pairs=2, max_wait_ms=0)
+        b.start()
+        long = asyncio.ensure_future(b.compare([("q", "2", "1")] * 20))  # 10 chunks of 2
+        await asyncio.sleep(0.05)  # its first chunk is in the model
+        assert b.queued_pairs == 20  # counted while in the model, not only while queued
+        b.refuse_waiting("closing")
+        result = await asyncio.gather(long, return_exceptions=True)
+        await b.stop()
+        return judge, result[0]
+
+    judge, result = asyncio.run(go())
+    assert isinstance(result, ShuttingDown) and judge.calls == [2]  # the chunk in the model, then no more

@@ -65,6 +65,7 @@ class Batcher:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self.refusing: str | None = None
+        self.running: list[_Job] = []  # the jobs of the batch in the model (out of the queue meanwhile)
 
     def start(self) -> None:
         self._wake = asyncio.Event()
@@ -77,7 +78,8 @@ class Batcher:
 
     @property
     def queued_pairs(self) -> int:
-        return sum(j.left for j in self.queue if not j.future.done())  # cancelled ones do not count
+        jobs = [*self.queue, *self.running]  # waiting, or in the model
+        return sum(j.left for j in jobs if not j.future.done())  # cancelled ones do not count
 
     async def compare(self, pairs: list[Pair]) -> list[PairScore]:
         if not pairs:
@@ -128,9 +130,15 @@ class Batcher:
             if self.max_wait_ms:
                 await asyncio.sleep(self.max_wait_ms / 1000)  # let concurrent requests join this batch
             while batch := self._take():
+                self.running = [job for job, _ in batch]
                 await self._run(batch)
-                # a job with pairs left goes behind the requests that arrived while its chunk was scored
-                self.queue.extend(j for j, _ in batch if j.left and not j.future.done())
+                self.running = []
+                for job, _ in batch:  # one with pairs left goes behind the requests that came meanwhile
+                    if job.left and not job.future.done():
+                        if self.refusing:  # the drain deadline passed while its chunk was scored
+                            job.future.set_exception(ShuttingDown(self.refusing))
+                        else:
+                            self.queue.append(job)
 
     async def _run(self, batch: list[tuple[_Job, list[Pair]]]) -> None:
         """Score the batch's pairs in one call. If that fails, each job's chunk is scored on its own, so a
