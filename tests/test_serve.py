@@ -242,3 +242,28 @@ def test_load_mixed_valid_and_invalid(tiny_model_dir):
             assert result["statuses"][str(status)] == kinds.count(kind)
     assert result["statuses"]["200"] == kinds.count("compare") + kinds.count("rank")
     assert result["server_after"]["queued_pairs"] == 0
+
+
+def test_reward_in_group_mode_matches_the_library():
+    """Issue 31: /reward with mode "group" gives GramReward(mode="group")'s rewards; it takes no references,
+    and a group over --max-list is 413."""
+    from gram.rlhf import GramReward
+
+    judge = NumberJudge()
+    app = create_app(judge, limits=Limits(max_list=4))
+    client = TestClient(app)
+    prompts = ["q"] * 4 + ["r"] * 2 + ["alone"]
+    responses = ["3", "1", "4", "2", "9", "5", "7"]
+    with client:
+        r = client.post("/reward", json={"prompts": prompts, "responses": responses, "mode": "group"})
+        assert r.status_code == 200, r.text
+        expected = GramReward(NumberJudge(), mode="group").score(prompts, responses)
+        assert r.json()["rewards"] == pytest.approx(expected, abs=1e-9) and r.json()["references"] == []
+        assert r.json()["rewards"][6] == 0.0 and r.json()["rewards"][2] > r.json()["rewards"][0] > 0
+        refs = client.post("/reward", json={"prompts": ["q"], "responses": ["1"], "references": ["2"],
+                                            "mode": "group"})
+        assert refs.status_code == 422 and "no references" in refs.json()["detail"]
+        big = client.post("/reward", json={"prompts": ["q"] * 5, "responses": list("12345"), "mode": "group"})
+        assert big.status_code == 413 and "one prompt" in big.json()["detail"]
+        bad = client.post("/reward", json={"prompts": ["q"], "responses": ["1"], "mode": "pairs"})
+        assert bad.status_code == 422

@@ -10,6 +10,8 @@ Endpoints (JSON; all but /health and the docs need `Authorization: Bearer <token
 - POST /reward     {"prompts", "responses", "references"?} -> {"rewards", "references"}: reward = the score
                    of the response against the reference, minus 0.5 unless "center": false. Without
                    references the server's policy (--policy) writes its greedy response, cached per prompt.
+                   "mode": "group": each response's centred Bradley-Terry strength among the responses
+                   to the same prompt (GRPO's groups; no references).
 - POST /get_reward OpenRLHF's remote reward protocol: {"query": [prompt + response], "prompts": [...],
                    "labels"?: [reference responses]} -> {"rewards", "scores", "extra_logs"}
 - GET  /health

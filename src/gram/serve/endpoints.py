@@ -4,12 +4,14 @@ gram.serve.app lists the endpoints and their limits)."""
 
 import asyncio
 import hmac
+from collections import Counter
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 
-from ..records import Pair
+from ..records import Pair, prompt_key
+from ..rlhf import GramReward
 from ..jobs.ranking import RankMethod, ranked_row
 from ..scoring.base import NonFiniteScore
 from ..scoring.rank import STRATEGIES
@@ -163,9 +165,36 @@ async def rewards_for(request, prompts, responses, refs, center: bool) -> tuple[
     return [s.score_a - shift for s in scores], list(refs)
 
 
+async def group_rewards(request, prompts, responses) -> list[float]:
+    """mode="group": each response's centred Bradley-Terry strength among its prompt's responses
+    (gram.rlhf.GramReward.group_scores), the comparisons batched with other requests as /rank's are."""
+    state = server(request)
+    too_large("responses", len(responses), state.limits.max_items)
+    if len(prompts) != len(responses):
+        raise HTTPException(422, f"prompts ({len(prompts)}) and responses ({len(responses)}) must have the same length")
+    check_texts(request, "prompts", prompts)
+    check_texts(request, "responses", responses)
+    prompts = [dump(p) for p in prompts]
+    sizes = Counter(prompt_key(p) for p in prompts)
+    too_large("responses to one prompt", max(sizes.values(), default=0), state.limits.max_list)
+    loop = asyncio.get_running_loop()
+    proxy = BatchedJudge(state.batcher, loop)
+    work = loop.run_in_executor(state.rank_threads, GramReward(proxy, mode="group").group_scores, prompts, responses)
+    try:
+        return await unless_gone(request, work)
+    finally:
+        proxy.cancel()
+
+
 @router.post("/reward", response_model=RewardOut, dependencies=[Depends(authorized)],
-             summary="RLHF rewards: each response's score against a reference response, minus 0.5")
+             summary="RLHF rewards: each response's score against a reference response, minus 0.5, or "
+                     "(mode=group) its centred Bradley-Terry strength among its prompt's responses")
 async def reward(body: RewardIn, request: Request):
+    if body.mode == "group":
+        if body.references is not None:
+            raise HTTPException(422, "mode group judges the responses to a prompt against each other: send no "
+                                     "references")
+        return {"rewards": await group_rewards(request, body.prompts, body.responses), "references": []}
     rewards, refs = await rewards_for(request, body.prompts, body.responses, body.references, body.center)
     return {"rewards": rewards, "references": refs}
 

@@ -1,6 +1,6 @@
 """Request and response bodies of `gram serve` (they also make its OpenAPI page)."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -82,6 +82,9 @@ class RewardIn(BaseModel):
     responses: list[Text]
     references: list[Text] | None = Field(None, description="default: the server policy's greedy responses")
     center: bool = True
+    mode: Literal["reference", "group"] = Field("reference", description=(
+        "reference: each response against its reference; group: each response's centred Bradley-Terry "
+        "strength among the responses to the same prompt (n(n-1)/2 comparisons per group of n; no references)"))
 
 
 class RewardOut(BaseModel):
