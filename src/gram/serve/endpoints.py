@@ -143,15 +143,20 @@ async def rank_lists(body: RankIn, request: Request):
     return {"results": results}
 
 
-async def rewards_for(request, prompts, responses, refs, center: bool) -> tuple[list[float], list[str]]:
-    state = server(request)
-    too_large("responses", len(responses), state.limits.max_items)
+def check_reward_inputs(request, prompts, responses, refs=None) -> None:
+    """/reward's and /get_reward's counts, lengths and texts (the references are checked where used)."""
+    too_large("responses", len(responses), server(request).limits.max_items)
     if len(prompts) != len(responses) or (refs is not None and len(refs) != len(responses)):
         raise HTTPException(422, f"prompts ({len(prompts)}), responses ({len(responses)})"
                                  + ("" if refs is None else f" and references ({len(refs)})")
                                  + " must have the same length")
     check_texts(request, "prompts", prompts)
     check_texts(request, "responses", responses)
+
+
+async def rewards_for(request, prompts, responses, refs, center: bool) -> tuple[list[float], list[str]]:
+    state = server(request)
+    check_reward_inputs(request, prompts, responses, refs)
     if refs is None:
         if not state.has_policy:
             raise HTTPException(422, "no references given and this server has no policy to write them "
@@ -169,11 +174,7 @@ async def group_rewards(request, prompts, responses) -> list[float]:
     """mode="group": each response's centred Bradley-Terry strength among its prompt's responses
     (gram.rlhf.GramReward.group_scores), the comparisons batched with other requests as /rank's are."""
     state = server(request)
-    too_large("responses", len(responses), state.limits.max_items)
-    if len(prompts) != len(responses):
-        raise HTTPException(422, f"prompts ({len(prompts)}) and responses ({len(responses)}) must have the same length")
-    check_texts(request, "prompts", prompts)
-    check_texts(request, "responses", responses)
+    check_reward_inputs(request, prompts, responses)
     prompts = [dump(p) for p in prompts]
     sizes = Counter(prompt_key(p) for p in prompts)
     too_large("responses to one prompt", max(sizes.values(), default=0), state.limits.max_list)
