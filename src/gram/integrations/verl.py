@@ -1,6 +1,15 @@
-"""A GRAM reward for verl's reward loop: verl calls `compute_score` once per rollout; it asks a running
-`gram serve` for the rollout's score against a reference response (gram.rlhf: reward = s - 0.5, where s is
-the judge's both-orders score of the response in the pair (response, reference)).
+"""A GRAM reward for verl's reward loop. verl calls `compute_score` once per rollout: the rollout's score
+against a reference response (gram.rlhf: reward = s - 0.5, where s is the judge's both-orders score of the
+response in the pair (response, reference)). `compute_group_score` scores a prompt's whole group at once
+(GRPO; called by gram.integrations.verl_group.GroupRewardManager): each response's centred Bradley-Terry
+log-strength among the group's n(n-1)/2 comparisons.
+
+Two ways to the judge, both taking the same prompts:
+1. `gram serve` (`gram_url`): the judge runs in gram's process, its `/reward` endpoint.
+2. verl's own reward-model servers (`reward.reward_model.enable: true`, the GRAM checkpoint as its
+   `model_path`): verl then passes `reward_router_address` ("ip:port") and `reward_model_tokenizer`, and
+   gram renders both orders with its templates and reads the two label tokens' log-probabilities from the
+   servers' OpenAI-compatible API (gram.scoring.vllm_server.ServerJudge).
 
 verl's config (its reward loop reads `reward.custom_reward_function`; the `reward_kwargs` reach this
 function as keyword arguments, verl/trainer/ppo/reward.py `get_custom_reward_fn`):
@@ -9,7 +18,7 @@ function as keyword arguments, verl/trainer/ppo/reward.py `get_custom_reward_fn`
       custom_reward_function:
         path: pkg://gram.integrations.verl
         name: compute_score
-        reward_kwargs: {gram_url: "http://127.0.0.1:8000", token: null}
+        reward_kwargs: {gram_url: "http://127.0.0.1:8000", token: null}   # way 1; {} for way 2
 
 verl passes `data_source`, `solution_str` (the decoded response), `ground_truth` (the dataset row's
 `reward_model.ground_truth`) and `extra_info` (verl/experimental/reward_loop/reward_manager/naive.py,
@@ -20,6 +29,8 @@ is an error naming what is missing, never a silent 0.5.
 
 from __future__ import annotations
 
+import asyncio
+
 PROMPT_KEYS = ("prompt", "question")
 
 
@@ -29,34 +40,99 @@ class MissingField(ValueError):
 
 def prompt_and_reference(solution_str: str, ground_truth, extra_info) -> tuple[object, str]:
     """The judged prompt (a string or chat messages) and the reference response of one rollout."""
+    prompt = prompt_of(extra_info)
+    info = extra_info if isinstance(extra_info, dict) else {}
+    reference = info.get("reference") or (ground_truth if isinstance(ground_truth, str) and ground_truth else None)
+    if reference is None:
+        raise MissingField("gram's verl reward: no reference response: set extra_info['reference'] or a string "
+                           "reward_model.ground_truth in the dataset")
+    check_response(solution_str)
+    return prompt, reference
+
+
+def prompt_of(extra_info):
+    """The judged prompt (a string or chat messages) of one rollout's row."""
     info = extra_info if isinstance(extra_info, dict) else {}
     prompt = next((info[k] for k in PROMPT_KEYS if info.get(k)), None)
     if prompt is None:
         raise MissingField("gram's verl reward: extra_info has no 'prompt' (or 'question'): put the user prompt "
                            "there in the dataset's extra_info")
-    reference = info.get("reference") or (ground_truth if isinstance(ground_truth, str) and ground_truth else None)
-    if reference is None:
-        raise MissingField("gram's verl reward: no reference response: set extra_info['reference'] or a string "
-                           "reward_model.ground_truth in the dataset")
+    return prompt
+
+
+def check_response(solution_str) -> str:
     if not isinstance(solution_str, str):
         raise MissingField(f"gram's verl reward: solution_str must be a string, got {type(solution_str).__name__}")
-    return prompt, reference
+    return solution_str
 
 
 async def compute_score(data_source=None, solution_str: str = "", ground_truth=None, extra_info=None, *,
-                        gram_url: str = "http://127.0.0.1:8000", token: str | None = None, center: bool = True,
-                        timeout_s: float = 300.0, **verl_kwargs) -> dict:
-    """verl's custom reward function: {"score": reward, "judge_score": s} (verl logs the extra keys). `gram_url`:
-    a `gram serve` (its `/reward`); `token`: its bearer token; `center`: reward = s - 0.5 (else s).
-    verl's other keyword arguments (`reward_router_address`, `reward_model_tokenizer`) are not used."""
+                        gram_url: str | None = None, token: str | None = None, center: bool = True,
+                        timeout_s: float = 300.0, reward_router_address: str | None = None,
+                        reward_model_tokenizer=None, template: str | None = None, max_length: int | None = 2048,
+                        model: str | None = None, **verl_kwargs) -> dict:
+    """verl's custom reward function: {"score": reward, "judge_score": s} (verl logs the extra keys).
+    `gram_url`: a `gram serve` (its `/reward`; `token` its bearer token); else verl's reward-model servers
+    at `reward_router_address` with `reward_model_tokenizer` (`template`, `max_length`: the judge prompt's;
+    `model`: the served name, None for the first the servers list). `center`: reward = s - 0.5 (else s)."""
+    prompt, reference = prompt_and_reference(solution_str, ground_truth, extra_info)
+    if gram_url:
+        body = {"prompts": [prompt], "responses": [solution_str], "references": [reference], "center": False}
+        s = (await ask_gram_serve(gram_url, token, body, timeout_s))[0]
+    else:
+        judge = server_judge(reward_router_address, reward_model_tokenizer, template, max_length, model, timeout_s)
+        s = (await judge.acompare_many([(prompt, solution_str, reference)]))[0].score_a
+    return {"score": s - (0.5 if center else 0.0), "judge_score": s}
+
+
+async def compute_group_score(data_sources=None, solution_strs=(), ground_truths=None, extra_infos=(), *,
+                              gram_url: str | None = None, token: str | None = None, timeout_s: float = 300.0,
+                              reward_router_address: str | None = None, reward_model_tokenizer=None,
+                              template: str | None = None, max_length: int | None = 2048, model: str | None = None,
+                              **verl_kwargs) -> list[dict]:
+    """One group's rewards, [{"score": r_i}] in order: the centred Bradley-Terry log-strength of each of the n
+    responses to one prompt, fitted to the judge's n(n-1)/2 comparisons, both orders each (gram.rlhf's
+    mode="group"; a group of one gets 0). The judge is reached as by `compute_score`."""
+    from ..scoring.rank import rank
+
+    responses = [check_response(r) for r in solution_strs]
+    prompt = prompt_of(extra_infos[0] if extra_infos else None)
+    if len(responses) < 2:
+        return [{"score": 0.0} for _ in responses]
+    if gram_url:
+        body = {"prompts": [prompt] * len(responses), "responses": responses, "mode": "group"}
+        rewards = await ask_gram_serve(gram_url, token, body, timeout_s)
+    else:
+        judge = server_judge(reward_router_address, reward_model_tokenizer, template, max_length, model, timeout_s)
+        rewards = (await asyncio.to_thread(rank, judge, prompt, responses, "round-robin")).scores
+    return [{"score": r} for r in rewards]
+
+
+async def ask_gram_serve(gram_url: str, token: str | None, body: dict, timeout_s: float) -> list[float]:
+    """`/reward`'s rewards for one request body."""
     import httpx
 
-    prompt, reference = prompt_and_reference(solution_str, ground_truth, extra_info)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    body = {"prompts": [prompt], "responses": [solution_str], "references": [reference], "center": center}
     async with httpx.AsyncClient(timeout=timeout_s) as client:
         reply = await client.post(gram_url.rstrip("/") + "/reward", json=body, headers=headers)
     if reply.status_code != 200:
         raise RuntimeError(f"gram serve at {gram_url} answered {reply.status_code}: {reply.text[:300]}")
-    reward = reply.json()["rewards"][0]
-    return {"score": reward, "judge_score": reward + (0.5 if center else 0.0)}
+    return reply.json()["rewards"]
+
+
+_judges: dict[tuple, object] = {}
+
+
+def server_judge(address, tokenizer, template, max_length, model, timeout_s):
+    """The judge on verl's reward-model servers (one per address, tokenizer and prompt settings)."""
+    from ..scoring.vllm_server import ServerJudge
+
+    if not address or tokenizer is None:
+        raise MissingField("gram's verl reward: no judge to ask: set reward_kwargs.gram_url to a `gram serve`, or "
+                           "enable verl's reward model (reward.reward_model.enable=true, model_path the GRAM "
+                           "checkpoint), which passes reward_router_address and reward_model_tokenizer")
+    key = (address, id(tokenizer), template, max_length, model, timeout_s)
+    if key not in _judges:
+        _judges[key] = ServerJudge(address, tokenizer, model=model, template=template, max_length=max_length,
+                                   timeout_s=timeout_s)
+    return _judges[key]

@@ -1,0 +1,123 @@
+"""The generative judge over a running vLLM OpenAI-compatible server: a `vllm serve` of a GRAM checkpoint,
+or verl's reward-model servers behind their router (`reward_router_address`, "ip:port").
+
+gram renders and tokenizes every order itself (gram.scoring.judge.encode_orders: template, truncation,
+marker neutralisation, the ids the other engines read) and sends the token ids to `/v1/completions`
+with one token to write and the two label tokens' log-probabilities asked for by id (vLLM's
+`logprob_token_ids`: log-softmax over the whole vocabulary; `return_tokens_as_token_ids` names them
+`token_id:N`, so no detokenising can confuse them). With l_A, l_B those,
+
+    P(A) = 1 / (1 + exp(l_B - l_A)) = softmax(z_A, z_B)[A]
+
+as in gram.scoring.vllm_judge. All orders of a call go in one request (the server batches them with every
+other request and reuses their shared prefix when it caches prefixes).
+
+    judge = ServerJudge("127.0.0.1:8000", tokenizer)
+    judge.compare("What is 2+2?", "4", "5").score_a      # or: await judge.acompare_many(pairs)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+from ..backbone import BackboneError
+from ..records import Pair
+from ..templates import label_token_ids
+from .base import CompareOne, PairScore, as_pairs, check_orders, pair_scores
+from .judge import encode_orders, judge_template, trained_template
+
+
+class ServerError(RuntimeError):
+    """The server answered something other than label log-probabilities."""
+
+
+class ServerJudge(CompareOne):
+    """A judge whose model runs in a vLLM OpenAI-compatible server. Implements gram.scoring.base.Scorer
+    (`compare_many`, blocking) and `acompare_many` (for asyncio callers such as verl's reward loop).
+    `model`: the served model's name (None: the first the server lists at /v1/models)."""
+
+    def __init__(self, address: str, tokenizer, *, model: str | None = None, template: str | None = None,
+                 max_length: int | None = 2048, timeout_s: float = 300.0, headers: dict | None = None):
+        self.base = (address if "://" in address else "http://" + address).rstrip("/")
+        self.tokenizer = tokenizer
+        self.label_ids = list(label_token_ids(tokenizer))
+        self.model = model
+        self.template = judge_template(template or trained_template(getattr(tokenizer, "name_or_path", "") or "."))
+        self.max_length = max_length
+        self.timeout_s = timeout_s
+        self.headers = headers or {}
+
+    def compare_many(self, pairs: Iterable[Pair | Sequence], orders: str = "both", batch_size: int | None = None,
+                     progress=None) -> list[PairScore]:
+        """Scores for many pairs, in input order, in one request (`batch_size`: the server's to choose)."""
+        import httpx
+
+        pairs, sequences, truncated = self._encode(pairs, orders)
+        with httpx.Client(timeout=self.timeout_s, headers=self.headers) as client:
+            if self.model is None:
+                self.model = served_model(self._answer(client.get(self.base + "/v1/models")))
+            reply = self._answer(client.post(self.base + "/v1/completions", json=self.request(sequences)))
+        if progress is not None:
+            progress.update(len(pairs))
+        return pair_scores(pairs, self.label_probs(reply, len(sequences)), truncated, 2 if orders == "both" else 1)
+
+    async def acompare_many(self, pairs: Iterable[Pair | Sequence], orders: str = "both",
+                            client=None) -> list[PairScore]:
+        """`compare_many` without blocking the event loop (`client`: an httpx.AsyncClient to reuse)."""
+        import httpx
+
+        pairs, sequences, truncated = self._encode(pairs, orders)
+        own = client is None
+        client = client or httpx.AsyncClient(timeout=self.timeout_s, headers=self.headers)
+        try:
+            if self.model is None:
+                self.model = served_model(self._answer(await client.get(self.base + "/v1/models")))
+            reply = self._answer(await client.post(self.base + "/v1/completions", json=self.request(sequences)))
+        finally:
+            if own:
+                await client.aclose()
+        return pair_scores(pairs, self.label_probs(reply, len(sequences)), truncated, 2 if orders == "both" else 1)
+
+    def _encode(self, pairs, orders: str):
+        check_orders(orders)
+        pairs = as_pairs(pairs)
+        sequences, truncated, _ = encode_orders(self.tokenizer, pairs, orders, self.max_length, self.template)
+        return pairs, sequences, truncated
+
+    def request(self, sequences: list[list[int]]) -> dict:
+        """The /v1/completions body: one greedy token per prompt, the label tokens' log-probabilities."""
+        return {"model": self.model, "prompt": sequences, "max_tokens": 1, "temperature": 0.0, "logprobs": 1,
+                "logprob_token_ids": self.label_ids, "return_tokens_as_token_ids": True}
+
+    def _answer(self, reply) -> dict:
+        if reply.status_code != 200:
+            raise ServerError(f"the judge server at {self.base} answered {reply.status_code} to "
+                              f"{reply.request.url.path}: {reply.text[:300]}")
+        return reply.json()
+
+    def label_probs(self, reply: dict, n: int) -> list[float]:
+        """P(A) of each prompt, in request order, from the completions reply."""
+        choices = sorted(reply.get("choices") or [], key=lambda c: c.get("index", 0))
+        if len(choices) != n:
+            raise ServerError(f"the judge server at {self.base} returned {len(choices)} completions for {n} prompts")
+        a, b = (f"token_id:{i}" for i in self.label_ids)
+        out = []
+        for i, choice in enumerate(choices):
+            top = ((choice.get("logprobs") or {}).get("top_logprobs") or [{}])[0] or {}
+            if a not in top or b not in top:
+                raise ServerError(f"judge prompt {i}: the server returned no log-probabilities for the label tokens "
+                                  f"{self.label_ids} (got {sorted(top)[:4]}); it needs vLLM's logprob_token_ids")
+            p = 1.0 / (1.0 + math.exp(min(top[b] - top[a], 700.0)))
+            if not math.isfinite(p):
+                raise BackboneError(f"judge prompt {i}: the served model gave a non-finite P(A)")
+            out.append(p)
+        return out
+
+
+def served_model(listing: dict) -> str:
+    """The first model a /v1/models listing names."""
+    try:
+        return listing["data"][0]["id"]
+    except (KeyError, IndexError, TypeError):
+        raise ServerError(f"the judge server lists no model at /v1/models: {str(listing)[:200]}") from None
