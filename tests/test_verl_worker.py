@@ -1,7 +1,8 @@
 """Issue 31: verl's own reward-loop worker (verl.experimental.reward_loop.RewardLoopWorker, built from
 verl's own ppo_trainer config, run on the CPU without ray) calling gram's reward functions: the per-rollout
 `compute_score` through verl's NaiveRewardManager, and `compute_group_score` through
-gram.integrations.verl_group.GroupRewardManager, both against a real `gram serve`. Skipped, with one line,
+gram.integrations.verl_group.GroupRewardManager, both against a real `gram serve`, each configured by
+docs/RLHF.md's own yaml fragment. Skipped, with one line,
 where verl is not installed; `.ci/run` installs it (`pip install --no-deps verl==0.9.1` and what its reward
 loop imports) and runs these (`pytest -m verl`)."""
 
@@ -21,15 +22,35 @@ ROLLOUTS = [("u1", "What is 2+2?", "4"), ("u2", "Name a colour.", "Blue."), ("u1
             ("u2", "Name a colour.", "Red, or green.")]
 
 
-def verl_config(model_dir, *overrides: str):
-    """verl's own ppo_trainer config (hydra, from the installed package), the tiny model as the policy."""
+DOC = Path(__file__).resolve().parent.parent / "docs" / "RLHF.md"
+DOC_URL, DOC_MODEL = "http://127.0.0.1:8000", "wangclnlp/GRAM-Qwen3-1.7B-RewardModel"
+
+
+def doc_fragment(marker: str, **replace: str) -> str:
+    """The one ```yaml block of docs/RLHF.md holding `marker`, as written but for `replace`'s strings."""
+    from test_docs_run import code_blocks
+
+    blocks = [text for _, text, _ in code_blocks(DOC, "yaml") if marker in text]
+    assert len(blocks) == 1, f"docs/RLHF.md has {len(blocks)} yaml blocks with {marker!r}"
+    for old, new in replace.items():
+        assert old in blocks[0]
+        blocks[0] = blocks[0].replace(old, new)
+    return blocks[0]
+
+
+def verl_config(model_dir, fragment: str = "", *overrides: str):
+    """verl's own ppo_trainer config (hydra, from the installed package), the tiny model as the policy, a
+    docs fragment merged in, then `overrides` (dotted keys)."""
     verl = pytest.importorskip("verl", reason="verl is not installed (pip install --no-deps verl==0.9.1; see .ci/run)")
     from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
 
     config_dir = Path(verl.__file__).parent / "trainer" / "config"
     with initialize_config_dir(config_dir=str(config_dir), version_base=None):
-        return compose(config_name="ppo_trainer", overrides=[f"actor_rollout_ref.model.path={model_dir}",
-                                                             "reward.num_workers=1", *overrides])
+        config = compose(config_name="ppo_trainer", overrides=[f"actor_rollout_ref.model.path={model_dir}",
+                                                                "reward.num_workers=1"])
+    OmegaConf.set_struct(config, False)  # a fragment may add keys (reward_kwargs), as `+key=` does in hydra
+    return OmegaConf.merge(config, OmegaConf.create(fragment or "{}"), OmegaConf.from_dotlist(list(overrides)))
 
 
 def rollouts(tokenizer, rows, references=None):
@@ -67,10 +88,8 @@ def test_verls_worker_scores_each_rollout_through_gram_serve(tiny_model_dir, tin
     rows = ROLLOUTS[:4]
     references = ["5", "Red.", "4", "Blue."]
     with running_server(tiny_model_dir, "--token", "t") as base:
-        config = verl_config(tiny_model_dir, "reward.custom_reward_function.path=pkg://gram.integrations.verl",
-                             "reward.custom_reward_function.name=compute_score",
-                             f"+reward.custom_reward_function.reward_kwargs.gram_url={base}",
-                             "+reward.custom_reward_function.reward_kwargs.token=t")
+        config = verl_config(tiny_model_dir, doc_fragment("token: null", **{DOC_URL: base}),
+                             "reward.custom_reward_function.reward_kwargs.token=t")
         _, out = run_worker(config, rollouts(tiny_tokenizer, rows, references))
     for (_, prompt, response), reference, result in zip(rows, references, out):
         s = judge.compare(prompt, response, reference).score_a
@@ -80,12 +99,7 @@ def test_verls_worker_scores_each_rollout_through_gram_serve(tiny_model_dir, tin
 
 
 def group_config(model_dir, base, *overrides):
-    return verl_config(model_dir, "reward.reward_manager.source=importlib",
-                       "reward.reward_manager.name=GroupRewardManager",
-                       "reward.reward_manager.module.path=pkg://gram.integrations.verl_group",
-                       "reward.custom_reward_function.path=pkg://gram.integrations.verl",
-                       "reward.custom_reward_function.name=compute_group_score",
-                       f"+reward.custom_reward_function.reward_kwargs.gram_url={base}",
+    return verl_config(model_dir, doc_fragment("GroupRewardManager", **{DOC_URL: base}),
                        "actor_rollout_ref.rollout.n=3", *overrides)
 
 
@@ -98,7 +112,7 @@ def test_verls_worker_gives_group_rewards_per_uid(tiny_model_dir, tiny_tokenizer
         _, out = run_worker(group_config(tiny_model_dir, base), rollouts(tiny_tokenizer, ROLLOUTS))
         # a group short of its size (a validation pass sampling fewer) is scored at its timeout
         short = ROLLOUTS[:2] + ROLLOUTS[3:4]
-        _, short_out = run_worker(group_config(tiny_model_dir, base, "+reward.reward_kwargs.group_timeout_s=0.5"),
+        _, short_out = run_worker(group_config(tiny_model_dir, base, "reward.reward_kwargs.group_timeout_s=0.5"),
                                   rollouts(tiny_tokenizer, short))
     for uid in ("u1", "u2"):
         members = [i for i, row in enumerate(ROLLOUTS) if row[0] == uid]

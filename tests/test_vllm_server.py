@@ -108,13 +108,11 @@ def test_verls_compute_score_through_the_reward_router(server, transformers_judg
 
 
 def test_verls_worker_with_its_reward_model_enabled_reaches_the_server(server, model_dir, transformers_judge):
-    """verl's own RewardLoopWorker with `reward.reward_model.enable` (it loads the reward model's tokenizer
-    and passes the router address to gram's function)."""
-    from test_verl_worker import ROLLOUTS, rollouts, run_worker, verl_config
+    """verl's own RewardLoopWorker configured by docs/RLHF.md's fragment (`reward.reward_model.enable`: it
+    loads the reward model's tokenizer and passes the router address to gram's function)."""
+    from test_verl_worker import DOC_MODEL, ROLLOUTS, doc_fragment, rollouts, run_worker, verl_config
 
-    config = verl_config(model_dir, "reward.reward_model.enable=true", f"reward.reward_model.model_path={model_dir}",
-                         "reward.custom_reward_function.path=pkg://gram.integrations.verl",
-                         "reward.custom_reward_function.name=compute_score")
+    config = verl_config(model_dir, doc_fragment("reward_model:", **{DOC_MODEL: str(model_dir)}))
     rows, references = ROLLOUTS[:2], ["5", "Red."]
     _, out = run_worker(config, rollouts(transformers_judge.tokenizer, rows, references), router=server)
     for (_, prompt, response), reference, result in zip(rows, references, out):
