@@ -64,6 +64,15 @@ def tiny_model(tiny_tokenizer):
 
 
 @pytest.fixture(scope="session")
+def vllm_model_dir(tmp_path_factory, tiny_tokenizer):
+    """A tiny Llama whose head size (32) vLLM's CPU attention supports."""
+    path = tmp_path_factory.mktemp("tiny-llama-vllm")
+    make_model(len(tiny_tokenizer), hidden=64, heads=2, head_scale=8).save_pretrained(path)
+    tiny_tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, tiny_model, tiny_tokenizer):
     path = tmp_path_factory.mktemp("tiny-llama")
     tiny_model.save_pretrained(path)

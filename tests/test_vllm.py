@@ -21,14 +21,8 @@ FP32_TOLERANCE = 1e-5  # vLLM fp32 against transformers fp32, and across batch c
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, tiny_tokenizer):
-    """A tiny Llama whose head size (32) vLLM's CPU attention supports."""
-    from conftest import make_model
-
-    path = tmp_path_factory.mktemp("tiny-llama-vllm")
-    make_model(len(tiny_tokenizer), hidden=64, heads=2, head_scale=8).save_pretrained(path)
-    tiny_tokenizer.save_pretrained(path)
-    return path
+def model_dir(vllm_model_dir):
+    return vllm_model_dir
 
 
 @pytest.fixture(scope="module")

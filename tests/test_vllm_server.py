@@ -22,13 +22,8 @@ pytestmark = pytest.mark.vllm
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, tiny_tokenizer):
-    from conftest import make_model
-
-    path = tmp_path_factory.mktemp("tiny-llama-vllm-server")
-    make_model(len(tiny_tokenizer), hidden=64, heads=2, head_scale=8).save_pretrained(path)
-    tiny_tokenizer.save_pretrained(path)
-    return path
+def model_dir(vllm_model_dir):
+    return vllm_model_dir
 
 
 @pytest.fixture(scope="module")

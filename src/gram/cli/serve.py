@@ -62,7 +62,7 @@ def run(args) -> int:
         print(f"gram serve: warning: listening on {args.host} with no bearer token: anyone who can reach it can "
               "use it (set --token or GRAM_SERVE_TOKEN)", file=sys.stderr)
     sock = listen(args.host, args.port)  # before the minutes of loading: a port in use is said at once
-    judge = load_judge(args.model, device=args.device, dtype=args.dtype, **judge_options(args))
+    judge = load_judge(args.model, device=args.device, dtype=args.dtype, asynchronous=True, **judge_options(args))
     policy = tokenizer = None
     if args.policy:
         policy, tokenizer = backbone.load(args.policy, device=args.device, dtype=args.dtype)

@@ -36,20 +36,23 @@ ENGINES = ("transformers", "vllm")
 
 def load_judge(name: str = backbone.DEFAULT_MODEL, device=None, dtype=None, *, max_length: int | None = 2048,
                batch_size: int = 8, max_batch_tokens: int | None = None, template: str | None = None,
-               reuse_prefix: bool = True, engine: str = "transformers", **engine_options) -> Scorer:
+               reuse_prefix: bool = True, engine: str = "transformers", asynchronous: bool = False,
+               **engine_options) -> Scorer:
     """The scorer for a model name, by its architecture, on `engine`: "transformers" (gram's own loop) or
     "vllm" (gram.scoring.vllm_judge; `engine_options`: tensor_parallel_size, data_parallel_size,
     gpu_memory_utilization, max_model_len, enforce_eager, kv_cache_memory_bytes). `template` and
     `reuse_prefix` are the generative judge's (a reward model reads each response on its own, with no judge
     prompt); `template` None: the one gram trained the model with, else the reference evaluation prompt
-    (judge.trained_template)."""
+    (judge.trained_template). `asynchronous`: on vLLM, the async engine (gram.scoring.vllm_async, for a
+    server: `await judge.acompare_many(...)`); the transformers judge is the same either way."""
     refuse_reasoning_judge(name)
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     if engine == "vllm":
+        from .vllm_async import AsyncVLLMJudge
         from .vllm_judge import EngineOptions, VLLMJudge
 
-        return VLLMJudge.load(name, dtype=dtype, max_length=max_length, template=template,
+        return (AsyncVLLMJudge if asynchronous else VLLMJudge).load(name, dtype=dtype, max_length=max_length, template=template,
                               options=EngineOptions(**engine_options))
     if engine_options:
         raise ValueError(f"{', '.join(engine_options)}: options of --engine vllm, not of transformers")

@@ -81,20 +81,24 @@ def engine_dtype(dtype: str | None, on_gpu: bool) -> str:
     return "bfloat16" if cpu_has_fast_bf16() else "float32"
 
 
-def engine_arguments(path: str, dtype: str | None, max_length: int | None, options: EngineOptions) -> dict:
-    """`vllm.LLM`'s keyword arguments for a judge: the dtype, the model length the judge prompts need, and
-    on the CPU an explicit KV cache (vLLM otherwise reserves 92% of the RAM and fails when less is free)."""
+def engine_arguments(path: str, dtype: str | None, max_length: int | None, options: EngineOptions,
+                     offline: bool = True) -> dict:
+    """`vllm.LLM`'s (`offline`) or `AsyncEngineArgs`' keyword arguments for a judge: the dtype, the model
+    length the judge prompts need, and on the CPU an explicit KV cache (vLLM otherwise reserves 92% of the
+    RAM and fails when less is free)."""
     import torch
 
     on_gpu = torch.cuda.is_available()
     args = {"model": path, "tokenizer": path, "dtype": engine_dtype(dtype, on_gpu), "seed": 0,
             "enable_prefix_caching": True, "enforce_eager": options.enforce_eager,
             "tensor_parallel_size": options.tensor_parallel_size, "disable_log_stats": True}
-    if options.data_parallel_size > 1:  # vllm.LLM refuses it (one replica per offline engine)
+    if options.data_parallel_size > 1 and offline:  # vllm.LLM refuses it (one replica per offline engine)
         raise backbone.BackboneError(
             "--data-parallel-size: vLLM's offline engine holds one replica; for N replicas run `gram score` or "
-            "`gram eval` under torchrun (one engine per process, the input split between them) or N `gram serve` "
-            "processes behind a router (docs/SERVING.md)")
+            "`gram eval` under torchrun (one engine per process, the input split between them); `gram serve "
+            "--engine vllm` (the async engine) takes it")
+    if options.data_parallel_size > 1:
+        args["data_parallel_size"] = options.data_parallel_size
     if options.max_model_len or max_length:
         args["max_model_len"] = options.max_model_len or max_length + 1
     if options.gpu_memory_utilization is not None:
@@ -131,10 +135,17 @@ class VLLMJudge(CompareOne):
             max_length = getattr(tokenizer, "model_max_length", None)
             max_length = max_length if isinstance(max_length, int) and max_length < 10**7 else None
         try:
-            llm = vllm.LLM(**engine_arguments(path, dtype, max_length, options or EngineOptions()))
+            llm = cls.start_engine(vllm, engine_arguments(path, dtype, max_length, options or EngineOptions(),
+                                                          offline=cls.offline))
         except (ValueError, RuntimeError) as err:  # a setting the engine refuses, memory it cannot reserve
             raise backbone.BackboneError(f"vLLM could not start {name}: {str(err).splitlines()[0]}") from None
         return cls(llm, tokenizer, max_length=max_length, template=template or trained_template(path))
+
+    offline = True  # vllm.LLM; gram.scoring.vllm_async.AsyncVLLMJudge: the async engine
+
+    @staticmethod
+    def start_engine(vllm, arguments: dict):
+        return vllm.LLM(**arguments)
 
     def close(self) -> None:
         """Stop the engine's process now (it stops by itself when this process exits)."""
@@ -156,13 +167,15 @@ class VLLMJudge(CompareOne):
         """P(A) over {A, B} at the last position of each token sequence."""
         prompts = [{"prompt_token_ids": ids} for ids in sequences]
         outputs = self.llm.generate(prompts, self.sampling, use_tqdm=False)
-        a, b = self.label_ids
-        out = []
-        for i, o in enumerate(outputs):
-            logprobs = o.outputs[0].logprobs[0]
-            p = 1.0 / (1.0 + math.exp(min(logprobs[b].logprob - logprobs[a].logprob, 700.0)))
-            if not math.isfinite(p):
-                raise backbone.BackboneError(f"judge prompt {i}: the model gave a non-finite P(A): its weights "
-                                             "are broken (NaN or inf)")
-            out.append(p)
-        return out
+        return [label_p_a(o, self.label_ids, i) for i, o in enumerate(outputs)]
+
+
+def label_p_a(output, label_ids: list[int], index: int) -> float:
+    """P(A) from one RequestOutput's label-token log-probabilities (module docstring)."""
+    a, b = label_ids
+    logprobs = output.outputs[0].logprobs[0]
+    p = 1.0 / (1.0 + math.exp(min(logprobs[b].logprob - logprobs[a].logprob, 700.0)))
+    if not math.isfinite(p):
+        raise backbone.BackboneError(f"judge prompt {index}: the model gave a non-finite P(A): its weights "
+                                     "are broken (NaN or inf)")
+    return p

@@ -1,5 +1,6 @@
 """Dynamic batching for the server: every request that arrives while the model is busy joins the next
-judge call, on one model thread.
+judge call, on one model thread. A judge with `acompare_many` (vLLM's async engine) batches continuously
+itself: each batch goes to it at once, beside the batches already in it, in the event loop.
 
     batcher = Batcher(judge); batcher.start()          # inside the event loop
     scores = await batcher.compare(pairs)
@@ -49,7 +50,9 @@ class Batcher:
     request was cancelled, scores the rest in one `compare_many`, and hands each job its rows. A job larger
     than a batch (a long ranking round) is scored a batch at a time, going to the back of the queue after
     each: requests that arrived meanwhile are served between its chunks, and a cancelled one stops at the
-    next chunk. `refuse_waiting` (a shutdown's drain deadline) fails every waiting job and every new one."""
+    next chunk. `refuse_waiting` (a shutdown's drain deadline) fails every waiting job and every new one.
+    With an async judge (`acompare_many`) the worker does not wait for a batch before sending the next, and
+    a batch whose every request was cancelled is cancelled in the engine too."""
 
     judge: object
     max_batch_pairs: int = 64
@@ -58,14 +61,16 @@ class Batcher:
     orders: str = "both"
     queue: list = field(default_factory=list)
     stats: dict = field(default_factory=lambda: {"batches": 0, "pairs_scored": 0, "jobs": 0, "jobs_dropped": 0,
-                                                                "jobs_failed": 0})
+                                                                "jobs_failed": 0, "most_batches_in_model": 0})
 
     def __post_init__(self):
         self.model_thread = ThreadPoolExecutor(1, thread_name_prefix="gram-model")
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self.refusing: str | None = None
-        self.running: list[_Job] = []  # the jobs of the batch in the model (out of the queue meanwhile)
+        self.running: list[_Job] = []  # the jobs of the batches in the model (out of the queue meanwhile)
+        self.continuous = hasattr(self.judge, "acompare_many")
+        self.in_engine: set[asyncio.Task] = set()
 
     def start(self) -> None:
         self._wake = asyncio.Event()
@@ -74,6 +79,8 @@ class Batcher:
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
+        for task in list(self.in_engine):
+            task.cancel()
         self.model_thread.shutdown(wait=True)
 
     @property
@@ -130,15 +137,33 @@ class Batcher:
             if self.max_wait_ms:
                 await asyncio.sleep(self.max_wait_ms / 1000)  # let concurrent requests join this batch
             while batch := self._take():
-                self.running = [job for job, _ in batch]
-                await self._run(batch)
-                self.running = []
-                for job, _ in batch:  # one with pairs left goes behind the requests that came meanwhile
-                    if job.left and not job.future.done():
-                        if self.refusing:  # the drain deadline passed while its chunk was scored
-                            job.future.set_exception(ShuttingDown(self.refusing))
-                        else:
-                            self.queue.append(job)
+                if not self.continuous:
+                    await self._run_batch(batch)
+                    continue
+                task = asyncio.get_running_loop().create_task(self._run_batch(batch))
+                self.in_engine.add(task)
+                self.stats["most_batches_in_model"] = max(self.stats["most_batches_in_model"], len(self.in_engine))
+                task.add_done_callback(self.in_engine.discard)
+                cancel_when_abandoned(task, [job for job, _ in batch])
+
+    async def _run_batch(self, batch: list[tuple[_Job, list[Pair]]]) -> None:
+        """Score one batch, then put each job with pairs left behind the requests that came meanwhile."""
+        jobs = [job for job, _ in batch]
+        self.running.extend(jobs)
+        if not self.continuous:
+            self.stats["most_batches_in_model"] = 1
+        try:
+            await self._run(batch)
+        finally:
+            for job in jobs:
+                self.running.remove(job)
+        for job in jobs:
+            if job.left and not job.future.done():
+                if self.refusing:  # the drain deadline passed while its chunk was scored
+                    job.future.set_exception(ShuttingDown(self.refusing))
+                else:
+                    self.queue.append(job)
+                    self._wake.set()
 
     async def _run(self, batch: list[tuple[_Job, list[Pair]]]) -> None:
         """Score the batch's pairs in one call. If that fails, each job's chunk is scored on its own, so a
@@ -146,7 +171,10 @@ class Batcher:
         loop = asyncio.get_running_loop()
         pairs = [p for _, chunk in batch for p in chunk]
         try:
-            scores = await loop.run_in_executor(self.model_thread, self._score, pairs)
+            if self.continuous:
+                scores = await self.judge.acompare_many(pairs, orders=self.orders)
+            else:
+                scores = await loop.run_in_executor(self.model_thread, self._score, pairs)
             if len(scores) != len(pairs):
                 raise RuntimeError(f"the judge returned {len(scores)} scores for {len(pairs)} pairs")
         except Exception as e:
@@ -173,6 +201,15 @@ class Batcher:
 
     def _score(self, pairs):
         return self.judge.compare_many(pairs, orders=self.orders)
+
+
+def cancel_when_abandoned(task: asyncio.Task, jobs: list[_Job]) -> None:
+    """Cancel `task` (its prompts leave the engine) once every job it scores has been cancelled."""
+    def check(_):
+        if all(job.future.cancelled() for job in jobs):
+            task.cancel()
+    for job in jobs:
+        job.future.add_done_callback(check)
 
 
 class BatchedJudge(CompareOne):

