@@ -89,6 +89,8 @@ def create_app(judge, *, token: str | None = None, limits: Limits | None = None,
         yield
         await batcher.stop()
         state.rank_threads.shutdown(wait=False, cancel_futures=True)
+        if hasattr(judge, "close"):  # a vLLM engine's core process would outlive the server (before uvicorn
+            judge.close()            # re-raises SIGTERM, which runs no finally)
 
     # the OpenAPI pages (/docs, /redoc) served from the installed fastapi-offline package, not a CDN, so that
     # they work where the server has no internet access
