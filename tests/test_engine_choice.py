@@ -60,5 +60,5 @@ def test_data_parallel_on_the_offline_engine_points_the_way():
     from gram.backbone import BackboneError
     from gram.scoring.vllm_judge import EngineOptions, engine_arguments
 
-    with pytest.raises(BackboneError, match="under torchrun .* N `gram serve`"):
+    with pytest.raises(BackboneError, match="under torchrun .*`gram serve --engine vllm` .* takes it"):
         engine_arguments("m", "float32", 2048, EngineOptions(data_parallel_size=2))

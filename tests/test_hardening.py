@@ -104,7 +104,8 @@ def test_a_long_field_is_cut_by_characters_first_to_the_same_tokens(tiny_tokeniz
 
 HUGE = """
 import resource, sys, time
-from tests.conftest import make_tokenizer
+sys.path.insert(0, "tests")  # not `tests.conftest`: verl's wheel installs a top-level `tests` package
+from conftest import make_tokenizer
 from gram.templates import encode_judge
 tok = make_tokenizer()
 huge = "lorem ipsum dolor " * 1_200_000  # ~21 MB: before the fix minutes and 8 GB on the embedded model
