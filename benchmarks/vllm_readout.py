@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scoring import SHARED_DATA, cpu_name, pick_pairs  # noqa: E402
+from scoring import cpu_name, pick_pairs  # noqa: E402
 
 
 def classifier_engine(vllm, path: str, dtype: str, max_len: int):
