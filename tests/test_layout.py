@@ -22,7 +22,7 @@ ROOMS = {
     "train": {"formats", "jobs"},  # never scoring, eval or serve: a finished run is scored through a hook
     "eval": {"formats", "scoring", "jobs"},
     "rlhf": {"scoring"},
-    "integrations": {"scoring"},  # other frameworks' hooks: over HTTP to `gram serve` or to a vLLM server
+    "integrations": {"scoring", "rlhf"},  # other frameworks' hooks: over HTTP to `gram serve` or a vLLM server
     "serve": {"scoring", "jobs", "rlhf"},
     "cli": {"formats", "data", "scoring", "jobs", "train", "eval", "rlhf", "serve"},
 }

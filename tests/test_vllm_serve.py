@@ -127,7 +127,9 @@ def test_a_ranking_whose_client_left_leaves_the_engine(server):
         if health["queued_pairs"] == 0:
             break
         time.sleep(0.05)
-    assert health["queued_pairs"] == 0
+    # it left the queue between batches, or (almost always: each batch goes straight to the engine) its batch
+    # in the engine was cancelled, which aborts its prompts there
+    assert health["queued_pairs"] == 0 and health["batches_cancelled"] + health["jobs_dropped"] >= 1
     ok = httpx.post(server + "/compare", json={"pairs": rows(PAIRS[:1])}, headers=AUTH, timeout=60)
     assert ok.status_code == 200
 

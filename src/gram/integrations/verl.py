@@ -93,7 +93,7 @@ async def compute_group_score(data_sources=None, solution_strs=(), ground_truths
     """One group's rewards, [{"score": r_i}] in order: the centred Bradley-Terry log-strength of each of the n
     responses to one prompt, fitted to the judge's n(n-1)/2 comparisons, both orders each (gram.rlhf's
     mode="group"; a group of one gets 0). The judge is reached as by `compute_score`."""
-    from ..scoring.rank import rank
+    from ..rlhf import GramReward
 
     responses = [check_response(r) for r in solution_strs]
     prompt = prompt_of(extra_infos[0] if extra_infos else None)
@@ -104,7 +104,8 @@ async def compute_group_score(data_sources=None, solution_strs=(), ground_truths
         rewards = await ask_gram_serve(gram_url, token, body, timeout_s)
     else:
         judge = server_judge(reward_router_address, reward_model_tokenizer, template, max_length, model, timeout_s)
-        rewards = (await asyncio.to_thread(rank, judge, prompt, responses, "round-robin")).scores
+        group = GramReward(judge, mode="group")
+        rewards = await asyncio.to_thread(group.group_scores, [prompt] * len(responses), responses)
     return [{"score": r} for r in rewards]
 
 

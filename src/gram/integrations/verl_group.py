@@ -5,10 +5,13 @@ calls the configured reward function once with the group's lists (gram.integrati
 `compute_group_score`) and answers every member's call from that one result.
 
 A group is complete at `group_size` members (default: `actor_rollout_ref.rollout.n`), or `group_timeout_s`
-after its first member arrived (default 300 s), whichever comes first: a validation pass sampling fewer
-rollouts per prompt than training waits that long once, then scores what came. Every rollout of a group
-must reach the same manager, so the reward loop must run one worker (`reward.num_workers: 1`; the manager
-refuses more). verl's config:
+after its first member arrived (default 300 s), whichever comes first, with a warning when short: a
+validation pass sampling fewer rollouts per prompt than training waits that long once, then scores what
+came (a group of one gets 0, so with `val_kwargs.n: 1` every validation reward is 0: validate with another
+reward). Every rollout of a group must reach the same manager, so the reward loop must run one worker
+(`reward.num_workers: 1`; the manager refuses more); ray runs at most 1000 of that worker's calls at once,
+so more rollouts per step than that can hold a group's last members back until its timeout (warned at
+start). verl's config:
 
     reward:
       num_workers: 1
@@ -23,17 +26,23 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
 
+RAY_ASYNC_ACTOR_CONCURRENCY = 1000  # ray's default max_concurrency for an async actor (verl's reward worker)
+log = logging.getLogger(__name__)
+
+
 class Group:
-    """The rollouts of one prompt gathered so far, and the future their rewards arrive on."""
+    """The rollouts of one prompt gathered so far, the future their rewards arrive on, and its timeout."""
 
     def __init__(self, loop):
         self.samples: list[dict] = []
         self.rewards = loop.create_future()
         self.closed = False
+        self.timeout: asyncio.TimerHandle | None = None
 
 
 class GroupRewardManager(RewardManagerBase):
@@ -53,6 +62,12 @@ class GroupRewardManager(RewardManagerBase):
         self.judge_kwargs = ({"reward_router_address": reward_router_address,
                               "reward_model_tokenizer": reward_model_tokenizer} if reward_router_address else {})
         self.groups: dict[str, Group] = {}
+        self.scoring: set[asyncio.Task] = set()
+        in_flight = int(config.data.get("train_batch_size") or 0) * self.group_size
+        if in_flight > RAY_ASYNC_ACTOR_CONCURRENCY:
+            log.warning("GroupRewardManager: %d rollouts per step on one reward worker, which ray runs at most %d "
+                        "at a time: groups whose members wait behind others close at group_timeout_s, short",
+                        in_flight, RAY_ASYNC_ACTOR_CONCURRENCY)
 
     async def run_single(self, data) -> dict:
         item = data[-1:][0]  # for multi-sequence outputs, the last sequence (as verl's naive manager)
@@ -64,7 +79,7 @@ class GroupRewardManager(RewardManagerBase):
         group = self.groups.get(uid)
         if group is None:
             group = self.groups[uid] = Group(asyncio.get_running_loop())
-            asyncio.get_running_loop().call_later(self.group_timeout_s, self.close, uid, group)
+            group.timeout = asyncio.get_running_loop().call_later(self.group_timeout_s, self.close, uid, group)
         index = len(group.samples)
         group.samples.append(sample)
         if len(group.samples) >= self.group_size:
@@ -88,9 +103,15 @@ class GroupRewardManager(RewardManagerBase):
         if group.closed:
             return
         group.closed = True
+        group.timeout.cancel()
         if self.groups.get(uid) is group:
             del self.groups[uid]
-        asyncio.get_running_loop().create_task(self.score(group))
+        if len(group.samples) < self.group_size:  # a validation pass of fewer rollouts, or members held up
+            log.warning("GroupRewardManager: group %s closed at its timeout with %d of %d rollouts", uid,
+                        len(group.samples), self.group_size)
+        task = asyncio.get_running_loop().create_task(self.score(group))
+        self.scoring.add(task)
+        task.add_done_callback(self.scoring.discard)
 
     async def score(self, group: Group) -> None:
         try:
@@ -105,3 +126,6 @@ class GroupRewardManager(RewardManagerBase):
             group.rewards.set_result(results)
         except Exception as err:  # every member's call fails with it, none hangs
             group.rewards.set_exception(err)
+        finally:
+            if not group.rewards.done():  # cancelled (the worker shutting down)
+                group.rewards.set_exception(RuntimeError("GroupRewardManager: the group's scoring was cancelled"))

@@ -44,9 +44,12 @@ class AsyncVLLMJudge(VLLMJudge):
         """Scores for many pairs, in input order; every order of every pair is a request of its own."""
         check_orders(orders)
         pairs = as_pairs(pairs)
-        sequences, truncated, _ = encode_orders(self.tokenizer, pairs, orders, self.max_length, self.template)
-        outputs = await asyncio.gather(*(self._final(ids) for ids in sequences))
-        p_a = [label_p_a(o, self.label_ids, i) for i, o in enumerate(outputs)]
+        # tokenizing off the event loop, which serves the other requests meanwhile
+        sequences, truncated, _ = await asyncio.to_thread(encode_orders, self.tokenizer, pairs, orders,
+                                                          self.max_length, self.template)
+        async with asyncio.TaskGroup() as group:  # one prompt failing cancels the others in the engine
+            tasks = [group.create_task(self._final(ids)) for ids in sequences]
+        p_a = [label_p_a(t.result(), self.label_ids, i) for i, t in enumerate(tasks)]
         return pair_scores(pairs, p_a, truncated, 2 if orders == "both" else 1)
 
     async def _final(self, ids: list[int]):

@@ -174,7 +174,12 @@ def label_p_a(output, label_ids: list[int], index: int) -> float:
     """P(A) from one RequestOutput's label-token log-probabilities (module docstring)."""
     a, b = label_ids
     logprobs = output.outputs[0].logprobs[0]
-    p = 1.0 / (1.0 + math.exp(min(logprobs[b].logprob - logprobs[a].logprob, 700.0)))
+    return p_a_from_logprobs(logprobs[a].logprob, logprobs[b].logprob, index)
+
+
+def p_a_from_logprobs(l_a: float, l_b: float, index: int) -> float:
+    """P(A) = 1 / (1 + exp(l_B - l_A)) from the label tokens' log-probabilities; non-finite is an error."""
+    p = 1.0 / (1.0 + math.exp(min(l_b - l_a, 700.0)))
     if not math.isfinite(p):
         raise backbone.BackboneError(f"judge prompt {index}: the model gave a non-finite P(A): its weights "
                                      "are broken (NaN or inf)")

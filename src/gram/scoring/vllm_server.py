@@ -18,14 +18,13 @@ other request and reuses their shared prefix when it caches prefixes).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 
-from ..backbone import BackboneError
 from ..records import Pair
 from ..templates import label_token_ids
 from .base import CompareOne, PairScore, as_pairs, check_orders, pair_scores
 from .judge import encode_orders, judge_template, trained_template
+from .vllm_judge import p_a_from_logprobs
 
 
 class ServerError(RuntimeError):
@@ -108,10 +107,7 @@ class ServerJudge(CompareOne):
             if a not in top or b not in top:
                 raise ServerError(f"judge prompt {i}: the server returned no log-probabilities for the label tokens "
                                   f"{self.label_ids} (got {sorted(top)[:4]}); it needs vLLM's logprob_token_ids")
-            p = 1.0 / (1.0 + math.exp(min(top[b] - top[a], 700.0)))
-            if not math.isfinite(p):
-                raise BackboneError(f"judge prompt {i}: the served model gave a non-finite P(A)")
-            out.append(p)
+            out.append(p_a_from_logprobs(top[a], top[b], i))
         return out
 
 

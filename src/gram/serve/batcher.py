@@ -61,7 +61,8 @@ class Batcher:
     orders: str = "both"
     queue: list = field(default_factory=list)
     stats: dict = field(default_factory=lambda: {"batches": 0, "pairs_scored": 0, "jobs": 0, "jobs_dropped": 0,
-                                                                "jobs_failed": 0, "most_batches_in_model": 0})
+                                                                "jobs_failed": 0, "most_batches_in_model": 0,
+                                                                "batches_cancelled": 0})
 
     def __post_init__(self):
         self.model_thread = ThreadPoolExecutor(1, thread_name_prefix="gram-model")
@@ -81,6 +82,7 @@ class Batcher:
             self._task.cancel()
         for task in list(self.in_engine):
             task.cancel()
+        await asyncio.gather(*self.in_engine, return_exceptions=True)  # their prompts leave the engine first
         self.model_thread.shutdown(wait=True)
 
     @property
@@ -143,8 +145,13 @@ class Batcher:
                 task = asyncio.get_running_loop().create_task(self._run_batch(batch))
                 self.in_engine.add(task)
                 self.stats["most_batches_in_model"] = max(self.stats["most_batches_in_model"], len(self.in_engine))
-                task.add_done_callback(self.in_engine.discard)
+                task.add_done_callback(self._engine_task_done)
                 cancel_when_abandoned(task, [job for job, _ in batch])
+
+    def _engine_task_done(self, task: asyncio.Task) -> None:
+        self.in_engine.discard(task)
+        if task.cancelled():  # every request of the batch left: its prompts were aborted in the engine
+            self.stats["batches_cancelled"] += 1
 
     async def _run_batch(self, batch: list[tuple[_Job, list[Pair]]]) -> None:
         """Score one batch, then put each job with pairs left behind the requests that came meanwhile."""
