@@ -106,7 +106,8 @@ def group_config(model_dir, base, *overrides):
 def test_verls_worker_gives_group_rewards_per_uid(tiny_model_dir, tiny_tokenizer):
     """Six rollouts of two prompts, interleaved: each gets its centred Bradley-Terry score within its own
     uid's three (rank's round-robin on the judge, computed here by hand from the same judge). The tiny
-    judge's rewards are small (~1e-4), so they are compared to 1e-9 and must spread beyond 1e-5."""
+    judge's rewards are small (~1e-4), so they are compared to 1e-7 (the server batches both groups' pairs
+    together, which moves fp32 sums by ~1e-8) and must spread beyond 1e-5."""
     judge = load_judge(str(tiny_model_dir))
     with running_server(tiny_model_dir) as base:
         _, out = run_worker(group_config(tiny_model_dir, base), rollouts(tiny_tokenizer, ROLLOUTS))
@@ -118,12 +119,12 @@ def test_verls_worker_gives_group_rewards_per_uid(tiny_model_dir, tiny_tokenizer
         members = [i for i, row in enumerate(ROLLOUTS) if row[0] == uid]
         want = rank(judge, ROLLOUTS[members[0]][1], [ROLLOUTS[i][2] for i in members], "round-robin").scores
         got = [out[i]["reward_score"] for i in members]
-        assert got == pytest.approx(want, rel=1e-6, abs=1e-9)
+        assert got == pytest.approx(want, abs=1e-7)
         assert max(got) - min(got) > 1e-5 and sum(got) == pytest.approx(0.0, abs=1e-9)
     assert short_out[0]["reward_score"] == 0.0  # u1 alone: one response, no comparison
     want = rank(judge, "Name a colour.", ["Blue.", "the quick brown fox"], "round-robin").scores
-    assert [short_out[1]["reward_score"], short_out[2]["reward_score"]] == pytest.approx(want, rel=1e-6, abs=1e-9)
-    assert want[0] != want[1]
+    assert [short_out[1]["reward_score"], short_out[2]["reward_score"]] == pytest.approx(want, abs=1e-7)
+    assert abs(want[0] - want[1]) > 1e-5
 
 
 def test_the_group_manager_refuses_more_than_one_worker(tiny_model_dir):

@@ -118,11 +118,25 @@ def test_limits_token_and_errors_hold_on_the_engine(server):
 
 
 def test_a_ranking_whose_client_left_leaves_the_engine(server):
-    responses = [f"r{i} " * (1 + i % 5) for i in range(40)]
-    with pytest.raises(httpx.ReadTimeout):
-        httpx.post(server + "/rank", json={"lists": [{"prompt": "Pick.", "responses": responses}],
-                                           "strategy": "round-robin"}, headers=AUTH, timeout=0.5)
-    for _ in range(100):
+    """780 pairs of ~850-token responses (25 s of work here) abandoned after 0.5 s by a client that resets
+    its connection: the server is idle within 3 s, its batch cancelled in the engine (or its job dropped from
+    the queue between batches). (A client that only closes its socket looks like a half-close, which the
+    server answers: its request runs on, see docs/SERVING.md.)"""
+    import json
+    import socket
+    import struct
+
+    responses = [f"Response {i}: " + "some words here " * 60 for i in range(40)]
+    body = json.dumps({"lists": [{"prompt": "Pick.", "responses": responses}], "strategy": "round-robin"}).encode()
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(f"POST /rank HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer t\r\nContent-Type: "
+                     f"application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        time.sleep(0.5)
+        assert httpx.get(server + "/health", headers=AUTH).json()["queued_pairs"] > 0  # it is being scored
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+    left = time.perf_counter()
+    while time.perf_counter() - left < 3:
         health = httpx.get(server + "/health", headers=AUTH).json()
         if health["queued_pairs"] == 0:
             break
