@@ -34,11 +34,10 @@ def test_ctrl_c_during_scoring_is_one_line_with_the_way_on(tmp_path, tiny_model_
     src.write_text("".join(json.dumps({**PAIR, "prompt": f"q{i} " * 40}) + "\n" for i in range(3000)))
     proc = subprocess.Popen([sys.executable, "-m", "gram.cli", "score", "--model", str(tiny_model_dir), "--input",
                              str(src), "--output", str(out), "--quiet"], stderr=subprocess.PIPE, text=True)
-    partial = [p for p in tmp_path.iterdir() if p.name != "in.jsonl"]
+    partial = tmp_path / "out.jsonl.partial"  # scoring has begun (out.jsonl.lock appears before the model loads)
     deadline = time.time() + 120
-    while not partial and time.time() < deadline and proc.poll() is None:
+    while not partial.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
-        partial = [p for p in tmp_path.iterdir() if p.name != "in.jsonl"]
     assert proc.poll() is None, "finished before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     err = proc.communicate(timeout=60)[1]
