@@ -33,7 +33,10 @@ def test_ctrl_c_during_scoring_is_one_line_with_the_way_on(tmp_path, tiny_model_
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     src.write_text("".join(json.dumps({**PAIR, "prompt": f"q{i} " * 40}) + "\n" for i in range(3000)))
     proc = subprocess.Popen([sys.executable, "-m", "gram.cli", "score", "--model", str(tiny_model_dir), "--input",
-                             str(src), "--output", str(out), "--quiet"], stderr=subprocess.PIPE, text=True)
+                             str(src), "--output", str(out), "--quiet"], stderr=subprocess.PIPE, text=True,
+                            # as from a terminal: a child inherits an ignored SIGINT (something earlier in the
+                            # full suite leaves the pytest process ignoring it; then the child scored to the end)
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     partial = tmp_path / "out.jsonl.partial"  # scoring has begun (out.jsonl.lock appears before the model loads)
     deadline = time.time() + 120
     while not partial.exists() and time.time() < deadline and proc.poll() is None:
