@@ -311,7 +311,7 @@ def main(argv=None) -> int:
         print("scoring benchmark: ../shared/data not found (set GRAM_DATA); skipped")
         return 0
 
-    model, tokenizer = load(args.model, device="cpu")
+    model, tokenizer = load(args.model, device="cpu", dtype="float32")  # the reference rows are fp32
     sets = {name: pick_pairs(tokenizer, name, args.pairs, args.max_tokens) for name in ("judgebench", "rmb")}
     print(f"{len(sets['judgebench'])} JudgeBench + {len(sets['rmb'])} RMB pairs, {torch.get_num_threads()} threads",
           flush=True)

@@ -127,10 +127,10 @@ def variant_step(variant: str, model, tokenizer, batch: int, length: int, device
 def run_variant(variant: str, model_name: str, batch: int, length: int, steps: int, freeze: int = 0) -> dict:
     import torch
 
-    from gram.backbone import load
+    from gram.backbone import default_device, load, resolve_dtype
     from gram.train.trainers import peak_rss_mb
 
-    model, tokenizer = load(model_name)
+    model, tokenizer = load(model_name, dtype=resolve_dtype("auto", default_device(), for_training=True))
     model.train()
     if freeze:  # --freeze-layers: the first blocks and the input embeddings frozen (gram.train.freezing)
         from gram.train.freezing import freeze_lower_layers

@@ -3,7 +3,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# `--dtype auto` means bf16 on a CPU with AMX or AVX512-BF16: the suite pins fp32 on every CPU (subprocesses
+# inherit it), so that it asserts the same figures wherever CI runs; tests of the choice set it themselves.
+os.environ["GRAM_CPU_BF16"] = "0"
 import torch
 
 CHATML = (

@@ -45,7 +45,7 @@ def test_cache_dir_env(monkeypatch, tmp_path):
 
 
 def test_dtype_auto():
-    assert backbone.resolve_dtype("auto", torch.device("cpu")) == torch.float32
+    assert backbone.resolve_dtype("auto", torch.device("cpu")) == torch.float32  # GRAM_CPU_BF16=0 (conftest)
     with pytest.raises(BackboneError, match="unknown dtype"):
         backbone.resolve_dtype("int3", torch.device("cpu"))
 

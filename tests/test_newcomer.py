@@ -27,6 +27,7 @@ def test_version_and_env(capsys):
     assert main(["env", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["packages"]["torch"] and info["device"] and "cache_dir" in info
+    assert info["cpu_fast_bf16"] is False and info["dtype_auto"] in ("float32", "bfloat16")  # GRAM_CPU_BF16=0
 
 
 def test_ctrl_c_during_scoring_is_one_line_with_the_way_on(tmp_path, tiny_model_dir):

@@ -186,12 +186,34 @@ def default_device() -> torch.device:
     return torch.device("cpu")
 
 
-def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """`auto`: bfloat16 on a GPU that has it, else float32 (bf16 is many times slower on most CPUs)."""
+CPU_BF16_ENV = "GRAM_CPU_BF16"
+
+
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU multiplies bf16 in hardware (AMX or AVX512-BF16), where bf16 inference ran 2.3x
+    (AMX) and 1.56x (AVX512-BF16) its fp32 in docs/BENCHMARKS.md; elsewhere (AVX2 only) bf16 is emulated
+    and far slower. `$GRAM_CPU_BF16` = 1 or 0 overrides what /proc/cpuinfo says."""
+    forced = os.environ.get(CPU_BF16_ENV)
+    if forced in ("0", "1"):
+        return forced == "1"
+    if forced:
+        raise BackboneError(f"${CPU_BF16_ENV} must be 0 or 1, not {forced!r}")
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return " amx_bf16" in flags or " avx512_bf16" in flags
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device, for_training: bool = False) -> torch.dtype:
+    """`auto`: bfloat16 on a GPU that has it, and for inference on a CPU with AMX or AVX512-BF16 (measured
+    faster there); float32 elsewhere, and for training on any CPU (bf16 weights lose small updates)."""
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype in (None, "auto"):
         if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        if device.type == "cpu" and not for_training and cpu_has_fast_bf16():
             return torch.bfloat16
         return torch.float32
     try:
@@ -238,7 +260,7 @@ def load(name: str = DEFAULT_MODEL, device=None, dtype=None, trust_remote_code: 
     if not trust_remote_code:
         check_no_custom_code(path)
     device = torch.device(device) if device is not None else default_device()
-    torch_dtype = resolve_dtype(dtype, device)
+    torch_dtype = resolve_dtype(dtype, device, for_training)
     auto = AutoModelForSequenceClassification if kind == "reward" else AutoModelForCausalLM
     extra = {"num_labels": 1} if kind == "reward" and for_training else {}
     try:

@@ -52,6 +52,8 @@ def facts() -> dict:
         "device": str(backbone.default_device()), "cuda": torch.version.cuda if cuda else None,
         "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else [],
         "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+        "cpu_fast_bf16": backbone.cpu_has_fast_bf16(),
+        "dtype_auto": str(backbone.resolve_dtype("auto", backbone.default_device())).removeprefix("torch."),
         "cache_dir": str(cache), "cache_mb": size_mb(cache),
         "gram_data": data, "hf_hub_offline": os.environ.get("HF_HUB_OFFLINE"),
     }

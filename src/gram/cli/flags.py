@@ -19,8 +19,9 @@ MODEL_HELP = (f"embedded name ({', '.join(backbone.EMBEDDED)}), model directory 
 class ModelOptions:
     model: str = opt(backbone.DEFAULT_MODEL, MODEL_HELP)
     device: str | None = opt(None, "torch device (default: cuda if available, else cpu)")
-    dtype: str = opt("auto", "weights dtype; auto = bfloat16 on a GPU that has it (with --engine vllm, also on a CPU "
-                             "with AMX or AVX512-BF16), float32 otherwise", choices=DTYPES)
+    dtype: str = opt("auto", "weights dtype; auto = bfloat16 on a GPU that has it and on a CPU with AMX or "
+                             "AVX512-BF16 ($GRAM_CPU_BF16=0/1 overrides the CPU check), float32 otherwise",
+                     choices=DTYPES)
 
 
 @dataclass

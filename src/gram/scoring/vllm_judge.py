@@ -59,16 +59,6 @@ def import_vllm():
     return vllm
 
 
-def cpu_has_fast_bf16() -> bool:
-    """Whether this CPU multiplies bf16 in hardware (AMX or AVX512-BF16): there vLLM's bf16 kernels run
-    faster than fp32; elsewhere bf16 is emulated and far slower."""
-    try:
-        flags = open("/proc/cpuinfo", encoding="utf-8").read()
-    except OSError:
-        return False
-    return " amx_bf16" in flags or " avx512_bf16" in flags
-
-
 def engine_dtype(dtype: str | None, on_gpu: bool) -> str:
     """`auto`: bfloat16 where the hardware is fast at it (a GPU that has it, a CPU with AMX / AVX512-BF16),
     else float32; a named dtype as it is."""
@@ -78,7 +68,7 @@ def engine_dtype(dtype: str | None, on_gpu: bool) -> str:
         import torch
 
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-    return "bfloat16" if cpu_has_fast_bf16() else "float32"
+    return "bfloat16" if backbone.cpu_has_fast_bf16() else "float32"
 
 
 def engine_arguments(path: str, dtype: str | None, max_length: int | None, options: EngineOptions,

@@ -37,7 +37,8 @@ class TrainConfig:
     weight_decay: float = opt(0.0, "AdamW weight decay", at_least=0)
     max_grad_norm: float = opt(1.0, "gradient clipping", at_least=0)
     seed: int = opt(42, "seed for initialisation, shuffling and dropout")
-    dtype: str = opt("auto", "weights dtype: auto (bf16 on a GPU that has it, else fp32), float32, bfloat16, float16",
+    dtype: str = opt("auto", "weights dtype: auto (bf16 on a GPU that has it, else fp32, also on a CPU with fast "
+                             "bf16), float32, bfloat16, float16",
                      choices=("auto", "float32", "bfloat16", "float16"))
     gradient_checkpointing: bool = opt(False, "recompute activations in the backward pass: less memory, ~30% more time")
     group_by_length: bool = opt(True, "batch examples of similar length together (seeded random groups, each "

@@ -148,7 +148,7 @@ def training_arguments(config: TrainConfig) -> TrainingArguments:
         save_strategy="steps",
         save_steps=config.save_steps,
         save_total_limit=config.save_total_limit,
-        bf16=backbone.resolve_dtype(config.dtype, backbone.default_device()) == torch.bfloat16,
+        bf16=backbone.resolve_dtype(config.dtype, backbone.default_device(), for_training=True) == torch.bfloat16,
         remove_unused_columns=False,
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         include_num_input_tokens_seen="non_padding",
