@@ -6,11 +6,18 @@ from __future__ import annotations
 import os
 
 import pytest
+import torch
 
 # `--dtype auto` means bf16 on a CPU with AMX or AVX512-BF16: the suite pins fp32 on every CPU (subprocesses
 # inherit it), so that it asserts the same figures wherever CI runs; tests of the choice set it themselves.
 os.environ["GRAM_CPU_BF16"] = "0"
-import torch
+
+# Under pytest-xdist (`pytest -n 2`, the README's command) each worker, and each process it starts, gets
+# its share of the cores: two workers of all the cores each would oversubscribe them.
+if workers := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")):
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = threads
+    torch.set_num_threads(int(threads))
 
 CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"

@@ -98,14 +98,29 @@ def test_rankings_run_through_the_engine(engine_judge, transformers_judge):
         assert (got.order, got.comparisons) == (want.order, want.comparisons)
 
 
-def test_score_command_on_the_engine(engine_judge, model_dir, tmp_path, capsys):
-    from gram.cli import main
+def test_score_command_on_the_engine(engine_judge, model_dir, tmp_path, monkeypatch):
+    """`gram score --engine vllm` asks load_judge for the engine with the flags' options, and writes what the
+    engine scores. The command gets this module's engine (started by the same load_judge call) rather than
+    starting a second one (30 s); the fixture's engine differs only in its smaller KV cache."""
+    from gram.cli import main, score
+    from gram.scoring import vllm_judge
 
+    asked = []
+
+    def same_engine(name, **options):
+        asked.append(options)
+        return engine_judge
+
+    monkeypatch.setattr(score, "load_judge", same_engine)
     src, out = tmp_path / "pairs.jsonl", tmp_path / "scores.jsonl"
     src.write_text("".join(json.dumps({"prompt": p.prompt, "response_a": p.response_a, "response_b": p.response_b,
                                        "id": i}) + "\n" for i, p in enumerate(PAIRS)))
     assert main(["score", "--engine", "vllm", "--enforce-eager", "--model", str(model_dir), "--dtype", "float32",
                  "--input", str(src), "--output", str(out), "--max-length", "1024", "--quiet"]) == 0
+    [options] = asked
+    assert options["engine"] == "vllm" and options["dtype"] == "float32" and options["max_length"] == 1024
+    engine = vllm_judge.EngineOptions(**{k: options[k] for k in vars(vllm_judge.EngineOptions()) if k in options})
+    assert engine == vllm_judge.EngineOptions(enforce_eager=True)  # the flags' defaults otherwise
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     want = engine_judge.compare_many(PAIRS)
     assert [r["id"] for r in rows] == list(range(len(PAIRS)))
