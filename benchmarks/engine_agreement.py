@@ -67,14 +67,14 @@ def agreement_row(label: str, base: list, other: list, confident: float) -> str:
     """One table row: the largest P(A) difference, the averaged preferences flipped (all pairs, those whose
     margin exceeds the difference, the confident ones), and one order's preferences flipped among the
     orders whose |P(A) - 0.5| exceeds the difference (a judge with a position bias is confident there)."""
-    diff = max(max(abs(a.p_a_ab - b.p_a_ab), abs(a.p_a_ba - b.p_a_ba)) for a, b in zip(base, other))
-    flips = [(a.score_a > 0.5) != (b.score_a > 0.5) for a, b in zip(base, other)]
-    margins = [abs(a.score_a - 0.5) for a in base]
-    beyond = [f for f, m in zip(flips, margins) if m > diff]
-    sure = [f for f, m in zip(flips, margins) if m >= confident]
+    from scoring import flips
+
+    diff, flipped, margins = flips(base, other)
+    beyond = [f for f, m in zip(flipped, margins) if m > diff]
+    sure = [f for f, m in zip(flipped, margins) if m >= confident]
     orders = [(x > 0.5) != (y > 0.5) for a, b in zip(base, other)
               for x, y in ((a.p_a_ab, b.p_a_ab), (a.p_a_ba, b.p_a_ba)) if abs(x - 0.5) > diff]
-    return (f"| {label} | {diff:.1e} | {sum(flips)} / {len(flips)} | {sum(beyond)} / {len(beyond)} | "
+    return (f"| {label} | {diff:.1e} | {sum(flipped)} / {len(flipped)} | {sum(beyond)} / {len(beyond)} | "
             f"{sum(sure)} / {len(sure)} | {sum(orders)} / {len(orders)} |")
 
 

@@ -212,17 +212,22 @@ def vllm_rows(args, tokenizer, sets: dict, rows: dict) -> dict:
     return starts
 
 
+def flips(base: list, other: list) -> tuple[float, list[bool], list[float]]:
+    """(largest P(A) difference of `other` against `base` over both orders, whether each pair's preferred
+    response flips, each base pair's margin |score_a - 0.5|)."""
+    diff = max(max(abs(a.p_a_ab - b.p_a_ab), abs(a.p_a_ba - b.p_a_ba)) for a, b in zip(base, other))
+    return (diff, [(a.score_a > 0.5) != (b.score_a > 0.5) for a, b in zip(base, other)],
+            [abs(a.score_a - 0.5) for a in base])
+
+
 def agreement(rows: dict, other: str, base: str = "gram") -> str:
     """Largest P(A) difference (both orders) of `other` against `base`, and the share of pairs whose
     preferred response flips, overall and among pairs whose margin |score_a - 0.5| exceeds that difference."""
-    pairs = list(zip(rows[base]["scores"], rows[other]["scores"]))
-    diff = max(max(abs(a.p_a_ab - b.p_a_ab), abs(a.p_a_ba - b.p_a_ba)) for a, b in pairs)
-    flips = [(a.score_a > 0.5) != (b.score_a > 0.5) for a, b in pairs]
-    clear = [f for f, (a, _) in zip(flips, pairs) if abs(a.score_a - 0.5) > diff]
-    margins = sorted(abs(a.score_a - 0.5) for a, _ in pairs)
+    diff, flipped, margins = flips(rows[base]["scores"], rows[other]["scores"])
+    clear = [f for f, m in zip(flipped, margins) if m > diff]
     return (f"{other} against {base} (fp32, transformers): largest P(A) difference {diff:.1e}; preference flipped in "
-            f"{sum(flips)} of {len(flips)} pairs, {sum(clear)} of the {len(clear)} whose margin exceeds that "
-            f"difference (median margin {margins[len(margins) // 2]:.4f})")
+            f"{sum(flipped)} of {len(flipped)} pairs, {sum(clear)} of the {len(clear)} whose margin exceeds that "
+            f"difference (median margin {sorted(margins)[len(margins) // 2]:.4f})")
 
 
 def flop_counts(model) -> tuple[int, int]:

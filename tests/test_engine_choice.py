@@ -33,26 +33,24 @@ CPUS = [(" avx2 avx512f amx_bf16 avx512_bf16", "bfloat16"), (" avx2 avx512f avx5
         (" avx2 fma", "float32")]
 
 
-def fake_cpuinfo(monkeypatch, flags: str) -> None:
-    from pathlib import Path
-
+def fake_cpuinfo(monkeypatch, tmp_path, flags: str) -> None:
     from gram import backbone
 
-    real = Path.read_text
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"flags\t:{flags}\n")
     monkeypatch.delenv(backbone.CPU_BF16_ENV, raising=False)
-    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: f"flags\t:{flags}\n" if str(self) == "/proc/cpuinfo"
-                        else real(self, *a, **k))
+    monkeypatch.setattr(backbone, "CPUINFO", cpuinfo)
 
 
 @pytest.mark.parametrize("flags, want", CPUS)
-def test_auto_dtype_follows_the_cpu_on_both_engines(monkeypatch, flags, want):
+def test_auto_dtype_follows_the_cpu_on_both_engines(monkeypatch, tmp_path, flags, want):
     """bf16 where the CPU multiplies it in hardware, for inference on either engine; training stays fp32."""
     import torch
 
     from gram import backbone
     from gram.scoring import vllm_judge
 
-    fake_cpuinfo(monkeypatch, flags)
+    fake_cpuinfo(monkeypatch, tmp_path, flags)
     cpu = torch.device("cpu")
     assert vllm_judge.engine_dtype("auto", on_gpu=False) == want
     assert vllm_judge.engine_dtype("float32", on_gpu=False) == "float32"
@@ -62,12 +60,12 @@ def test_auto_dtype_follows_the_cpu_on_both_engines(monkeypatch, flags, want):
     assert backbone.resolve_dtype("float32", cpu) == torch.float32
 
 
-def test_auto_dtype_override_and_its_bad_value(monkeypatch):
+def test_auto_dtype_override_and_its_bad_value(monkeypatch, tmp_path):
     import torch
 
     from gram import backbone
 
-    fake_cpuinfo(monkeypatch, " avx2 fma")
+    fake_cpuinfo(monkeypatch, tmp_path, " avx2 fma")
     monkeypatch.setenv("GRAM_CPU_BF16", "1")
     assert backbone.resolve_dtype("auto", torch.device("cpu")) == torch.bfloat16
     monkeypatch.setenv("GRAM_CPU_BF16", "yes")

@@ -187,6 +187,7 @@ def default_device() -> torch.device:
 
 
 CPU_BF16_ENV = "GRAM_CPU_BF16"
+CPUINFO = Path("/proc/cpuinfo")
 
 
 def cpu_has_fast_bf16() -> bool:
@@ -199,7 +200,7 @@ def cpu_has_fast_bf16() -> bool:
     if forced:
         raise BackboneError(f"${CPU_BF16_ENV} must be 0 or 1, not {forced!r}")
     try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+        flags = CPUINFO.read_text(encoding="utf-8")
     except OSError:
         return False
     return " amx_bf16" in flags or " avx512_bf16" in flags
