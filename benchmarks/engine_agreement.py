@@ -80,7 +80,7 @@ def agreement_row(label: str, base: list, other: list, confident: float) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from gram.backbone import load_tokenizer
+    from gram.model.backbone import load_tokenizer
     from gram.eval.registry import data_dir
     from scoring import SHARED_DATA, cpu_name, pick_pairs
 

@@ -305,7 +305,7 @@ def summary(args, model, sets: dict, rows: dict) -> list[str]:
 def main(argv=None) -> int:
     import torch
 
-    from gram.backbone import load
+    from gram.model.backbone import load
 
     args = parse_args(argv)
     if args.threads:

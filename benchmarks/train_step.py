@@ -34,7 +34,7 @@ def build_batch(tokenizer, batch: int, length: int, seed: int = 0):
     """`batch` judge prompts of exactly `length` tokens (random words, truncated to fit), left-padded."""
     import torch
 
-    from gram.batching import left_pad
+    from gram.model.batching import left_pad
     from gram.templates import encode_judge, label_token_ids
 
     rng = random.Random(seed)
@@ -127,7 +127,7 @@ def variant_step(variant: str, model, tokenizer, batch: int, length: int, device
 def run_variant(variant: str, model_name: str, batch: int, length: int, steps: int, freeze: int = 0) -> dict:
     import torch
 
-    from gram.backbone import default_device, load, resolve_dtype
+    from gram.model.backbone import default_device, load, resolve_dtype
     from gram.train.trainers import peak_rss_mb
 
     model, tokenizer = load(model_name, dtype=resolve_dtype("auto", default_device(), for_training=True))

@@ -46,7 +46,7 @@ def main(argv=None) -> None:
     ap.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
     args = ap.parse_args(argv)
 
-    from gram import backbone
+    from gram.model import backbone
     from gram.scoring import load_judge
     from gram.scoring.judge import encode_orders
     from gram.scoring.vllm_judge import VLLMJudge, import_vllm

@@ -32,7 +32,7 @@ def main() -> None:
     from peft import LoraConfig
     from trl import GRPOConfig, GRPOTrainer
 
-    from gram import backbone
+    from gram.model import backbone
     from gram.scoring import load_judge
     from gram.rlhf import GramReward
 

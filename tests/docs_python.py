@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from gram import backbone
+from gram.model import backbone
 from test_docs_run import code_blocks
 
 TINY = os.environ["GRAM_DOCS_TINY_MODEL"]

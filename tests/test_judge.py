@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from gram.batching import length_batches
+from gram.model.batching import length_batches
 from gram.records import Pair
 from gram.scoring import Judge, combine
 from gram.templates import encode_judge, label_token_ids

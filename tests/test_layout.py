@@ -9,22 +9,20 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "gram"
 
 # The modules at the top of the package, each its own room, and what each may import.
-BASE = {
-    "io": set(), "templates": set(), "backbone": {"model_files"}, "model_files": set(), "batching": set(), "kv_prefix": set(),
-    "records": {"io", "templates"}, "generation": {"batching"}, "options": set(),
-}
+BASE = {"io": set(), "templates": set(), "records": {"io", "templates"}, "options": set()}
 # The folders, each one stage of the data flow, and the rooms each may import besides the base ones.
 ROOMS = {
-    "formats": set(),
+    "model": set(),  # running a causal LM: loading, batching, prefix caches, generation
+    "formats": {"model"},  # hub downloads ask the model room whether the hub is reachable
     "data": {"formats"},
-    "scoring": set(),
-    "jobs": {"scoring"},  # resumable, sharded file jobs: the scoring and ranking loops, partial outputs
-    "train": {"formats", "jobs"},  # never scoring, eval or serve: a finished run is scored through a hook
-    "eval": {"formats", "scoring", "jobs"},
-    "rlhf": {"scoring"},
-    "integrations": {"scoring", "rlhf"},  # other frameworks' hooks: over HTTP to `gram serve` or a vLLM server
-    "serve": {"scoring", "jobs", "rlhf"},
-    "cli": {"formats", "data", "scoring", "jobs", "train", "eval", "rlhf", "serve"},
+    "scoring": {"model"},
+    "jobs": {"model", "scoring"},  # resumable, sharded file jobs: the scoring and ranking loops, partial outputs
+    "train": {"model", "formats", "jobs"},  # never scoring, eval or serve: a finished run is scored through a hook
+    "eval": {"model", "formats", "scoring", "jobs"},
+    "rlhf": {"model", "scoring"},
+    "integrations": {"model", "scoring", "rlhf"},  # other frameworks' hooks: over HTTP to `gram serve` or a vLLM server
+    "serve": {"model", "scoring", "jobs", "rlhf"},
+    "cli": {"model", "formats", "data", "scoring", "jobs", "train", "eval", "rlhf", "serve"},
 }
 
 

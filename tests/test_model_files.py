@@ -7,10 +7,10 @@ import shutil
 import pytest
 from safetensors.torch import load_file, save_file
 
-from gram.model_files import ModelFileError
+from gram.model.files import ModelFileError
 from gram.cli import main
 from gram.jobs.partial import PartialOutput
-from gram.model_files import check_files, identity
+from gram.model.files import check_files, identity
 
 
 @pytest.fixture

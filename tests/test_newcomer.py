@@ -175,7 +175,7 @@ def test_named_hub_benchmarks_load_by_dataset_id(tmp_path, tiny_model_dir, monke
     (the hub call is mocked here); where it is not, one line says so."""
     import datasets
 
-    from gram import backbone
+    from gram.model import backbone
 
     calls = []
     rows = [{"prompt": "2+2?", "chosen": "4", "rejected": "5", "subset": "math-prm", "id": 1,
@@ -197,7 +197,7 @@ def test_push_to_hub_uploads_the_finished_directory_and_is_checked_before_traini
                                                                                    monkeypatch, capsys):
     import huggingface_hub
 
-    from gram import backbone
+    from gram.model import backbone
 
     data = tmp_path / "l.jsonl"
     data.write_text("".join(json.dumps({**PAIR, "prompt": f"q{i}", "label": "a"}) + "\n" for i in range(4)))

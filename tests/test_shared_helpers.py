@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from gram.batching import pad_id
-from gram.generation import generate
+from gram.model.batching import pad_id
+from gram.model.generation import generate
 from gram.io import write_json_atomic, write_jsonl_atomic, write_text_atomic
 
 

@@ -85,7 +85,7 @@ def test_a_mistyped_flag_is_named_with_the_one_it_resembles(capsys):
 def test_a_looping_reference_stops_early_and_keeps_its_greedy_start(tiny_model, tiny_tokenizer):
     import torch
 
-    from gram.generation import StopWhenLooping, generate
+    from gram.model.generation import StopWhenLooping, generate
 
     stop = StopWhenLooping()
     looping = torch.tensor([[5, 6, 7] + [1, 2] * 30, list(range(63))])

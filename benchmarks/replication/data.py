@@ -17,7 +17,7 @@ class Builder:
     def __init__(self, run: Path, plan):
         from transformers import AutoTokenizer
 
-        from gram.backbone import resolve
+        from gram.model.backbone import resolve
         from gram.eval.registry import data_dir
 
         self.plan, self.out, self.shared = plan, run / "data", data_dir()

@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 
-from .generation import generate
+from .model.generation import generate
 from .records import prompt_key
 from .scoring.rank import rank
 

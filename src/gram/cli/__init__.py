@@ -14,7 +14,8 @@ import logging
 import sys
 from pathlib import Path
 
-from .. import __version__, backbone
+from .. import __version__
+from ..model import backbone
 from ..io import InputError
 from ..jobs.lock import job_lock
 from ..options import OptionError, flat, from_args, relax_required

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from .. import backbone
+from ..model import backbone
 from ..io import check_prompt, read_jsonl
 from ..jobs.ranking import RankMethod, rank_rows
 from ..jobs.settings import judge_settings, model_settings

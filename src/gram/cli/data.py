@@ -18,7 +18,7 @@ import random
 import sys
 from collections import Counter
 
-from .. import backbone
+from ..model import backbone
 from ..data.balance import balance_length
 from ..data.cleaning import clean, dedup
 from ..data.pairs import both_orders, pairs_from_set

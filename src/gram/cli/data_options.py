@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import backbone
+from ..model import backbone
 from ..formats import FORMATS
 from ..options import opt
 from ..templates import JUDGE_TEMPLATES

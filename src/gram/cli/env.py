@@ -36,7 +36,7 @@ def size_mb(path: Path) -> float | None:
 def facts() -> dict:
     import torch
 
-    from .. import backbone
+    from ..model import backbone
 
     versions = {}
     for name in PACKAGES:

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import backbone
+from ..model import backbone
 from ..eval.registry import BENCHMARKS, HUB_BENCHMARKS, data_dir, load_benchmark
 from ..eval.reports import comparison, model_label, summarize_results, write_reports
 from ..eval.sets import rank_sets, summarize_sets, write_set_reports

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import backbone
+from ..model import backbone
 from ..options import add_arguments, opt
 from ..scoring import STRATEGIES
 from ..templates import JUDGE_TEMPLATES

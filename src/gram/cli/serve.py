@@ -6,7 +6,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from .. import backbone
+from ..model import backbone
 from ..options import group, opt
 from ..scoring import load_judge
 from ..serve.app import Limits, create_app

@@ -23,7 +23,7 @@ def dataset_items(path: Path, split: str = "train"):
     datasets.disable_progress_bars()
     hub_id, _, named_split = str(path).partition(":")
     if not path.exists() and hub_id.count("/") == 1 and not hub_id.startswith((".", "/")):
-        from ..backbone import hub_reachable
+        from ..model.backbone import hub_reachable
 
         if not hub_reachable():
             raise InputError(path, None, None, "no such file, and the hub cannot be reached to load it as a dataset id")

@@ -4,7 +4,8 @@ of the models read, written beside the partial output and compared when a run go
 
 from __future__ import annotations
 
-from .. import backbone, model_files
+from ..model import backbone
+from ..model import files as model_files
 
 
 def model_settings(name: str) -> dict:

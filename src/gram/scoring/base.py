@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from ..backbone import BackboneError
+from ..model.backbone import BackboneError
 from ..io import InputError
 from ..records import Pair, pair_from_row
 

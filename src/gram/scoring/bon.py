@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from ..generation import generate
+from ..model.generation import generate
 from .rank import RankResult, rank
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
-from .. import backbone
-from ..batching import default_batch_tokens, left_pad, length_batches, pad_id
-from ..kv_prefix import cache_argument, expand, keeps_logits, run_prefix
+from ..model import backbone
+from ..model.batching import default_batch_tokens, left_pad, length_batches, pad_id
+from ..model.kv_prefix import cache_argument, expand, keeps_logits, run_prefix
 from ..records import Pair, prompt_key
 from ..templates import (
     DEFAULT_JUDGE_TEMPLATE,

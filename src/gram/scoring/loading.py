@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .. import backbone
+from ..model import backbone
 from .base import Scorer
 from .judge import Judge
 from .reward_model import RewardModelJudge

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from .. import backbone
-from ..batching import default_batch_tokens, left_pad, length_batches, safe_pad_id
+from ..model import backbone
+from ..model.batching import default_batch_tokens, left_pad, length_batches, safe_pad_id
 from ..templates import encode_response
 from .base import CompareOne, PairScore, as_pairs, check_finite, check_orders
 

@@ -24,7 +24,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .. import backbone
+from ..model import backbone
 from ..records import Pair
 from ..templates import label_token_ids
 from .base import CompareOne, PairScore, as_pairs, check_orders, pair_scores

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import backbone
+from ..model import backbone
 from ..io import save_figure_atomic, write_text_atomic
 
 

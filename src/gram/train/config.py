@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..backbone import DEFAULT_MODEL
+from ..model.backbone import DEFAULT_MODEL
 from ..options import opt
 from ..templates import JUDGE_TEMPLATES
 

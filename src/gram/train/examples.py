@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..batching import left_pad
+from ..model.batching import left_pad
 from ..formats import read
 from ..records import PreferencePair
 from ..templates import encode_judge, encode_pretrain, encode_response

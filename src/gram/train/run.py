@@ -20,7 +20,7 @@ import torch
 from safetensors import SafetensorError
 from transformers import TrainingArguments
 
-from .. import backbone
+from ..model import backbone
 from ..io import write_json_atomic
 from ..jobs.sharding import leave_process_group
 from .card import plot_losses, write_model_card

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..batching import pad_id, safe_pad_id
+from ..model.batching import pad_id, safe_pad_id
 from ..records import PreferencePair
 from ..templates import label_token_ids, template_head
 from .examples import (

@@ -17,8 +17,8 @@ from transformers import Trainer, TrainerCallback
 from transformers.trainer_callback import ExportableState
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
-from ..kv_prefix import cache_argument, run_prefix
-from ..kv_prefix import expand as expand_cache
+from ..model.kv_prefix import cache_argument, run_prefix
+from ..model.kv_prefix import expand as expand_cache
 from .losses import bradley_terry_loss, full_vocab_loss, gram_loss
 
 

@@ -107,9 +107,9 @@ PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt
 
 def check_model_dir(path: Path) -> None:
     """A model directory whose weights gram can load: safetensors (or a LoRA adapter's), whole
-    (gram.model_files). Pickle-only weights, a truncated file or a broken config are one clear error instead
+    (gram.model.files). Pickle-only weights, a truncated file or a broken config are one clear error instead
     of a traceback from deep inside `from_pretrained`."""
-    from .model_files import ModelFileError, check_files
+    from .files import ModelFileError, check_files
 
     names = {p.name for p in path.iterdir()}
     if not any(n.endswith(".safetensors") or n == "model.safetensors.index.json" for n in names):
