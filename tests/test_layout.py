@@ -9,7 +9,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "gram"
 
 # The modules at the top of the package, each its own room, and what each may import.
-BASE = {"io": set(), "templates": set(), "records": {"io", "templates"}, "options": set()}
+BASE = {"errors": set(), "io": {"errors"}, "templates": {"errors"}, "records": {"io", "templates", "errors"},
+        "options": {"errors"}}
 # The folders, each one stage of the data flow, and the rooms each may import besides the base ones.
 ROOMS = {
     "model": set(),  # running a causal LM: loading, batching, prefix caches, generation

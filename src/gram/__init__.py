@@ -17,12 +17,18 @@ _EXPORTS = {
     "Pair": "gram.records",
     "Judge": "gram.scoring", "PairScore": "gram.scoring", "RewardModelJudge": "gram.scoring",
     "Scorer": "gram.scoring", "load_judge": "gram.scoring", "rank": "gram.scoring",
+    "GramError": "gram.errors",
 }
-__all__ = ["DEFAULT_MODEL", "Judge", "Pair", "PairScore", "RewardModelJudge", "Scorer", "load", "load_judge",
-           "rank"]
+__all__ = ["DEFAULT_MODEL", "GramError", "Judge", "Pair", "PairScore", "RewardModelJudge", "Scorer", "load",
+           "load_judge", "rank"]
 
 
 def __getattr__(name: str):
     if name in _EXPORTS:
         return getattr(import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'gram' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The lazy names too, so that `gram.load_j<TAB>` completes."""
+    return sorted(set(globals()) | set(__all__))

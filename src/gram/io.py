@@ -17,20 +17,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-
-class InputError(ValueError):
-    """Bad input, located: `file:line: field: problem` (JSONL) or `file: record N: field: problem`
-    (records of a JSON array or a table, counted from 0)."""
-
-    def __init__(self, path, line: int | None, field: str | None, problem: str, record: int | None = None):
-        where = f"{path}" + (f":{line}" if line is not None else "") + (f": record {record}" if record is not None else "")
-        super().__init__(f"{where}: {field + ': ' if field else ''}{problem}")
-        self.path, self.line, self.record, self.field, self.problem = str(path), line, record, field, problem
-
-    @property
-    def location(self) -> str:
-        return f"{self.path}" + (f":{self.line}" if self.line is not None else "") + (
-            f": record {self.record}" if self.record is not None else "")
+from .errors import InputError
 
 
 def parse_json(text: str | bytes, path, line: int | None = None):

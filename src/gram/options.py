@@ -26,9 +26,7 @@ import typing
 from dataclasses import field
 from pathlib import Path
 
-
-class OptionError(ValueError):
-    """A bad option: `where: key: problem`, one line."""
+from .errors import OptionError
 
 
 def opt(default=None, help: str = "", *, required: bool = False, choices=None, at_least=None, above=None,

@@ -16,7 +16,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from .io import InputError, check_prompt, check_text
+from .errors import InputError
+from .io import check_prompt, check_text
 from .templates import render_prompt
 
 LABELS = ("a", "b", "tie")

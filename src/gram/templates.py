@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .errors import TemplateError
+
 LABELS = ("A", "B")
 
 JUDGE_INSTRUCTIONS = (
@@ -35,7 +37,6 @@ PAIR = (
     "[The Start of Assistant A's Answer]\n{response_a}\n[The End of Assistant A's Answer]\n\n"
     "[The Start of Assistant B's Answer]\n{response_b}\n[The End of Assistant B's Answer]"
 )
-
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,6 @@ JUDGE_TAILS = {name: t.tail for name, t in JUDGE_TEMPLATES.items()}
 DEFAULT_JUDGE_TEMPLATE = "gram-eval"
 # Llama 3.x templates write "Today Date: <date>" into the system header; this is their own fallback date
 PINNED_DATE = "26 Jul 2024"
-
-
-class TemplateError(ValueError):
-    """A tokenizer or an input that the templates cannot render faithfully."""
 
 
 def render_prompt(prompt: str | list[dict]) -> str:

@@ -15,11 +15,9 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from ..model import backbone
-from ..io import InputError
+from ..errors import GramError, InputError, OptionError
 from ..jobs.lock import job_lock
-from ..options import OptionError, flat, from_args, relax_required
-from ..templates import TemplateError
+from ..options import flat, from_args, relax_required
 from . import bon, data, demo, env, eval, rank, score, serve, train
 
 
@@ -91,27 +89,28 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
+    """The `gram` command. Every GramError is caught here and only here: one line, its exit code."""
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    args = None
     try:
         args = parse(argv)
-    except (OptionError, InputError) as err:
-        name = next((a for a in argv if not a.startswith("-")), "")
-        print(f"gram {name}: error: {err}", file=sys.stderr)
-        return 2
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
-    if getattr(args, "quiet", False):  # no bar at all, transformers' loading bars included
-        from transformers.utils import logging as hf_logging
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                            format="%(name)s: %(message)s")
+        if getattr(args, "quiet", False):  # no bar at all, transformers' loading bars included
+            from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
-    try:
+            hf_logging.disable_progress_bar()
         with output_guard(args):
             return args.func(args)
     except KeyboardInterrupt:
-        print(f"gram {args.command}: interrupted{interrupted_hint(args)}", file=sys.stderr)
+        print(f"gram {args.command}: interrupted{interrupted_hint(args)}" if args else "gram: interrupted",
+              file=sys.stderr)
         return 130
-    except (InputError, backbone.BackboneError, TemplateError) as err:
-        print(f"gram: error: {err}", file=sys.stderr)
-        return 2
+    except GramError as err:  # before the command runs, every error is about its command line
+        command = next((a for a in argv if not a.startswith("-")), "") if args is None else args.command
+        print(f"gram {command}: error: {err}" if args is None or err.names_command else f"gram: error: {err}",
+              file=sys.stderr)
+        return err.exit_code
     except OSError as err:  # a full disk, a read-only output directory: nothing written is half a file
         where = f"{err.filename}: " if err.filename else ""
         print(f"gram: error: {where}{err.strerror or err}", file=sys.stderr)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from ..model import backbone
 from ..io import check_prompt, read_jsonl
 from ..jobs.ranking import RankMethod, rank_rows
 from ..jobs.settings import judge_settings, model_settings
+from ..model import backbone
 from ..options import group, opt
 from ..scoring import load_judge
 from ..scoring.bon import sample

@@ -18,13 +18,13 @@ import random
 import sys
 from collections import Counter
 
-from ..model import backbone
 from ..data.balance import balance_length
 from ..data.cleaning import clean, dedup
 from ..data.pairs import both_orders, pairs_from_set
 from ..formats import read
 from ..formats.gram_reference import to_finetune, to_pretrain
 from ..io import write_json_atomic, write_jsonl_atomic
+from ..model import backbone
 from ..records import PreferencePair, ResponseSet
 from .data_options import (
     ConvertOptions,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..model import backbone
 from ..formats import FORMATS
+from ..model import backbone
 from ..options import opt
 from ..templates import JUDGE_TEMPLATES
 

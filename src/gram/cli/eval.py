@@ -15,15 +15,16 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..model import backbone
+from ..errors import InputError
 from ..eval.registry import BENCHMARKS, HUB_BENCHMARKS, data_dir, load_benchmark
 from ..eval.reports import comparison, model_label, summarize_results, write_reports
 from ..eval.sets import rank_sets, summarize_sets, write_set_reports
-from ..io import InputError, write_text_atomic
+from ..io import write_text_atomic
 from ..jobs import sharding
 from ..jobs.runner import score_rows
 from ..jobs.settings import judge_settings
 from ..jobs.sharding import leave_process_group
+from ..model import backbone
 from ..options import group, opt
 from ..records import ResponseSet
 from ..scoring import load_judge

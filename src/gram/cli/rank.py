@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
+from ..errors import InputError
 from ..formats import read
-from ..io import InputError
 from ..jobs import ranking
 from ..jobs.settings import judge_settings
 from ..options import group, opt

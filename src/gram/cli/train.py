@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
-from ..train.config import AdaptConfig, BTConfig, ConfigError, FinetuneConfig, PretrainConfig
+from ..train.config import AdaptConfig, BTConfig, FinetuneConfig, PretrainConfig
 from .flags import add_command
 
 COMMANDS = {
@@ -36,20 +35,9 @@ def add_parsers(sub) -> None:
 
 def run(args) -> int:
     from ..eval.heldout import evaluate_trained
-    from ..train.checkpoints import SaveFailed
-    from ..train.identity import RunMismatch
-    from ..train.run import NoExamples
     from ..train.run import run as train
-    from ..train.trainers import NonFiniteTraining
 
-    try:
-        summary = train(args.stage, args.options, evaluate=evaluate_trained)
-    except (ConfigError, RunMismatch, NoExamples) as err:
-        print(f"gram {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except (NonFiniteTraining, SaveFailed) as err:
-        print(f"gram {args.command}: error: {err}", file=sys.stderr)
-        return 1
+    summary = train(args.stage, args.options, evaluate=evaluate_trained)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
     brief = {k: summary[k] for k in ("stage", "pairs", "examples", "steps", "train_seconds", "train_loss")}

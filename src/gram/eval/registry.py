@@ -13,8 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import InputError
 from ..formats import read
-from ..io import InputError
 from ..records import PreferencePair, ResponseSet
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..io import InputError
+from ..errors import InputError
 from ..records import Record, ResponseSet, prompt_key
 from . import (  # noqa: F401  (each module registers its formats)
     alpaca_eval,

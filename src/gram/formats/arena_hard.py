@@ -5,7 +5,7 @@ Reading a version directory (e.g. `arena-hard-v0.1`) gives one set per question 
 import json
 from pathlib import Path
 
-from ..io import InputError
+from ..errors import InputError
 from ..records import ResponseSet
 from .base import Item, input_files, messages, read_json_file, register
 

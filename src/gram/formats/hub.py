@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..io import InputError
+from ..errors import InputError
 from .base import Item, input_files, read_csv_file, read_json_file
 
 PATTERNS = ("*.parquet", "*.jsonl", "*.json", "*.jsonl.gz", "*.csv", "*.tsv")

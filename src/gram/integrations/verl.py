@@ -31,11 +31,9 @@ from __future__ import annotations
 
 import asyncio
 
+from ..errors import MissingField
+
 PROMPT_KEYS = ("prompt", "question")
-
-
-class MissingField(ValueError):
-    """A rollout whose row lacks what the GRAM reward reads."""
 
 
 def prompt_and_reference(solution_str: str, ground_truth, extra_info) -> tuple[object, str]:

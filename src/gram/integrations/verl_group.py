@@ -30,7 +30,6 @@ import logging
 
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
-
 RAY_ASYNC_ACTOR_CONCURRENCY = 1000  # ray's default max_concurrency for an async actor (verl's reward worker)
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..io import InputError
+from ..errors import InputError
 
 _held: dict[Path, list] = {}  # lock path -> [FileLock, how many holders in this process]
 

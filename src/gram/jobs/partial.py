@@ -15,7 +15,8 @@ import logging
 import os
 from pathlib import Path
 
-from ..io import InputError, finite, json_line, write_json_atomic, write_jsonl_atomic
+from ..errors import InputError
+from ..io import finite, json_line, write_json_atomic, write_jsonl_atomic
 from . import lock
 
 log = logging.getLogger(__name__)

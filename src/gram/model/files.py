@@ -15,10 +15,7 @@ import json
 import struct
 from pathlib import Path
 
-
-
-class ModelFileError(RuntimeError):
-    """A model file that cannot be loaded (gram.model.backbone re-raises it as its own BackboneError)."""
+from ..errors import ModelFileError
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
 NOT_THE_MODEL = {"train_summary.json", "trainer_state.json", "gram_run.json", "README.md", "loss.png"}

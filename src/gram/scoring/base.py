@@ -20,8 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from ..model.backbone import BackboneError
-from ..io import InputError
+from ..errors import InputError, NonFiniteScore
 from ..records import Pair, pair_from_row
 
 ORDERS = ("both", "ab")
@@ -100,10 +99,6 @@ def as_pair(p, index: int = 0) -> Pair:
 def as_pairs(pairs: Iterable) -> list[Pair]:
     """`as_pair` for each of `pairs`, errors naming the pair's position."""
     return [as_pair(p, i) for i, p in enumerate(pairs)]
-
-
-class NonFiniteScore(BackboneError):
-    """A judge whose label logits are NaN or infinite (diverged or broken weights): no score can be read."""
 
 
 def check_finite(pairs: list[Pair], values: list[float], per_pair: int) -> None:

@@ -20,15 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from ..errors import ServerError
 from ..records import Pair
 from ..templates import label_token_ids
 from .base import CompareOne, PairScore, as_pairs, check_orders, pair_scores
 from .judge import encode_orders, judge_template, trained_template
 from .vllm_judge import p_a_from_logprobs
-
-
-class ServerError(RuntimeError):
-    """The server answered something other than label log-probabilities."""
 
 
 class ServerJudge(CompareOne):

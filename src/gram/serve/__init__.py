@@ -3,8 +3,9 @@ and error handler, authentication, over that state), `batcher` (dynamic batching
 `guard` (Host, body and connection bounds), `schemas` (request and response bodies, the OpenAPI page),
 `process` (the uvicorn process: the port bound before the model loads, the drain deadline)."""
 
+from ..errors import Overloaded, ShuttingDown
 from .app import Limits, create_app
-from .batcher import BatchedJudge, Batcher, Overloaded, ShuttingDown
+from .batcher import BatchedJudge, Batcher
 from .guard import Guard, bounded_protocol
 
 __all__ = ["BatchedJudge", "Batcher", "Guard", "Limits", "Overloaded", "ShuttingDown", "bounded_protocol", "create_app"]

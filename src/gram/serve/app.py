@@ -34,9 +34,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..errors import Overloaded
 from ..rlhf import GramReward
 from . import endpoints
-from .batcher import Batcher, Overloaded
+from .batcher import Batcher
 from .guard import Guard
 
 log = logging.getLogger(__name__)

@@ -12,18 +12,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from ..errors import Overloaded, ShuttingDown
 from ..records import Pair
 from ..scoring.base import CompareOne, PairScore, as_pairs
 
 log = logging.getLogger(__name__)
-
-
-class Overloaded(Exception):
-    pass
-
-
-class ShuttingDown(Exception):
-    """The server stopped taking work (its --graceful-timeout passed): the request gets 503."""
 
 
 @dataclass
@@ -251,5 +244,3 @@ class BatchedJudge(CompareOne):
         self.stopped.set()
         for future in list(self.pending):
             future.cancel()
-
-

@@ -10,13 +10,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 
+from ..errors import NonFiniteScore, Overloaded, ShuttingDown, TemplateError
+from ..jobs.ranking import RankMethod, ranked_row
 from ..records import Pair, prompt_key
 from ..rlhf import GramReward
-from ..jobs.ranking import RankMethod, ranked_row
-from ..scoring.base import NonFiniteScore
 from ..scoring.rank import STRATEGIES
-from ..templates import TemplateError
-from .batcher import BatchedJudge, Overloaded, ShuttingDown
+from .batcher import BatchedJudge
 from .schemas import CompareIn, CompareOut, OpenRLHFIn, OpenRLHFOut, RankIn, RankResults, RewardIn, RewardOut
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at runtime.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..model import backbone
 from ..io import save_figure_atomic, write_text_atomic
+from ..model import backbone
 
 
 def plot_losses(history: list[dict], path: Path, stage: str) -> None:

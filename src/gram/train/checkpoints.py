@@ -11,6 +11,8 @@ from pathlib import Path
 from transformers import Trainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from ..errors import SaveFailed
+
 log = logging.getLogger("gram.train")
 
 
@@ -75,11 +77,6 @@ def mean_logged_loss(state: dict) -> float | None:
             steps += entry["step"] - last
             last = entry["step"]
     return total / steps if steps else None
-
-
-class SaveFailed(Exception):
-    """Writing a checkpoint or the final model failed (a full disk, a quota, a file size limit): one line
-    naming what was being written, why, and what a rerun resumes from."""
 
 
 SAVING_FRAMES = {"_save_checkpoint", "save_model", "save_pretrained", "_save_optimizer_and_scheduler", "save_file"}

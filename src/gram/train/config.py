@@ -107,7 +107,3 @@ class BTConfig(TrainConfig):
 
     learning_rate: float = opt(2e-5, "peak learning rate", above=0)
     epochs: float = opt(2.0, "passes over the training data", above=0)
-
-
-class ConfigError(ValueError):
-    """Settings that cannot go together, or a run that cannot start with them."""

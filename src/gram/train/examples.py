@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..model.batching import left_pad
 from ..formats import read
+from ..model.batching import left_pad
 from ..records import PreferencePair
 from ..templates import encode_judge, encode_pretrain, encode_response
 

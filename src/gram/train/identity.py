@@ -15,6 +15,7 @@ import logging
 import shutil
 from pathlib import Path
 
+from ..errors import RunMismatch
 from ..io import write_json_atomic
 from .checkpoints import last_complete_checkpoint
 
@@ -25,10 +26,6 @@ RUN_FILE = "gram_run.json"
 # settings that change what is logged, kept or reported, never the weights: a rerun may change them
 RERUN_NEUTRAL = {"output_dir", "resume", "overwrite", "logging_steps", "save_steps", "save_total_limit", "eval_file",
                  "eval_limit", "report_to", "keep_checkpoints", "push_to_hub"}
-
-
-class RunMismatch(ValueError):
-    """An output directory holding another run than the one asked for."""
 
 
 def file_sha256(path: str | Path) -> str:

@@ -20,9 +20,10 @@ import torch
 from safetensors import SafetensorError
 from transformers import TrainingArguments
 
-from ..model import backbone
+from ..errors import ConfigError, NoExamples, NonFiniteTraining
 from ..io import write_json_atomic
 from ..jobs.sharding import leave_process_group
+from ..model import backbone
 from .card import plot_losses, write_model_card
 from .checkpoints import (
     finished_training,
@@ -37,7 +38,7 @@ from .config import TrainConfig
 from .examples import load_pairs
 from .identity import prepare_output_dir
 from .stages import STAGES
-from .trainers import NonFiniteTraining, ProgressCallback, RunClock, StopOnNonFinite
+from .trainers import ProgressCallback, RunClock, StopOnNonFinite
 
 log = logging.getLogger("gram.train")
 
@@ -52,8 +53,6 @@ def check_loggers(report_to: str) -> None:
     not a RuntimeError from inside Trainer."""
     import importlib.util
 
-    from .config import ConfigError
-
     for name in (n.strip() for n in (report_to or "").split(",")):
         if name in LOGGERS and not any(importlib.util.find_spec(m) for m in LOGGERS[name][0]):
             raise ConfigError(f"--report-to {name}: its logger is not installed (pip install {LOGGERS[name][1]}, "
@@ -64,8 +63,6 @@ def check_hub(repo_id: str) -> None:
     """Before any training: the hub must be reachable and a token known, so that a long run does not end
     in an upload that cannot happen."""
     from huggingface_hub import get_token
-
-    from .config import ConfigError
 
     if repo_id.count("/") != 1:
         raise ConfigError(f"--push-to-hub {repo_id}: expected a repository id org/name")
@@ -87,17 +84,12 @@ def push(output_dir: str, repo_id: str) -> str:
     return repo_id
 
 
-class NoExamples(ValueError):
-    """A training file that gives the stage nothing to train on."""
-
-
 def load_for_training(config: TrainConfig, reward_head: bool = False):
     """The model to train: a causal LM, or (reward_head) the same backbone with a fresh one-output
     sequence-classification head for the Bradley-Terry baseline; wrapped in LoRA adapters if asked."""
     model, tokenizer = backbone.load(config.model, dtype=config.dtype, kind="reward" if reward_head else "causal-lm",
                                      for_training=True)
     if config.freeze_layers:
-        from .config import ConfigError
         from .freezing import freeze_lower_layers
 
         try:
@@ -171,8 +163,6 @@ def check_before_loading(config: TrainConfig) -> None:
             check_input_path(path)  # a FIFO or /dev/zero would block or hash forever
     check_loggers(config.report_to)
     if config.freeze_layers and (config.lora or config.gradient_checkpointing):
-        from .config import ConfigError
-
         raise ConfigError("--freeze-layers goes with neither --lora (which freezes every base weight already) nor "
                           "--gradient-checkpointing (whose recomputed blocks would get no gradient)")
     if config.push_to_hub:

@@ -17,6 +17,7 @@ from transformers import Trainer, TrainerCallback
 from transformers.trainer_callback import ExportableState
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
+from ..errors import NonFiniteTraining
 from ..model.kv_prefix import cache_argument, run_prefix
 from ..model.kv_prefix import expand as expand_cache
 from .losses import bradley_terry_loss, full_vocab_loss, gram_loss
@@ -162,14 +163,6 @@ class RunClock(TrainerCallback, ExportableState):
             return 0.0
         state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
         return float(state.get("stateful_callbacks", {}).get(cls.__name__, {}).get("args", {}).get("before", 0.0))
-
-
-class NonFiniteTraining(RuntimeError):
-    """A gradient with NaN or infinite values: the loss or the weights diverged."""
-
-    def __init__(self, step: int, norm: float, advice: str = ""):
-        super().__init__(f"step {step}: the gradient's norm is {norm}" + (f": {advice}" if advice else ""))
-        self.step, self.norm = step, norm
 
 
 class StopOnNonFinite(TrainerCallback):
