@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..model import backbone
 from ..options import add_arguments, opt
-from ..scoring import STRATEGIES
+from ..scoring.rank import DEFAULT_STRATEGY, STRATEGIES
 from ..templates import JUDGE_TEMPLATES
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -113,8 +113,9 @@ class FileJobOptions:
 
 
 def strategy():
-    return opt("knockout", "linear (reference), knockout (batched rounds), round-robin (Bradley-Terry scores), "
-                           "selection (full ranking)", choices=STRATEGIES)
+    return opt(DEFAULT_STRATEGY, "knockout (default: linear's comparisons in batched rounds), linear (the "
+                                 "reference's order), round-robin (Bradley-Terry scores), selection (full ranking)",
+               choices=STRATEGIES)
 
 
 CONFIG_HELP = "YAML file of these options, by flag name (batch-size: 4); flags given here override it"

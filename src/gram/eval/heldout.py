@@ -12,12 +12,14 @@ import logging
 from ..formats import read
 from ..records import PreferencePair
 from ..scoring import Judge, RewardModelJudge
+from .metrics import summarize_scores
 
 log = logging.getLogger(__name__)
 
 
 def evaluate_trained(model, tokenizer, config, reward_model: bool = False) -> dict:
-    """Accuracy (the preferred response scored above 0.5) and position consistency on config.eval_file."""
+    """Accuracy (the preferred response scored above the other: gram.eval.metrics, ties wrong) and position
+    consistency on config.eval_file's pairs labeled a or b."""
     records = read("gram", config.eval_file).records
     if config.eval_limit is not None:
         records = records[:config.eval_limit]
@@ -27,9 +29,8 @@ def evaluate_trained(model, tokenizer, config, reward_model: bool = False) -> di
              else Judge(model, tokenizer, max_length=config.max_length, template=config.template))
     scores = judge.compare_many(pairs)
     model.train(was_training)
-    correct = sum((s.score_a > 0.5) == (p.label == "a") for s, p in zip(scores, pairs))
-    consistent = sum(bool(s.consistent) for s in scores)
-    out = {"eval_file": config.eval_file, "pairs": len(pairs), "accuracy": correct / len(pairs) if pairs else None,
-           "position_consistency": consistent / len(pairs) if pairs else None}
+    summary = summarize_scores(pairs, scores)
+    out = {"eval_file": config.eval_file, "pairs": len(pairs), "accuracy": summary["overall"],
+           "position_consistency": summary["position_consistency"]}
     log.warning("eval on %s: accuracy %.3f over %d pairs", config.eval_file, out["accuracy"] or 0, len(pairs))
     return out

@@ -50,8 +50,12 @@ HUB_BENCHMARKS = {
 }
 
 
+PROJECT_DATA = "../shared/data"  # where the data sits beside a checkout of this project
+
+
 def data_dir(default: str | Path | None = None) -> Path:
-    """Where named benchmarks are read: $GRAM_DATA, else `default` (the caller's convention)."""
+    """Where named benchmarks are read: $GRAM_DATA, else `default` (the caller's convention; `gram eval`
+    and `gram env`: PROJECT_DATA)."""
     root = os.environ.get("GRAM_DATA") or default
     if root is None:
         raise InputError("$GRAM_DATA", None, None, "not set: point it at the folder that holds the benchmark data")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..scoring.rank import RankResult, rank
+from ..scoring.rank import DEFAULT_STRATEGY, RankResult, rank
 from .partial import PartialOutput
 
 
@@ -24,7 +24,7 @@ from .partial import PartialOutput
 class RankMethod:
     """How each list is ranked (gram.scoring.rank's arguments)."""
 
-    strategy: str = "knockout"
+    strategy: str = DEFAULT_STRATEGY
     budget: int | None = None
     seed: int = 0
     orders: str = "both"

@@ -34,7 +34,7 @@ class PairScore:
     p_a_ba: float | None  # None when only the (a, b) order was scored
     truncated: bool = False
 
-    FIELDS = ("score_a", "score_b", "p_a_ab", "p_a_ba", "truncated")  # as written into output rows
+    FIELDS = ("score_a", "score_b", "p_a_ab", "p_a_ba", "consistent", "truncated")  # as written into output rows
 
     @property
     def consistent(self) -> bool | None:
@@ -43,13 +43,9 @@ class PairScore:
             return None
         return (self.p_a_ab > 0.5) == (self.p_a_ba < 0.5)
 
-    def fields(self, consistent: bool = False) -> dict:
-        """The score as the fields of an output row (`gram score`, `gram eval`, the server)."""
-        out = {"score_a": self.score_a, "score_b": self.score_b, "p_a_ab": self.p_a_ab, "p_a_ba": self.p_a_ba}
-        if consistent:
-            out["consistent"] = self.consistent
-        out["truncated"] = self.truncated
-        return out
+    def fields(self) -> dict:
+        """The score as the fields of an output row (`gram score`, `gram eval`, the server): FIELDS."""
+        return {name: getattr(self, name) for name in self.FIELDS}
 
     @classmethod
     def from_fields(cls, row: dict) -> PairScore:

@@ -8,7 +8,8 @@
     selection    a full ranking by repeated selection: a knockout for the best, then for the best of the
                  rest, ...; at most n(n-1)/2 comparisons, fewer as pairs judged earlier are reused
 
-Every result reports the comparisons it spent; `budget` caps them (the strategy then returns its best
+The default is knockout: linear's comparisons in log2(n) batched calls (the fastest at every n measured,
+docs/BENCHMARKS.md). Every result reports the comparisons it spent; `budget` caps them (the strategy then returns its best
 guess so far and says so).
 
     result = rank(judge, "Write a haiku", responses, strategy="knockout")
@@ -24,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 
 STRATEGIES = ("linear", "knockout", "round-robin", "selection")
+DEFAULT_STRATEGY = "knockout"  # everywhere: rank(), `gram rank` / `gram bon`, the server's /rank
 
 
 @dataclass
@@ -131,7 +133,7 @@ def bradley_terry(n: int, wins: dict[tuple[int, int], float], iterations: int = 
     return [math.log(s) for s in strength]
 
 
-def rank(judge, prompt, responses: list[str], strategy: str = "linear", budget: int | None = None,
+def rank(judge, prompt, responses: list[str], strategy: str = DEFAULT_STRATEGY, budget: int | None = None,
          seed: int = 0, orders: str = "both") -> RankResult:
     """`orders`: "both" (each comparison in both presentation orders, the default) or "ab" (the earlier
     response first only: half the cost, position bias left in)."""

@@ -105,7 +105,7 @@ async def compare(body: CompareIn, request: Request):
     check_texts(request, "pairs.response", [t for p in body.pairs for t in (p.response_a, p.response_b)])
     scores = await unless_gone(request, server(request).batcher.compare(
         [Pair(dump(p.prompt), p.response_a, p.response_b) for p in body.pairs]))
-    return {"scores": [s.fields(consistent=True) for s in scores]}
+    return {"scores": [s.fields() for s in scores]}
 
 
 def check_lists(request: Request, body: RankIn) -> None:

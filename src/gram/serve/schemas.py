@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from ..scoring.rank import STRATEGIES
+from ..scoring.rank import DEFAULT_STRATEGY, STRATEGIES
 
 
 def unicode_text(value: str) -> str:
@@ -59,7 +59,7 @@ class ListIn(BaseModel):
 
 class RankIn(BaseModel):
     lists: list[ListIn]
-    strategy: str = Field("linear", description=f"one of {', '.join(STRATEGIES)}")
+    strategy: str = Field(DEFAULT_STRATEGY, description=f"one of {', '.join(STRATEGIES)}")
     budget: int | None = Field(None, ge=1, description="most comparisons per list")
 
 
