@@ -12,20 +12,16 @@ check two sets for prompt overlap.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import random
 import sys
 from collections import Counter
 
-from ..data.balance import balance_length
-from ..data.cleaning import clean, dedup
-from ..data.pairs import both_orders, pairs_from_set
+from ..data.pipeline import build_pairs
 from ..formats import read
 from ..formats.gram_reference import to_finetune, to_pretrain
 from ..io import write_json_atomic, write_jsonl_atomic
 from ..model import backbone
-from ..records import PreferencePair, ResponseSet
+from ..records import PreferencePair
 from .data_options import (
     ConvertOptions,
     OverlapOptions,
@@ -99,43 +95,17 @@ def tokenizer_for(args):
 
 def cmd_pairs(args) -> int:
     result = load(args)
-    rng = random.Random(args.seed)
-    pairs, counts = [], Counter()
-    for r in result.records:
-        if isinstance(r, ResponseSet):
-            pairs += pairs_from_set(r, args.per_prompt, rng)
-            counts["sets"] += 1
-        else:
-            counts["pairs"] += 1
-            if args.drop_labels:
-                r = dataclasses.replace(r, label=None)
-            elif r.label == "tie" and not args.keep_ties:
-                counts["dropped: tie"] += 1
-                continue
-            pairs.append(r)
     tokenizer = tokenizer_for(args) if args.max_tokens else None
-    pairs, dropped = clean(pairs, tokenizer, args.max_tokens)
-    removed = 0
-    if not args.keep_duplicates:
-        pairs, removed = dedup(pairs)
-    balance = None
-    if args.balance_length:
-        pairs, balance = balance_length(pairs, random.Random(args.seed))
-    if args.both_orders:
-        pairs = both_orders(pairs)
+    pairs, report = build_pairs(result.records, args, tokenizer)
     write_jsonl_atomic(args.output, (p.to_row() for p in pairs))
-    if balance:
+    if report.balance:
         say("length balance (chosen longer / chosen shorter -> kept, by relative length difference): "
             + "; ".join(f"{k} {v['chosen_longer']} / {v['chosen_shorter']} -> {v['kept']}"
-                        for k, v in balance["buckets"].items())
-            + f"; {balance['untouched']} pairs of equal length or without a preference kept as they are")
-    parts = [f"{n} x {k}" for k, n in dropped.items()] + ([f"{removed} x duplicate"] if removed else [])
-    ties = counts.pop("dropped: tie", 0)
-    if ties:
-        parts.append(f"{ties} x tie (use --keep-ties)")
-    say(f"read {result.items} items ({counts['sets']} sets, {counts['pairs']} pairs); wrote {len(pairs)} pairs"
-        f"{' (both orders)' if args.both_orders else ''} to {args.output}; dropped "
-        + (", ".join(parts) if parts else "none"))
+                        for k, v in report.balance["buckets"].items())
+            + f"; {report.balance['untouched']} pairs of equal length or without a preference kept as they are")
+    dropped = ", ".join(f"{n} x {k}" for k, n in report.dropped.items()) or "none"
+    say(f"read {result.items} items ({report.sets} sets, {report.pairs} pairs); wrote {len(pairs)} pairs"
+        f"{' (both orders)' if args.both_orders else ''} to {args.output}; dropped {dropped}")
     return 0
 
 
