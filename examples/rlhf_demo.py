@@ -5,7 +5,7 @@ on a few prompts; the reward is GRAM's score of each sample against the policy's
 
 It prints the mean reward of every step. With PPO-style trainers, call `GramReward.score(prompts,
 responses)` for one scalar per response instead (TRL 1.x has no PPOTrainer; OpenRLHF reaches gram through
-`gram serve`'s /get_reward once that exists).
+`gram serve`'s /get_reward endpoint, docs/SERVING.md).
 """
 
 from __future__ import annotations
