@@ -1,7 +1,7 @@
 """Golden tests: the judge prompt gram renders for the released checkpoints' base models equals the GRAM
 reference's rendering, text and token ids, with the real chat templates (../shared/chat-templates) set on
-tiny tokenizers built here. The reference rendering is written below the way NiuTrans/GRAM @4eff957
-evaluation/gram_eval.py does it; its prompt is copied verbatim from that file.
+tiny tokenizers built here. The reference rendering is written (tests/helpers.py, reference_render) the
+way NiuTrans/GRAM @4eff957 evaluation/gram_eval.py does it; its prompt is copied verbatim from that file.
 
 - `gram-eval`: the reference prompt and rendering, except that the rendered text is not given its special
   tokens a second time (no second BOS on Llama 3) and the Llama 3.x date is pinned.
@@ -16,14 +16,13 @@ import datetime
 from pathlib import Path
 
 import pytest
+from helpers import REFERENCE_PAIRS as PAIRS
+from helpers import reference_render
 
 from gram.templates import PINNED_DATE, encode_judge, encode_pretrain, pretrain_texts
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "shared" / "chat-templates"
 
-# evaluation/gram_eval.py @4eff957, `system_prompt`, copied verbatim (its trailing space included) into a fixture
-# that benchmarks/scoring.py reads too
-REFERENCE_PROMPT = (Path(__file__).parent / "fixtures" / "gram_eval_system_prompt.txt").read_text(encoding="utf-8")
 
 FAMILIES = {
     # template file: (special tokens, bos token or None, eos token)
@@ -36,9 +35,6 @@ FAMILIES = {
         ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>",
          "<|eom_id|>", "<|python_tag|>"], "<|begin_of_text|>", "<|eot_id|>"),
 }
-PAIRS = [("What is 2+2?", "4", "It is 5."),
-         ("Write a haiku about rain.", "Soft rain on the roof,\nthe gutters hum a low song,\nnight drinks it all in.",
-          "Rain.\n\n- a list\n- of things")]
 
 
 def family_tokenizer(name: str):
@@ -61,15 +57,6 @@ def family_tokenizer(name: str):
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=bos, eos_token=eos, pad_token=eos)
     fast.chat_template = (TEMPLATES / name).read_text()
     return fast
-
-
-def reference_render(tok, question, a, b, **variables):
-    """gram_eval.py: one user message, apply_chat_template(tokenize=False, add_generation_prompt=True,
-    enable_thinking=False), then tokenizer(prompt) with its default special tokens."""
-    messages = [{"role": "user", "content": REFERENCE_PROMPT.format(input=question, response_a=a, response_b=b)}]
-    text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, enable_thinking=False,
-                                   **variables)
-    return text, tok(text)["input_ids"]
 
 
 pytestmark = pytest.mark.skipif(not TEMPLATES.is_dir(), reason="../shared/chat-templates is not here")

@@ -9,7 +9,7 @@ benchmarks, `train/` runs both GRAM stages, `rlhf` and `serve/` put the judge to
 `gram` command. Names below are imported on first use, so `import gram` stays light.
 """
 
-from importlib import import_module
+from .lazy import lazy_exports
 
 __version__ = "0.2.0"
 _EXPORTS = {
@@ -19,16 +19,5 @@ _EXPORTS = {
     "Scorer": "gram.scoring", "load_judge": "gram.scoring", "rank": "gram.scoring",
     "GramError": "gram.errors",
 }
-__all__ = ["DEFAULT_MODEL", "GramError", "Judge", "Pair", "PairScore", "RewardModelJudge", "Scorer", "load",
-           "load_judge", "rank"]
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'gram' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    """The lazy names too, so that `gram.load_j<TAB>` completes."""
-    return sorted(set(globals()) | set(__all__))
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

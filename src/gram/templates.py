@@ -12,9 +12,11 @@ The Bradley-Terry baseline reads the prompt and one response as a plain chat (`e
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from .errors import TemplateError
 
@@ -65,10 +67,28 @@ JUDGE_TEMPLATES = {
 }
 JUDGE_TAILS = {name: t.tail for name, t in JUDGE_TEMPLATES.items()}
 # a model trained elsewhere is read with the prompt its authors evaluated it with; gram's own models with
-# the one they were trained on (gram.scoring.judge.trained_template reads it from train_summary.json)
+# the one they were trained on (trained_template reads it from train_summary.json)
 DEFAULT_JUDGE_TEMPLATE = "gram-eval"
 # Llama 3.x templates write "Today Date: <date>" into the system header; this is their own fallback date
 PINNED_DATE = "26 Jul 2024"
+
+
+def trained_template(model_dir: str) -> str:
+    """The judge template a model was trained with by gram (its train_summary.json), else the reference
+    evaluation prompt (DEFAULT_JUDGE_TEMPLATE), which the released GRAM checkpoints were measured with."""
+    try:
+        saved = json.loads((Path(model_dir) / "train_summary.json").read_text())["config"]["template"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return DEFAULT_JUDGE_TEMPLATE
+    return saved if saved in JUDGE_TEMPLATES else DEFAULT_JUDGE_TEMPLATE
+
+
+def judge_template(template: str | None) -> str:
+    """A judge template name, checked (None: DEFAULT_JUDGE_TEMPLATE); shared by both engines."""
+    template = template or DEFAULT_JUDGE_TEMPLATE
+    if template not in JUDGE_TEMPLATES:
+        raise TemplateError(f"unknown judge template {template!r}; choose from {', '.join(JUDGE_TEMPLATES)}")
+    return template
 
 
 def render_prompt(prompt: str | list[dict]) -> str:

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import difflib
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -88,6 +89,20 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def quiet_loading_bars() -> None:
+    """No bar at all with --quiet, transformers' and the hub's loading bars included, without importing
+    transformers for a command that never loads it (both read the switch when they are imported)."""
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # read by the hub when it is imported
+    if "huggingface_hub" in sys.modules:  # already imported: its switch (transformers reads it on import)
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+
+
 def main(argv=None) -> int:
     """The `gram` command. Every GramError is caught here and only here: one line, its exit code."""
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
@@ -96,10 +111,8 @@ def main(argv=None) -> int:
         args = parse(argv)
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                             format="%(name)s: %(message)s")
-        if getattr(args, "quiet", False):  # no bar at all, transformers' loading bars included
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.disable_progress_bar()
+        if getattr(args, "quiet", False):
+            quiet_loading_bars()
         with output_guard(args):
             return args.func(args)
     except KeyboardInterrupt:

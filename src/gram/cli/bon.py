@@ -11,7 +11,6 @@ from ..jobs.settings import judge_settings, model_settings
 from ..model import backbone
 from ..options import group, opt
 from ..scoring import load_judge
-from ..scoring.bon import sample
 from . import flags
 
 
@@ -38,6 +37,8 @@ class BonOptions:
 
 
 def run(args) -> int:
+    from ..scoring.bon import sample
+
     if args.prompt:
         prompts = list(args.prompt)
     else:

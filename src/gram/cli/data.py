@@ -113,8 +113,8 @@ def cmd_stats(args) -> int:
     from ..data.stats import describe
 
     result = load(args)
-    tokenizer = None if args.no_tokens else tokenizer_for(args)
-    stats = describe(result.records, tokenizer, progress=not args.quiet)
+    count_tokens = None if args.no_tokens else backbone.token_counter(args.model)
+    stats = describe(result.records, count_tokens, progress=not args.quiet)
     stats["items_read"] = result.items
     print(json.dumps(stats, indent=1, ensure_ascii=False))
     return 0

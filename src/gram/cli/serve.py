@@ -9,10 +9,7 @@ from dataclasses import dataclass
 from ..model import backbone
 from ..options import group, opt
 from ..scoring import load_judge
-from ..serve.app import Limits, create_app
-from ..serve.app import __doc__ as app_doc
-from ..serve.guard import bounded_protocol, default_max_connections
-from ..serve.process import listen, serve
+from ..serve.limits import Limits
 from .flags import EngineFlags, ModelOptions, ServeJudgeOptions, add_command, judge_options
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -57,6 +54,10 @@ class ServeOptions:
 
 def run(args) -> int:
     """`gram serve`: bind the port, load the judge (and the policy), then run uvicorn."""
+    from ..serve.app import create_app
+    from ..serve.guard import bounded_protocol, default_max_connections
+    from ..serve.process import listen, serve
+
     token = args.token or os.environ.get("GRAM_SERVE_TOKEN") or None
     if args.host not in LOOPBACK and token is None:
         print(f"gram serve: warning: listening on {args.host} with no bearer token: anyone who can reach it can "
@@ -81,4 +82,4 @@ def run(args) -> int:
 def add_parser(sub) -> None:
     add_command(sub, "serve", ServeOptions, run,
                 help="HTTP reward server: /compare, /rank, /reward, /get_reward (OpenRLHF), /health",
-                description=app_doc.split("\n\n")[0])
+                description="`gram serve`: an HTTP reward server (FastAPI + uvicorn) over one judge.")

@@ -18,7 +18,9 @@ def percentiles(values: Sequence[int], points=(50, 90, 99)) -> dict:
     return out
 
 
-def describe(records: Sequence[Record], tokenizer=None, progress: bool = False) -> dict:
+def describe(records: Sequence[Record], count_tokens=None, progress: bool = False) -> dict:
+    """Counts by kind, source, category and label; responses per set; with `count_tokens` (texts -> tokens
+    per text: gram.model.backbone.token_counter) token-length percentiles of prompts and responses."""
     stats = {
         "records": len(records),
         "kinds": dict(Counter("pair" if isinstance(r, PreferencePair) else "set" for r in records)),
@@ -31,7 +33,7 @@ def describe(records: Sequence[Record], tokenizer=None, progress: bool = False) 
     sets = [r for r in records if not isinstance(r, PreferencePair)]
     if sets:
         stats["responses_per_set"] = percentiles([len(s.responses) for s in sets])
-    if tokenizer is not None:
+    if count_tokens is not None:
         def counts(texts, what, chunk=2000):  # batched calls (fast tokenizers parallelise them), with a bar
             import sys
 
@@ -40,7 +42,7 @@ def describe(records: Sequence[Record], tokenizer=None, progress: bool = False) 
             out = []
             with tqdm(total=len(texts), unit=what, file=sys.stderr, disable=not progress, desc="tokens") as bar:
                 for i in range(0, len(texts), chunk):
-                    out += [len(ids) for ids in tokenizer(texts[i:i + chunk], add_special_tokens=False)["input_ids"]]
+                    out += count_tokens(texts[i:i + chunk])
                     bar.update(len(texts[i:i + chunk]))
             return out
 

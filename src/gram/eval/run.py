@@ -24,7 +24,7 @@ from ..jobs.sharding import leave_process_group
 from ..model import backbone
 from ..records import ResponseSet
 from ..scoring import load_judge
-from ..scoring.judge import trained_template
+from ..templates import trained_template
 from .registry import PROJECT_DATA, data_dir, load_benchmark
 from .reports import comparison, model_label, summarize_results, write_reports
 from .sets import rank_sets, summarize_sets, write_set_reports

@@ -11,9 +11,7 @@ the softmax over the wrong axis; here it is over the two labels of one sequence.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import torch
 
@@ -22,12 +20,11 @@ from ..model.batching import default_batch_tokens, left_pad, length_batches, pad
 from ..model.kv_prefix import cache_argument, expand, keeps_logits, run_prefix
 from ..records import Pair, prompt_key
 from ..templates import (
-    DEFAULT_JUDGE_TEMPLATE,
-    JUDGE_TEMPLATES,
-    TemplateError,
     encode_judge,
+    judge_template,
     label_token_ids,
     template_head,
+    trained_template,
 )
 from .base import CompareOne, PairScore, as_pairs, check_orders, pair_scores
 
@@ -36,24 +33,6 @@ def context_length(model) -> int | None:
     """The positions a model was built for (config.max_position_embeddings), or None if it does not say."""
     n = getattr(getattr(model, "config", None), "max_position_embeddings", None)
     return n if isinstance(n, int) and n > 0 else None
-
-
-def trained_template(model_dir: str) -> str:
-    """The judge template a model was trained with by gram (its train_summary.json), else the reference
-    evaluation prompt (DEFAULT_JUDGE_TEMPLATE), which the released GRAM checkpoints were measured with."""
-    try:
-        saved = json.loads((Path(model_dir) / "train_summary.json").read_text())["config"]["template"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return DEFAULT_JUDGE_TEMPLATE
-    return saved if saved in JUDGE_TEMPLATES else DEFAULT_JUDGE_TEMPLATE
-
-
-def judge_template(template: str | None) -> str:
-    """A judge template name, checked (None: DEFAULT_JUDGE_TEMPLATE); shared by both engines."""
-    template = template or DEFAULT_JUDGE_TEMPLATE
-    if template not in JUDGE_TEMPLATES:
-        raise TemplateError(f"unknown judge template {template!r}; choose from {', '.join(JUDGE_TEMPLATES)}")
-    return template
 
 
 def encode_orders(tokenizer, pairs: list[Pair], orders: str, max_length: int | None, template: str):

@@ -12,8 +12,6 @@ from pathlib import Path
 
 from ..model import backbone
 from .base import Scorer
-from .judge import Judge
-from .reward_model import RewardModelJudge
 
 REASONING_NAMES = re.compile(r"gram-?(rr|r\^?2)\b", re.IGNORECASE)
 
@@ -56,6 +54,9 @@ def load_judge(name: str = backbone.DEFAULT_MODEL, device=None, dtype=None, *, m
                               options=EngineOptions(**engine_options))
     if engine_options:
         raise ValueError(f"{', '.join(engine_options)}: options of --engine vllm, not of transformers")
+    from .judge import Judge  # here, not above: `gram --help` imports this module, not torch
+    from .reward_model import RewardModelJudge
+
     common = {"max_length": max_length, "batch_size": batch_size, "max_batch_tokens": max_batch_tokens}
     if backbone.is_reward_model(backbone.resolve(name)):
         return RewardModelJudge.load(name, device=device, dtype=dtype, **common)

