@@ -9,7 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "gram"
 
 # The modules at the top of the package, each its own room, and what each may import.
-BASE = {"errors": set(), "io": {"errors"}, "templates": {"errors"}, "records": {"io", "templates", "errors"},
+BASE = {"errors": set(), "lazy": set(), "io": {"errors"}, "templates": {"errors"}, "records": {"io", "templates", "errors"},
         "options": {"errors"}}
 # The folders, each one stage of the data flow, and the rooms each may import besides the base ones.
 ROOMS = {
