@@ -136,10 +136,16 @@ class ResponseSet:
         if not self.models:
             self.models = [None] * len(self.responses)
 
-    def to_row(self) -> dict:
-        return with_extra({"prompt": self.prompt, "responses": self.responses, "models": self.models,
-                           "best": self.best, "source": self.source, "category": self.category, "meta": self.meta},
-                          self.extra)
+    def to_row(self, defaults: bool = True) -> dict:
+        """The set as a row; `defaults=False` leaves out the fields at their defaults (no models, best,
+        source, category or meta), which a row that never had them does not gain (`gram rank`)."""
+        row = {"prompt": self.prompt, "responses": self.responses, "models": self.models, "best": self.best,
+               "source": self.source, "category": self.category, "meta": self.meta}
+        if not defaults:
+            unset = {"models": not any(m is not None for m in self.models), "best": self.best is None,
+                     "source": not self.source, "category": not self.category, "meta": not self.meta}
+            row = {k: v for k, v in row.items() if not unset.get(k)}
+        return with_extra(row, self.extra)
 
     @classmethod
     def from_row(cls, row: dict, path, line: int | None = None, record: int | None = None) -> ResponseSet:

@@ -107,3 +107,37 @@ def test_surrogates_in_pass_through_fields_round_trip(tmp_path, tiny_model_dir):
     assert main(["score", "--model", str(tiny_model_dir), "--input", str(src), "--output", str(out), "--quiet"]) == 0
     (row,) = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert row["note"] == "\ud800 kept" and 0 < row["score_a"] < 1
+
+
+def test_rank_rows_keep_the_inputs_fields_and_gain_only_the_rankings(tmp_path, tiny_model_dir):
+    """A row without models, source, category or meta does not gain them (as nulls, "" and {})."""
+    src = tmp_path / "sets.jsonl"
+    given = [{"prompt": "q", "responses": ["a", "bb", "ccc"]},
+             {"prompt": "r", "responses": ["x", "y"], "best": 1, "source": "mine", "note": 7}]
+    src.write_text("".join(json.dumps(r) + "\n" for r in given))
+    out = tmp_path / "ranked.jsonl"
+    assert main(["rank", "--model", str(tiny_model_dir), "--input", str(src), "--output", str(out), "--quiet",
+                 "--max-length", "1024"]) == 0
+    from gram.scoring.rank import RankResult
+
+    for want, row in zip(given, map(json.loads, out.read_text().splitlines())):
+        assert set(row) == set(want) | set(RankResult.FIELDS) and row["note" if "note" in want else "prompt"] == \
+            want["note" if "note" in want else "prompt"]
+
+
+def test_env_says_where_benchmarks_are_read_and_whether_they_are_there(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("GRAM_DATA", raising=False)
+    (tmp_path / "checkout").mkdir()
+    monkeypatch.chdir(tmp_path / "checkout")
+    assert main(["env", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["gram_data_from"] == "the default, ../shared/data" and info["gram_data_found"] is False
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    assert main(["env", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["gram_data"] == str(tmp_path / "shared" / "data") and info["gram_data_found"] is True
+    monkeypatch.setenv("GRAM_DATA", str(tmp_path / "elsewhere"))
+    assert main(["env", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["gram_data"], info["gram_data_found"], info["gram_data_from"]) == \
+        (str(tmp_path / "elsewhere"), False, "$GRAM_DATA")

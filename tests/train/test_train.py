@@ -271,3 +271,15 @@ def test_length_grouped_batches_pad_less_and_keep_every_example(tmp_path):
     assert sorted(random_order) == list(range(len(examples)))
     real = sum(len(e["input_ids"]) for e in examples)
     assert padded(grouped) < 1.05 * real < 1.2 * real < padded(random_order)
+
+
+def test_a_short_run_spends_no_step_at_learning_rate_zero(tmp_path, tiny_model_dir):
+    """Warmup takes floor(ratio x steps): a smoke run shorter than 1 / ratio steps has none (transformers' ceil
+    gave it one step at learning rate 0: a 1-step run changed nothing), and the summary says how many."""
+    data = write_pairs(tmp_path / "l.jsonl")
+    for steps, warmup in ((1, 0), (4, 0), (24, 2)):
+        out = tmp_path / f"run{steps}"
+        assert main(["finetune", "--model", str(tiny_model_dir), "--train-file", str(data), "--output-dir", str(out),
+                     "--max-steps", str(steps), *COMMON, "--warmup-ratio", "0.1", "--lr-scheduler", "cosine"]) == 0
+        assert summary(out)["warmup_steps"] == warmup
+    assert changed(tiny_model_dir, tmp_path / "run1")

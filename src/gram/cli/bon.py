@@ -37,6 +37,8 @@ class BonOptions:
 
 
 def run(args) -> int:
+    from tqdm import tqdm
+
     from ..scoring.bon import sample
 
     if args.prompt:
@@ -48,8 +50,10 @@ def run(args) -> int:
     judge = load_judge(args.model, device=args.device, dtype=args.dtype, **flags.judge_options(args))
 
     def samples(i: int, row: dict) -> list[str]:  # prompt i's own seed: a resumed run samples the same
-        return sample(policy, tokenizer, row["prompt"], args.n, max_new_tokens=args.max_new_tokens,
-                      temperature=args.temperature, seed=args.seed + i)
+        with tqdm(total=args.max_new_tokens, unit="token", file=sys.stderr, disable=args.quiet, leave=False,
+                  position=1, desc=f"sampling {args.n} for prompt {i + 1}") as bar:
+            return sample(policy, tokenizer, row["prompt"], args.n, max_new_tokens=args.max_new_tokens,
+                          temperature=args.temperature, seed=args.seed + i, on_token=bar.update)
 
     settings = {"input": str(args.input), "prompts": len(prompts), "policy": model_settings(args.policy), "n": args.n,
                 "max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "seed": args.seed,

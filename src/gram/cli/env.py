@@ -33,6 +33,16 @@ def size_mb(path: Path) -> float | None:
     return round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 1)
 
 
+def data_folder() -> dict:
+    """Where `gram eval` reads named benchmarks (gram.eval.registry.data_dir), whether it is there, and why
+    that folder: $GRAM_DATA, else the checkout's default (../shared/data)."""
+    from ..eval.registry import PROJECT_DATA, data_dir
+
+    root = data_dir(default=PROJECT_DATA)
+    return {"gram_data": str(root.resolve()), "gram_data_found": root.is_dir(),
+            "gram_data_from": "$GRAM_DATA" if os.environ.get("GRAM_DATA") else f"the default, {PROJECT_DATA}"}
+
+
 def facts() -> dict:
     import torch
 
@@ -46,7 +56,7 @@ def facts() -> dict:
             versions[name] = None
     cuda = torch.cuda.is_available()
     cache = backbone.cache_dir()
-    data = os.environ.get("GRAM_DATA")
+    data = data_folder()
     return {
         "python": sys.version.split()[0], "platform": platform.platform(), "packages": versions,
         "device": str(backbone.default_device()), "cuda": torch.version.cuda if cuda else None,
@@ -55,7 +65,7 @@ def facts() -> dict:
         "cpu_fast_bf16": backbone.cpu_has_fast_bf16(),
         "dtype_auto": str(backbone.resolve_dtype("auto", backbone.default_device())).removeprefix("torch."),
         "cache_dir": str(cache), "cache_mb": size_mb(cache),
-        "gram_data": data, "hf_hub_offline": os.environ.get("HF_HUB_OFFLINE"),
+        **data, "hf_hub_offline": os.environ.get("HF_HUB_OFFLINE"),
     }
 
 

@@ -48,7 +48,7 @@ def run(args) -> int:
     settings = {"input": str(args.input), "format": args.format, "lists": len(sets), "strategy": args.strategy,
                 "budget": args.budget, "seed": args.seed, **judge_settings(args)}
     method = ranking.RankMethod(args.strategy, args.budget, args.seed, args.orders)
-    rows, seconds = ranking.rank_rows(judge, [s.to_row() for s in sets], args.output, settings, resume=args.resume,
+    rows, seconds = ranking.rank_rows(judge, [s.to_row(defaults=False) for s in sets], args.output, settings, resume=args.resume,
                               method=method, quiet=args.quiet)
     report(args, rows, seconds)
     return 0
@@ -59,11 +59,11 @@ def report(args, rows: list[dict], seconds: float) -> None:
     judge picked it beside what length alone would get. A list of one response picks it with no
     comparison: it counts for no accuracy."""
     comparisons = sum(row["comparisons"] for row in rows)
-    judged = [r for r in rows if r["best"] is not None and len(r["responses"]) > 1]
+    judged = [r for r in rows if r.get("best") is not None and len(r["responses"]) > 1]
     known = len(judged)
     hits = sum(r["picked"] == r["best"] for r in judged)
     accuracy = f", picked the known best in {hits}/{known} ({hits / known:.3f})" if known else ""
-    if single := sum(r["best"] is not None and len(r["responses"]) < 2 for r in rows):
+    if single := sum(r.get("best") is not None and len(r["responses"]) < 2 for r in rows):
         accuracy += f" ({single} lists of one response not counted)"
     if known:  # beside the accuracy, what length alone would get, and how often the pick is the longest
         longest = [max(range(len(r["responses"])), key=lambda i, r=r: len(r["responses"][i])) for r in rows]

@@ -40,7 +40,8 @@ def run(args) -> int:
     summary = train(args.stage, args.options, evaluate=evaluate_trained)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
-    brief = {k: summary[k] for k in ("stage", "pairs", "examples", "steps", "train_seconds", "train_loss")}
+    brief = {k: summary[k] for k in ("stage", "pairs", "examples", "steps", "warmup_steps", "train_seconds",
+                                     "train_loss")}
     if "eval" in summary:
         brief["eval_accuracy"] = summary["eval"]["accuracy"]
     print(json.dumps(brief))

@@ -54,13 +54,16 @@ def rank_rows(judge, inputs: list[dict], output: str | Path, settings: dict, *, 
     with PartialOutput(output, settings, resume) as out:
         out.check(inputs, produced=produced)
         start = time.perf_counter()
-        for i in tqdm(range(out.done, len(inputs)), unit=unit, file=sys.stderr, disable=quiet, initial=out.done,
-                      total=len(inputs), desc=desc):
-            row = inputs[i]
-            responses = responses_of(i, row)
-            ranked = ranked_row(judge, row["prompt"], responses, method)
-            picked = {"picked_response": responses[ranked["picked"]]} if with_picked_response else {}
-            out.append([{**row, "responses": responses, **ranked, **picked}])
+        with tqdm(total=len(inputs), initial=out.done, unit=unit, file=sys.stderr, disable=quiet, desc=desc) as bar:
+            for i in range(out.done, len(inputs)):
+                row = inputs[i]
+                responses = responses_of(i, row)
+                ranked = ranked_row(judge, row["prompt"], responses, method)
+                picked = {"picked_response": responses[ranked["picked"]]} if with_picked_response else {}
+                out.append([{**row, "responses": responses, **ranked, **picked}])
+                bar.set_postfix_str(f"{sum(len(r['responses']) for r in out.rows)} responses, "
+                                    f"{sum(r['comparisons'] for r in out.rows)} comparisons", refresh=False)
+                bar.update()
         seconds = time.perf_counter() - start
         out.finish()
     return out.rows, seconds

@@ -36,6 +36,20 @@ def chunk_size(judge) -> int:
     return CPU_SCORE_CHUNK if device is not None and getattr(device, "type", str(device)) == "cpu" else SCORE_CHUNK
 
 
+class WholePairs:
+    """A progress bar advanced in whole pairs: a judge advances it by fractions of a pair (one presentation
+    order at a time), which a bar would show as `3.5/6`."""
+
+    def __init__(self, bar):
+        self.bar, self.done = bar, float(bar.n)
+
+    def update(self, pairs: float) -> None:
+        self.done += pairs
+        whole = int(self.done + 1e-9) - self.bar.n
+        if whole > 0:
+            self.bar.update(whole)
+
+
 @dataclass
 class ScoringRun:
     rows: list[dict] | None  # the output rows in input order; None on ranks other than 0
@@ -68,7 +82,7 @@ def score_rows(judge, pairs: list, rows: list[dict], output: str | Path, setting
                   disable=quiet or rank > 0) as bar:
             for first in range(lo + out.done, hi, chunk):
                 last = min(first + chunk, hi)
-                scores = judge.compare_many(pairs[first:last], orders=orders, progress=bar)
+                scores = judge.compare_many(pairs[first:last], orders=orders, progress=WholePairs(bar))
                 out.append([{**row, **s.fields()} for row, s in zip(rows[first:last], scores)])
         seconds = time.perf_counter() - start
         out.finish()

@@ -272,6 +272,7 @@ def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> di
     summary = {"stage": stage, "base_model": config.model, "base_path": backbone.resolve(config.model),
                "train_file": config.train_file, "pairs": len(pairs), "examples": len(prepared.examples),
                "counts": dict(prepared.counts), "steps": trainer.state.global_step,
+               "warmup_steps": trainer.args.get_warmup_steps(trainer.state.max_steps),
                "train_seconds": round(clock.seconds(), 1), "train_loss": train_loss,
                "resumed_from": last, "config": dataclasses.asdict(config)}
     try:

@@ -54,6 +54,14 @@ class LengthGroupedTrainer(Trainer):
     holds examples of similar length and pads little (random batches of the scaled replication's stage-2
     pairs waste 23% of their tokens on padding; grouped, 1%)."""
 
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        """Warmup of floor(warmup_ratio x steps) rather than transformers' ceil: linear warmup runs its first
+        step at learning rate 0, so a run shorter than 1 / warmup_ratio steps (a 4-step smoke run) gets no
+        warmup instead of a first step that learns nothing. The summary records the warmup steps."""
+        if 0 < self.args.warmup_steps < 1:
+            self.args.warmup_steps = int(num_training_steps * self.args.warmup_steps)
+        return super().create_scheduler(num_training_steps, optimizer)
+
     def _get_train_sampler(self, train_dataset=None):
         dataset = self.train_dataset if train_dataset is None else train_dataset
         if self.args.train_sampling_strategy != "group_by_length" or dataset is None:
