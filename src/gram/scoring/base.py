@@ -9,7 +9,7 @@ z = (z_A, z_B) the label-token logits at the last position,
     score_a = (p_a_ab + 1 - p_a_ba) / 2,      score_b = 1 - score_a
 
 so score_a + score_b = 1 and swapping a and b swaps the scores. Every implementation keeps those two
-properties, and a score never depends on the batch a pair was scored in (tests/test_scorer_contract.py
+properties, and a score never depends on the batch a pair was scored in (tests/contracts/test_scorer_contract.py
 holds each implementation to them).
 """
 
