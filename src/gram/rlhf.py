@@ -52,6 +52,17 @@ def _text(completion) -> str:
     raise TypeError(f"a completion must be a string or a list of messages, got {type(completion).__name__}")
 
 
+def check_lengths(prompts, responses, references=None) -> None:
+    """One prompt per response (and one reference each, where given, none of them empty): a length
+    mismatch would otherwise score a truncated zip, one reward short with nothing said."""
+    if len(prompts) != len(responses) or (references is not None and len(references) != len(responses)):
+        given = "" if references is None else f", {len(references)} references"
+        raise ValueError(f"{len(prompts)} prompts, {len(responses)} responses{given}: one of each per reward")
+    if references is not None and any(not isinstance(r, str) or not r for r in references):
+        raise ValueError("an empty or non-string reference: pass None (no references) for the policy's greedy "
+                         "responses, or a reference text for every prompt")
+
+
 class GramReward:
     __name__ = "gram_reward"  # TRL names reward columns after the callable
 
@@ -117,14 +128,16 @@ class GramReward:
         """One reward per (prompt, response). `step`: the training step, for the per-step refresh."""
         if self.mode == "group":
             return self.group_scores(prompts, responses)
+        check_lengths(prompts, responses, references)
         if step is not None:
             self.new_step(step)
         refs = references or [self.reference(p) for p in prompts]
-        pairs = [(p, r, ref) for p, r, ref in zip(prompts, responses, refs)]
+        pairs = [(p, r, ref) for p, r, ref in zip(prompts, responses, refs, strict=True)]
         shift = 0.5 if self.center else 0.0
         return [s.score_a - shift for s in self.judge.compare_many(pairs)]
 
     def group_scores(self, prompts, responses) -> list[float]:
+        check_lengths(prompts, responses)
         """mode="group" (module docstring): each response's centred Bradley-Terry log-strength among the
         responses to the same prompt; a prompt with one response gets 0."""
         groups: dict[str, list[int]] = {}

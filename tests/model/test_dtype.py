@@ -20,7 +20,9 @@ def fake_cpuinfo(monkeypatch, tmp_path, flags: str) -> None:
 
 @pytest.mark.parametrize("flags, want", CPUS)
 def test_auto_dtype_follows_the_cpu_on_both_engines(monkeypatch, tmp_path, flags, want):
-    """bf16 where the CPU multiplies it in hardware, for inference on either engine; training stays fp32."""
+    """bf16 where the CPU multiplies it in hardware, for inference on the transformers engine (its label
+    logits are read in fp32 whatever the body's dtype); training stays fp32; vLLM, which computes its LM head
+    in the model's dtype, stays fp32 (issue 45: bf16 label logits tie nearby judgements)."""
     import torch
 
     from gram.model import backbone
@@ -28,8 +30,8 @@ def test_auto_dtype_follows_the_cpu_on_both_engines(monkeypatch, tmp_path, flags
 
     fake_cpuinfo(monkeypatch, tmp_path, flags)
     cpu = torch.device("cpu")
-    assert vllm_judge.engine_dtype("auto", on_gpu=False) == want
-    assert vllm_judge.engine_dtype("float32", on_gpu=False) == "float32"
+    assert vllm_judge.engine_dtype("auto") == vllm_judge.engine_dtype(None) == "float32"
+    assert vllm_judge.engine_dtype("bfloat16") == "bfloat16"
     assert backbone.resolve_dtype("auto", cpu) == getattr(torch, want)
     assert backbone.resolve_dtype(None, cpu) == getattr(torch, want)
     assert backbone.resolve_dtype("auto", cpu, for_training=True) == torch.float32

@@ -176,3 +176,22 @@ def test_the_async_reward_is_awaited_by_grpo_and_gives_the_sync_rewards(tmp_path
     sync = GramReward(judge, references=refs)
     for prompts_, completions, rewards in seen:
         assert rewards == pytest.approx(sync(prompts_, completions), abs=1e-6)
+
+
+def test_unequal_lengths_and_empty_references_are_refused():
+    """A zip would score a truncated list: `GramReward(judge)(["p1", "p2"], ["a", "b"], reference=["x"])` gave
+    one reward for two completions."""
+    from helpers import NumberJudge
+
+    from gram.rlhf import GramReward
+
+    reward = GramReward(NumberJudge())
+    with pytest.raises(ValueError, match="2 prompts, 2 responses, 1 references"):
+        reward(["p1", "p2"], ["1", "2"], reference=["3"])
+    with pytest.raises(ValueError, match="1 prompts, 2 responses"):
+        reward.score(["p1"], ["1", "2"], references=["3", "3"])
+    with pytest.raises(ValueError, match="empty or non-string reference"):
+        reward(["p1"], ["1"], reference=[""])
+    with pytest.raises(ValueError, match="2 prompts, 1 responses"):
+        GramReward(NumberJudge(), mode="group")(["p", "p"], ["1"])
+    assert reward(["p1", "p2"], ["9", "1"], reference=["5", "5"])[0] > 0

@@ -62,13 +62,14 @@ def run(model: str, device=None, dtype=None, out=sys.stdout) -> int:
     print("-" * len(header), file=out)
     right = 0
     for (case, _, a, b, better), s in zip(DEMO_PAIRS, scores):
-        pick = "a" if s.score_a > s.score_b else "b"
+        pick = s.pick  # an exact tie is a tie, never "B"
         right += pick == better
         print(f"{case:<13}{_clip(a, 32):<34}{_clip(b, 32):<34}{s.score_a:>8.3f}{s.score_b:>8.3f}  "
               f"{pick.upper():<5}{'yes' if pick == better else 'no':<6}{'yes' if s.consistent else 'no'}", file=out)
     consistent = sum(bool(s.consistent) for s in scores)
+    ties = sum(s.pick == "tie" for s in scores)
     print(f"\n{right}/{len(pairs)} judged right; {consistent}/{len(pairs)} position-consistent "
-          "(both orders prefer the same response).", file=out)
+          f"(both orders prefer the same response); {ties} exact ties.", file=out)
     print("\nNext steps:\n"
           "  gram score --input pairs.jsonl --output scores.jsonl   # score your own pairs (prompt, response_a, response_b)\n"
           "  gram score --help                                       # batch size, max length, one order only\n"

@@ -58,7 +58,8 @@ def run(args) -> int:
     resumed = f" ({done.resumed} from the interrupted run)" if done.resumed else ""
     processes = f", {done.processes} processes" if done.processes > 1 else ""
     print(f"gram score: {summary['pairs']} pairs{resumed} in {done.seconds:.1f} s ({rate:.2f} pairs/s{processes}), "
-          f"orders {args.orders}, truncated {summary['truncated']}, position consistency {consistency} "
+          f"orders {args.orders}, truncated {summary['truncated']}, exact ties {summary['ties']}, "
+          f"position consistency {consistency} "
           f"-> {args.output}", file=sys.stderr)
     return 0
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import sys
 from dataclasses import dataclass
 
@@ -15,6 +17,13 @@ from .flags import EngineFlags, ModelOptions, ServeJudgeOptions, add_command, ju
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+def redact_query_token(record) -> bool:
+    """uvicorn's access log without the value of a `token=` query parameter."""
+    record.args = tuple(re.sub(r"token=[^&\s]*", "token=***", a) if isinstance(a, str) else a
+                        for a in (record.args or ()))
+    return True
+
+
 @dataclass
 class ServeOptions:
     loading: ModelOptions = group(ModelOptions)
@@ -22,6 +31,9 @@ class ServeOptions:
     host: str = opt("127.0.0.1", "address to bind (default 127.0.0.1: this machine only)")
     port: int = opt(8000, "TCP port to listen on", at_least=1, at_most=65535)
     token: str | None = opt(None, "bearer token required on every scoring request (or GRAM_SERVE_TOKEN)")
+    token_in_url: bool = opt(False, "also accept the token as /get_reward?token=... (OpenRLHF's client cannot "
+                                    "send a header; the URL, token and all, may land in the client's logs: "
+                                    "docs/SERVING.md)")
     policy: str | None = opt(None, "model whose greedy responses are /reward's default references, written once "
                                    "per new prompt and cached (on a CPU seconds to minutes each: send references "
                                    "to skip it)")
@@ -73,7 +85,10 @@ def run(args) -> int:
     allowed = args.allowed_host or (LOOPBACK if args.host in LOOPBACK else None)
     app = create_app(judge, token=token, limits=limits, policy=policy, policy_tokenizer=tokenizer,
                      max_batch_pairs=args.max_batch_pairs, max_wait_ms=args.max_wait_ms, model_name=args.model,
-                     max_new_tokens=args.max_new_tokens, allowed_hosts=tuple(allowed) if allowed else None)
+                     max_new_tokens=args.max_new_tokens, allowed_hosts=tuple(allowed) if allowed else None,
+                     token_in_url=args.token_in_url)
+    if args.token_in_url:
+        logging.getLogger("uvicorn.access").addFilter(redact_query_token)
     protocol = bounded_protocol(args.max_connections or default_max_connections(), args.header_timeout)
     started = serve(app, sock, protocol, graceful_timeout_s=args.graceful_timeout, log_level=args.log_level)
     return 0 if started else 3

@@ -96,6 +96,7 @@ def summarize_scores(pairs: Sequence[PreferencePair], scores: Sequence[PairScore
         "n": n,
         "ties_excluded": ties,
         "unlabeled": sum(p.label is None for p in pairs),  # n + ties + unlabeled = every pair scored
+        "scored_ties": sum(s.pick == "tie" for _, s in labeled),  # exact 0.5 / 0.5: counted wrong, as RewardBench
         "overall": sum(correct(p, s) for p, s in labeled) / n if n else None,
         "categories": {c: {"accuracy": sum(v) / len(v), "n": len(v)} for c, v in sorted(by_category.items())},
         "order_ab_alone": sum(order_alone_correct(p, s.p_a_ab, True) for p, s in labeled) / n if n else None,

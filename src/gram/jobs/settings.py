@@ -14,8 +14,21 @@ def model_settings(name: str) -> dict:
     return {"name": name, "files": model_files.identity(backbone.resolve(name))}
 
 
+def resolved_dtype(engine: str, dtype: str | None, device: str | None = None) -> str:
+    """The dtype a judge runs in, `auto` resolved as the engine resolves it (what ran, not what was asked)."""
+    if engine == "vllm":
+        from ..scoring.vllm_judge import engine_dtype
+
+        return engine_dtype(dtype)
+    import torch
+
+    where = torch.device(device) if device else backbone.default_device()
+    return str(backbone.resolve_dtype(dtype, where)).removeprefix("torch.")
+
+
 def judge_settings(args, model: str | None = None) -> dict:
-    """The judge's side of a job's settings: model (name and files), engine, dtype, prompt template, the
-    orders scored and the length limit."""
-    return {"model": model_settings(model or args.model), "engine": args.engine, "dtype": args.dtype,
+    """The judge's side of a job's settings: model (name and files), engine, the resolved dtype, prompt
+    template, the orders scored and the length limit."""
+    return {"model": model_settings(model or args.model), "engine": args.engine,
+            "dtype": resolved_dtype(args.engine, args.dtype, getattr(args, "device", None)),
             "template": args.template, "orders": args.orders, "max_length": args.max_length}

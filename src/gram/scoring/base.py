@@ -37,6 +37,11 @@ class PairScore:
     FIELDS = ("score_a", "score_b", "p_a_ab", "p_a_ba", "consistent", "truncated")  # as written into output rows
 
     @property
+    def pick(self) -> str:
+        """"a", "b", or "tie" where the two scores are exactly equal (never "b" by default)."""
+        return "a" if self.score_a > self.score_b else "b" if self.score_b > self.score_a else "tie"
+
+    @property
     def consistent(self) -> bool | None:
         """Both orders prefer the same response (None with one order)."""
         if self.p_a_ba is None:
@@ -129,5 +134,6 @@ def summarize(scores: list[PairScore], seconds: float) -> dict:
         "pairs": n,
         "pairs_per_s": n / seconds if seconds > 0 else float("nan"),
         "truncated": sum(s.truncated for s in scores),
+        "ties": sum(s.pick == "tie" for s in scores),
         "position_consistency": (sum(both) / len(both)) if both else None,
     }

@@ -18,6 +18,7 @@ import torch
 from ..model import backbone
 from ..model.batching import default_batch_tokens, left_pad, length_batches, pad_id
 from ..model.kv_prefix import cache_argument, expand, keeps_logits, run_prefix
+from ..model.readout import label_logits
 from ..records import Pair, prompt_key
 from ..templates import (
     encode_judge,
@@ -158,9 +159,9 @@ class Judge(CompareOne):
                 positions = positions + skip
                 kwargs[self._cache_kwarg] = expand(prefix[1], len(batch), self.model.config)
             device = self.device
-            logits = self.model(input_ids=input_ids.to(device), attention_mask=mask.to(device),
-                                position_ids=positions.to(device), use_cache=bool(prefix), **kwargs).logits
-            z = logits[:, -1, self.label_ids].float()  # (rows, 2): only the label tokens, last position
+            z = label_logits(self.model, self.label_ids, input_ids=input_ids.to(device),  # (rows, 2), fp32
+                             attention_mask=mask.to(device), position_ids=positions.to(device),
+                             use_cache=bool(prefix), **kwargs)
             for j, p in zip(batch, torch.softmax(z, dim=-1)[:, 0].tolist()):
                 out[idx[j]] = p
             if progress is not None:

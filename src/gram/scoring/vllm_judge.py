@@ -59,16 +59,14 @@ def import_vllm():
     return vllm
 
 
-def engine_dtype(dtype: str | None, on_gpu: bool) -> str:
-    """`auto`: bfloat16 where the hardware is fast at it (a GPU that has it, a CPU with AMX / AVX512-BF16),
-    else float32; a named dtype as it is."""
+def engine_dtype(dtype: str | None) -> str:
+    """`auto`: float32, on a GPU too. vLLM computes the LM head in the model's dtype, and bf16 label logits
+    quantize P(A) to sigmoid(k/16)-like steps that tie nearby judgements exactly (gram.model.readout); the
+    transformers engine upcasts the head alone, vLLM offers no such switch, so its judge runs in fp32 until
+    it does. A named dtype as it is (`--dtype bfloat16` for throughput, ties and all)."""
     if dtype not in (None, "auto"):
         return dtype
-    if on_gpu:
-        import torch
-
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-    return "bfloat16" if backbone.cpu_has_fast_bf16() else "float32"
+    return "float32"
 
 
 def engine_arguments(path: str, dtype: str | None, max_length: int | None, options: EngineOptions,
@@ -79,7 +77,7 @@ def engine_arguments(path: str, dtype: str | None, max_length: int | None, optio
     import torch
 
     on_gpu = torch.cuda.is_available()
-    args = {"model": path, "tokenizer": path, "dtype": engine_dtype(dtype, on_gpu), "seed": 0,
+    args = {"model": path, "tokenizer": path, "dtype": engine_dtype(dtype), "seed": 0,
             "enable_prefix_caching": True, "enforce_eager": options.enforce_eager,
             "tensor_parallel_size": options.tensor_parallel_size, "disable_log_stats": True}
     if options.data_parallel_size > 1 and offline:  # vllm.LLM refuses it (one replica per offline engine)

@@ -18,6 +18,7 @@ other request and reuses their shared prefix when it caches prefixes).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 
 from ..errors import ServerError
@@ -66,14 +67,19 @@ class ServerJudge(CompareOne):
         pairs, sequences, truncated = self._encode(pairs, orders)
         own = client is None
         client = client or httpx.AsyncClient(timeout=self.timeout_s, headers=self.headers)
-        try:
-            if self.model is None:
-                self.model = served_model(self._answer(await client.get(self.base + "/v1/models")))
-            reply = self._answer(await client.post(self.base + "/v1/completions", json=self.request(sequences)))
+        try:  # timeout_s bounds the whole exchange, not each read (a server may trickle its answer)
+            reply = await asyncio.wait_for(self._ask(client, sequences), self.timeout_s)
+        except (TimeoutError, asyncio.TimeoutError):
+            raise ServerError(f"the judge server at {self.base} did not answer within {self.timeout_s} s") from None
         finally:
             if own:
                 await client.aclose()
         return pair_scores(pairs, self.label_probs(reply, len(sequences)), truncated, 2 if orders == "both" else 1)
+
+    async def _ask(self, client, sequences) -> dict:
+        if self.model is None:
+            self.model = served_model(self._answer(await client.get(self.base + "/v1/models")))
+        return self._answer(await client.post(self.base + "/v1/completions", json=self.request(sequences)))
 
     def _encode(self, pairs, orders: str):
         check_orders(orders)
@@ -90,7 +96,14 @@ class ServerJudge(CompareOne):
         if reply.status_code != 200:
             raise ServerError(f"the judge server at {self.base} answered {reply.status_code} to "
                               f"{reply.request.url.path}: {reply.text[:300]}")
-        return reply.json()
+        try:
+            answer = reply.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise ServerError(f"the judge server at {self.base} answered {reply.status_code} to "
+                              f"{reply.request.url.path} with no JSON object: {reply.text[:100]!r}")
+        return answer
 
     def label_probs(self, reply: dict, n: int) -> list[float]:
         """P(A) of each prompt, in request order, from the completions reply."""

@@ -56,13 +56,16 @@ class ServerState:
     references: GramReward
     has_policy: bool
     model_name: str
+    token_in_url: bool = False  # /get_reward also takes ?token= (OpenRLHF's client sends no headers)
 
 
 def create_app(judge, *, token: str | None = None, limits: Limits | None = None, policy=None, policy_tokenizer=None,
                max_batch_pairs: int = 64, max_wait_ms: float = 2.0, model_name: str = "", max_new_tokens: int = 256,
-               max_cached_references: int = 10_000, allowed_hosts: tuple[str, ...] | None = None):
+               max_cached_references: int = 10_000, allowed_hosts: tuple[str, ...] | None = None,
+               token_in_url: bool = False):
     """The FastAPI app. `judge`: a loaded Scorer; `policy` (+ tokenizer): writes references for /reward;
-    `allowed_hosts`: the Host header values accepted (None: any), see gram.serve.guard."""
+    `allowed_hosts`: the Host header values accepted (None: any), see gram.serve.guard. `token_in_url`:
+    /get_reward also accepts the token as `?token=` (for OpenRLHF, whose client cannot send a header)."""
     limits = limits or Limits()
     batcher = Batcher(judge, max_batch_pairs=max_batch_pairs, max_wait_ms=max_wait_ms,
                       max_queue_pairs=limits.max_queue_pairs)
@@ -72,7 +75,7 @@ def create_app(judge, *, token: str | None = None, limits: Limits | None = None,
         ThreadPoolExecutor(limits.max_items, thread_name_prefix="gram-rank"),
         GramReward(judge, policy=policy, tokenizer=policy_tokenizer, max_new_tokens=max_new_tokens,
                    max_cached=max_cached_references, refresh="never"),  # a server's policy does not change
-        policy is not None, model_name)
+        policy is not None, model_name, token_in_url)
 
     @asynccontextmanager
     async def lifespan(app):

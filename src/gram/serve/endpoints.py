@@ -40,11 +40,14 @@ def check_texts(request: Request, where: str, texts) -> None:
 
 
 def token_ok(request: Request) -> bool:
-    token = server(request).token
-    if token is None:
+    """The bearer token, compared in constant time; on /get_reward with --token-in-url also `?token=`."""
+    state = server(request)
+    if state.token is None:
         return True
     scheme, _, got = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(got.strip().encode(), token.encode())
+    if scheme.lower() != "bearer" and state.token_in_url and request.url.path == "/get_reward":
+        scheme, got = "bearer", request.query_params.get("token", "")
+    return scheme.lower() == "bearer" and hmac.compare_digest(got.strip().encode(), state.token.encode())
 
 
 def authorized(request: Request) -> None:
@@ -154,15 +157,18 @@ def check_reward_inputs(request, prompts, responses, refs=None) -> None:
 
 
 async def rewards_for(request, prompts, responses, refs, center: bool) -> tuple[list[float], list[str]]:
+    """Each response's score against its reference, less 0.5 when `center`. A reference that is None (none
+    given for it) is the server's policy's greedy response to the prompt."""
     state = server(request)
     check_reward_inputs(request, prompts, responses, refs)
-    if refs is None:
-        if not state.has_policy:
-            raise HTTPException(422, "no references given and this server has no policy to write them "
-                                     "(start it with --policy, or send references)")
-        refs = [await state.batcher.in_model_thread(state.references.reference, dump(p)) for p in prompts]
-    else:
-        check_texts(request, "references", refs)
+    refs = list(refs) if refs is not None else [None] * len(prompts)
+    missing = [i for i, ref in enumerate(refs) if ref is None]
+    if missing and not state.has_policy:
+        raise HTTPException(422, f"no reference for {len(missing)} of {len(refs)} responses and this server has "
+                                 "no policy to write them (start it with --policy, or send references)")
+    check_texts(request, "references", [ref for ref in refs if ref is not None])
+    for i in missing:
+        refs[i] = await state.batcher.in_model_thread(state.references.reference, dump(prompts[i]))
     scores = await unless_gone(request, state.batcher.compare(
         [Pair(dump(p), r, ref) for p, r, ref in zip(prompts, responses, refs)]))
     shift = 0.5 if center else 0.0
@@ -202,18 +208,47 @@ async def reward(body: RewardIn, request: Request):
 @router.post("/get_reward", response_model=OpenRLHFOut, dependencies=[Depends(authorized)],
              summary="OpenRLHF's remote reward protocol (query = prompt + response)")
 async def get_reward(body: OpenRLHFIn, request: Request):
+    """OpenRLHF: `query` is prompt + response; `labels` the references. An empty label (what OpenRLHF sends
+    without --label_key) means no reference: the policy writes one."""
     if body.prompts is None:
         raise HTTPException(422, "gram judges a response against a reference for its prompt: send `prompts` "
                                  "with `query` (OpenRLHF does) so each query can be split")
     if len(body.prompts) != len(body.query):
         raise HTTPException(422, f"query ({len(body.query)}) and prompts ({len(body.prompts)}) differ in length")
-    responses = []
-    for i, (q, p) in enumerate(zip(body.query, body.prompts)):
-        if not q.startswith(p):
-            raise HTTPException(422, f"query[{i}] does not start with prompts[{i}]")
-        responses.append(q[len(p):])
-    rewards, _ = await rewards_for(request, body.prompts, responses, body.labels, True)
+    responses = [response_of(q, p, i) for i, (q, p) in enumerate(zip(body.query, body.prompts))]
+    labels = None if body.labels is None else [label or None for label in body.labels]
+    rewards, _ = await rewards_for(request, body.prompts, responses, labels, True)
     return {"rewards": rewards, "scores": rewards, "extra_logs": {}}
+
+
+MIN_PROMPT_TAIL = 32  # characters of a prompt's end that must begin a query for the two to be aligned
+
+
+def response_of(query: str, prompt: str, i: int) -> str:
+    """The response in an OpenRLHF query: what follows the prompt. OpenRLHF cuts a prompt over
+    --prompt_max_len from the left, so the query may start with the prompt's tail only: the response then
+    follows the longest end of the prompt that begins the query."""
+    if query.startswith(prompt):
+        return query[len(prompt):]
+    overlap = tail_overlap(prompt, query)
+    if overlap < MIN_PROMPT_TAIL:  # a cut prompt keeps --prompt_max_len tokens: a few characters are chance
+        raise HTTPException(422, f"query[{i}] starts with no part of prompts[{i}]: send the query as prompt + "
+                                 "response (OpenRLHF: --prompt_max_len at least the longest prompt, so that it "
+                                 "cuts none)")
+    return query[overlap:]
+
+
+def tail_overlap(prompt: str, query: str) -> int:
+    """The length of the longest end of `prompt` that is a start of `query` (the prefix function of
+    query + NUL + prompt: linear time, for prompts of any length)."""
+    text = query + "\0" + prompt
+    border = [0] * len(text)
+    for k in range(1, len(text)):
+        b = border[k - 1]
+        while b and text[k] != text[b]:
+            b = border[b - 1]
+        border[k] = b + (text[k] == text[b])
+    return min(border[-1], len(query))
 
 
 async def invalid(request, exc):

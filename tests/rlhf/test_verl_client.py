@@ -1,0 +1,124 @@
+"""`compute_score`'s client of `gram serve`, against fake servers that trickle, lie or fail, called as verl
+calls it: `timeout_s` bounds the whole call, a reply that is not a list of finite rewards is one ServerError
+naming the server, the status and what was wrong, and one HTTP client serves every call of an event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+
+import pytest
+
+from gram.errors import ServerError
+from gram.integrations import verl
+from gram.integrations.verl import compute_score
+
+ROW = {"solution_str": "4", "ground_truth": "5", "extra_info": {"prompt": "What is 2+2?"}}
+
+
+@contextlib.contextmanager
+def fake_server(reply: bytes, trickle_s: float = 0.0):
+    """A server that reads one request and answers `reply` (whole, or a byte every `trickle_s`)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                try:
+                    if not trickle_s:
+                        conn.sendall(reply)
+                        continue
+                    for byte in reply:
+                        if stop.is_set():
+                            break
+                        conn.sendall(bytes([byte]))
+                        time.sleep(trickle_s)
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        listener.close()
+
+
+def http(status: int, body: str, content_type: str = "application/json") -> bytes:
+    data = body.encode()
+    return (f"HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\ncontent-length: {len(data)}\r\n"
+            "connection: close\r\n\r\n").encode() + data
+
+
+def test_timeout_s_bounds_the_whole_call_not_each_read():
+    """A server that answers a byte every 0.2 s never leaves a read idle for 1 s: the call must still end."""
+    with fake_server(http(200, '{"rewards": [0.7], "references": ["5"]}' + " " * 200), trickle_s=0.2) as url:
+        start = time.monotonic()
+        with pytest.raises(ServerError, match=r"did not answer within 1(\.0)? s"):
+            asyncio.run(compute_score(**ROW, gram_url=url, timeout_s=1.0))
+        assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("reply, said", [
+    (http(200, "<html>proxy error</html>", "text/html"), "something other than JSON"),
+    (http(200, "[]"), "without a list of 1 `rewards`"),
+    (http(200, "null"), "without a list of 1 `rewards`"),
+    (http(200, '"fine"'), "without a list of 1 `rewards`"),
+    (http(200, '{"scores": [0.1]}'), "without a list of 1 `rewards`"),
+    (http(200, '{"rewards": [0.1, 0.2]}'), "without a list of 1 `rewards`"),
+    (http(200, '{"rewards": [NaN]}'), "not all finite numbers"),
+    (http(200, '{"rewards": ["0.3"]}'), "not all finite numbers"),
+    (http(503, '{"detail": "busy"}'), "answered 503: .*busy"),
+])
+def test_a_reply_that_is_not_rewards_is_one_error_naming_the_server(reply, said):
+    with fake_server(reply) as url:
+        with pytest.raises(ServerError, match=f"gram serve at {url} .*{said}"):
+            asyncio.run(compute_score(**ROW, gram_url=url, timeout_s=10))
+
+
+def test_a_server_that_is_not_there_is_a_server_error():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ServerError, match=f"gram serve at http://127.0.0.1:{port}: ConnectError"):
+        asyncio.run(compute_score(**ROW, gram_url=f"http://127.0.0.1:{port}", timeout_s=5))
+
+
+def test_one_http_client_per_event_loop():
+    async def two_calls(url):
+        first = await compute_score(**ROW, gram_url=url, timeout_s=10)
+        client = verl.http_client()
+        second = await compute_score(**ROW, gram_url=url, timeout_s=10)
+        return first, second, client, verl.http_client()
+
+    with fake_server(http(200, '{"rewards": [0.75], "references": ["5"]}')) as url:
+        first, second, client, again = asyncio.run(two_calls(url))
+    assert first == second == {"score": 0.25, "judge_score": 0.75} and client is again
+
+
+def test_verls_own_reward_model_servers_are_held_to_the_same(tiny_tokenizer):
+    """The other way to the judge (gram.scoring.vllm_server.ServerJudge, verl's reward-model servers): a
+    trickling server ends at timeout_s, a reply that is not a JSON object is one ServerError."""
+    from gram.scoring.vllm_server import ServerJudge
+
+    slow = http(200, '{"choices": []}' + " " * 200)
+    with fake_server(slow, trickle_s=0.2) as url:
+        judge = ServerJudge(url.removeprefix("http://"), tiny_tokenizer, model="m", timeout_s=1.0)
+        with pytest.raises(ServerError, match="did not answer within 1.0 s"):
+            asyncio.run(judge.acompare_many([("q", "a", "b")]))
+    with fake_server(http(200, "<html>gateway</html>", "text/html")) as url:
+        judge = ServerJudge(url.removeprefix("http://"), tiny_tokenizer, model="m", timeout_s=5.0)
+        with pytest.raises(ServerError, match="no JSON object: '<html>gateway"):
+            asyncio.run(judge.acompare_many([("q", "a", "b")]))
