@@ -70,3 +70,21 @@ def test_atomic_writes_get_the_users_mode_and_leave_nothing_on_failure(tmp_path)
         write_jsonl_atomic(tmp_path / "a.jsonl", rows())
     assert (tmp_path / "a.jsonl").read_text() == '{"x": 1}\n'  # the old file, whole
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "b.json", "c.md"]  # no temporary left
+
+
+def test_a_gzip_file_given_as_jsonl_is_said_to_be_gzip_and_convert_reads_it(tmp_path, capsys):
+    """It said "not UTF-8 text (byte 0x8b)"."""
+    import gzip
+    import json
+
+    from gram.cli import main
+
+    packed = tmp_path / "pairs.jsonl"  # gzip inside, whatever the name says
+    packed.write_bytes(gzip.compress(json.dumps({"prompt": "q", "response_a": "a", "response_b": "b"}).encode()
+                                     + b"\n"))
+    assert main(["score", "--input", str(packed), "--output", str(tmp_path / "o.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "a gzip-compressed file, not JSONL text: decompress it first (gunzip -c" in err and "0x8b" not in err
+    out = tmp_path / "plain.jsonl"
+    assert main(["data", "convert", "--format", "gram", "--input", str(packed), "--output", str(out)]) == 0
+    assert json.loads(out.read_text())["response_a"] == "a"

@@ -117,3 +117,29 @@ def test_bon_reads_its_options_from_yaml_too(tmp_path, capsys):
     config.write_text("prompt: [hi, there]\noutput: o.jsonl\nn: 0\n")
     assert main(["bon", "--config", str(config)]) == 2
     assert "b.yaml: n: must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path, capsys):
+    """Ten levels of aliases ("billion laughs") took 6.1 GB and minutes: a config file may hold no alias."""
+    import time
+
+    from gram.cli import main
+
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 10)]
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(lines) + "\nbatch-size: *a9\n")
+    start = time.monotonic()
+    assert main(["score", "--config", str(bomb), "--input", "x.jsonl", "--output", "y.jsonl"]) == 2
+    err = capsys.readouterr().err
+    assert time.monotonic() - start < 5 and len(err) < 600 and "aliases (*name) are not allowed" in err
+
+
+def test_an_error_shows_a_large_value_bounded(tmp_path, capsys):
+    from gram.cli import main
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("batch-size: [" + ", ".join(["[1, 2, 3, 4, 5, 6]"] * 2000) + "]\n")
+    assert main(["score", "--config", str(cfg), "--input", "x.jsonl", "--output", "y.jsonl"]) == 2
+    err = capsys.readouterr().err
+    assert "batch-size: expected int, got [[1, 2, 3, 4, ...], " in err and len(err) < 300

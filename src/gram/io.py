@@ -55,6 +55,7 @@ def json_lines(lines: Iterable[bytes | str], path) -> Iterator[tuple[int, object
         raise InputError(path, None, None, "empty file: no JSON lines")
 
 
+GZIP_MAGIC = b"\x1f\x8b"
 MAX_RECORD_BYTES = 64 * 2**20  # one JSONL record at most: far more than any --max-length reads
 
 
@@ -98,6 +99,8 @@ def not_jsonl(path: Path) -> str | None:
             head = f.read(4096)
     except OSError:
         return None
+    if head.startswith(GZIP_MAGIC):
+        return "a gzip-compressed file"
     if head.startswith(b"PAR1") or path.suffix == ".parquet":
         return "a parquet file"
     if path.suffix in (".csv", ".tsv"):
@@ -111,7 +114,10 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
     """(line number, object) for each non-blank line; a line that is not a JSON object is an error. A
     table or a JSON array is refused at once, with the `gram data convert` command that reads it."""
     path = check_input_path(path)
-    if kind := not_jsonl(path):
+    if (kind := not_jsonl(path)) == "a gzip-compressed file":
+        raise InputError(path, None, None, f"{kind}, not JSONL text: decompress it first (gunzip -c {path} > "
+                         "pairs.jsonl), or read it with `gram data convert --format gram` (which reads gzip)")
+    if kind:
         raise InputError(path, None, None, f"{kind}, not JSONL (one JSON object per line): convert it first with "
                          f"`gram data convert --input {path} --format gram --output pairs.jsonl` (--format "
                          "preference for prompt/chosen/rejected, sharegpt-dpo for conversations)")
@@ -194,17 +200,37 @@ def check_prompt(value, path, line, field="prompt", record=None):
 def atomic_path(path: str | Path):
     """A temporary path beside `path` to write to; renamed over `path` when the block ends without an
     error, removed when it fails (or is interrupted)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
-    os.close(fd)
+    with atomic_paths(path) as (tmp,):
+        yield tmp
+
+
+@contextmanager
+def atomic_paths(*paths: str | Path):
+    """Temporary paths beside each of `paths`, renamed over them together when the block ends without an
+    error, all removed when it fails: two outputs (a train and a test split) are both written or neither.
+    An OSError names the output it was writing (a full disk's has no file name of its own)."""
+    paths = [Path(p) for p in paths]
+    tmps = []
     try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; outputs get the user's usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        for path in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+            os.close(fd)
+            tmps.append(Path(tmp))
+        yield tmps
+        for tmp, path in zip(tmps, paths):
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; outputs get the user's usual mode
+        for tmp, path in zip(tmps, paths):
+            os.replace(tmp, path)
+    except OSError as err:  # named by the output, not by its temporary file
+        if err.filename is not None and Path(err.filename) in tmps:
+            raise OSError(err.errno, err.strerror, str(paths[tmps.index(Path(err.filename))])) from None
+        if err.filename is None and len(paths) == 1:  # a write on a full disk names no file
+            raise OSError(err.errno, err.strerror, str(paths[0])) from None
         raise
+    finally:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
 
 
 def _umask() -> int:
@@ -220,11 +246,27 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
 def write_jsonl_atomic(path: str | Path, rows: Iterable[dict]) -> int:
     """All rows, one JSON object a line; returns how many were written."""
+    with atomic_path(path) as tmp:
+        return write_jsonl_to(tmp, rows)
+
+
+def write_jsonl_pair_atomic(paths: tuple[str | Path, str | Path], rows: tuple[Iterable[dict], Iterable[dict]]
+                            ) -> tuple[int, int]:
+    """Two JSONL outputs (a train and a test split), both written or neither."""
+    with atomic_paths(*paths) as tmps:
+        return write_jsonl_to(tmps[0], rows[0]), write_jsonl_to(tmps[1], rows[1])
+
+
+def write_jsonl_to(path: Path, rows: Iterable[dict]) -> int:
+    """Rows written to `path` as they come (a write that fails, e.g. on a full disk, names `path`)."""
     count = 0
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json_line(row) + "\n")
-            count += 1
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json_line(row) + "\n")
+                count += 1
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(path)) from None
     return count
 
 

@@ -116,10 +116,19 @@ def add_arguments(parser: argparse.ArgumentParser, cls) -> None:
 
 
 def read_yaml(path: str) -> dict:
+    """A config file's mapping. YAML aliases (`*name`) are refused: ten nested ones ("billion laughs")
+    expand a few lines into gigabytes, and a config has no need of them."""
     import yaml
 
+    class NoAliases(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a config file",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+
     try:
-        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        loaded = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=NoAliases) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise OptionError(f"{path}: cannot read the config: {err}") from None
     if not isinstance(loaded, dict):
@@ -194,12 +203,23 @@ def one_value(meta, kind, value, where: str):
         value = float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         expected = "true or false" if kind is bool else kind.__name__
-        raise OptionError(f"{where}: expected {expected}, got {value!r}")
+        raise OptionError(f"{where}: expected {expected}, got {shown(value)}")
     if meta["choices"] and value not in meta["choices"]:
-        raise OptionError(f"{where}: expected one of {', '.join(map(str, meta['choices']))}, got {value!r}")
+        raise OptionError(f"{where}: expected one of {', '.join(map(str, meta['choices']))}, got {shown(value)}")
     if kind in (int, float):
         in_range(meta, value, where)
     return value
+
+
+def shown(value) -> str:
+    """A value as an error shows it: bounded in length and depth, however large the value is."""
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxstring = short.maxother = 80
+    short.maxlist = short.maxdict = short.maxtuple = short.maxset = 4
+    short.maxlevel = 2
+    return short.repr(value)
 
 
 RANGES = (("at_least", "at least", lambda v, bound: v >= bound), ("above", "more than", lambda v, bound: v > bound),

@@ -103,3 +103,28 @@ def test_validate_and_skip_bad_write_nothing_where_nobody_asked(tmp_path, monkey
     assert main(["data", "validate", "--input", "in.jsonl"]) == 1
     assert main(["data", "stats", "--input", "in.jsonl", "--skip-bad", "--no-tokens", "--quiet"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def test_split_on_a_full_disk_writes_neither_output_and_names_the_one_that_failed(tmp_path):
+    """Both splits or neither: the train file was left behind when the test file hit a full disk (here a file
+    size limit: the test split is over it, the train split under it)."""
+    import resource
+    import subprocess
+
+    from helpers import gram
+
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"prompt": f"question {i}?", "response_a": "yes " * 100, "response_b": "no",
+                                       "label": "a"}) + "\n" for i in range(200)))
+    train, test = tmp_path / "train.jsonl", tmp_path / "test.jsonl"
+    limit = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (60_000,) * 2)  # noqa: E731
+    done = subprocess.run(gram("data", "split", "--input", src, "--test-size", "150", "--seed", "0",
+                               "--train-out", train, "--test-out", test),
+                          capture_output=True, text=True, preexec_fn=limit)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"gram: error: {test}: File too large" in done.stderr
+    assert not train.exists() and not test.exists() and list(tmp_path.iterdir()) == [src]
+    out = tmp_path / "converted.jsonl"
+    done = subprocess.run(gram("data", "convert", "--format", "gram", "--input", src, "--output", out),
+                          capture_output=True, text=True, preexec_fn=limit)
+    assert done.returncode == 1 and f"gram: error: {out}: File too large" in done.stderr and not out.exists()

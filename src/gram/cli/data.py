@@ -19,7 +19,7 @@ from collections import Counter
 from ..data.pipeline import build_pairs
 from ..formats import read
 from ..formats.gram_reference import to_finetune, to_pretrain
-from ..io import write_json_atomic, write_jsonl_atomic
+from ..io import write_json_atomic, write_jsonl_atomic, write_jsonl_pair_atomic
 from ..model import backbone
 from ..records import PreferencePair
 from .data_options import (
@@ -135,8 +135,7 @@ def cmd_split(args) -> int:
     result = load(args)
     n = args.test_size if args.test_size is not None else round(args.test_fraction * len(result.records))
     train, test = split_by_prompt(result.records, n, args.seed)
-    write_jsonl_atomic(args.train_out, (r.to_row() for r in train))
-    write_jsonl_atomic(args.test_out, (r.to_row() for r in test))
+    write_jsonl_pair_atomic((args.train_out, args.test_out), ((r.to_row() for r in train), (r.to_row() for r in test)))
     shared = prompt_overlap(train, test).shared
     say(f"{len(result.records)} records -> {len(train)} train ({args.train_out}), {len(test)} test ({args.test_out}); "
         f"split by prompt with seed {args.seed}; shared prompts: {shared}")

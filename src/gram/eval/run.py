@@ -49,6 +49,8 @@ def evaluate(args, load_options: dict) -> Iterator[Finished]:
     distinct_folders("--model", models, [model_label(m) for m in models])
     for model in models:  # a missing third model is said now, not after scoring the first two
         backbone.resolve(model)
+        for name, _, _ in benches:
+            check_owner(Path(args.output) / model_label(model) / name, model)
     for model in models:
         judge = None
         for name, pairs, identity in benches:
@@ -68,8 +70,36 @@ def evaluate(args, load_options: dict) -> Iterator[Finished]:
     leave_process_group()
 
 
+def same_model(a: str, b: str) -> bool:
+    """Whether two --model values name one model (a directory by its resolved path, else by name)."""
+    return a == b or (Path(a).exists() and Path(b).exists() and Path(a).resolve() == Path(b).resolve())
+
+
+def check_owner(where: Path, model: str) -> None:
+    """Results are written to OUTPUT/<the model's last path component>/BENCHMARK: runs/exp1/checkpoint-500
+    and runs/exp2/checkpoint-500 share a folder. Another model's results there are never replaced: the run
+    refuses before any scoring, naming them."""
+    try:
+        owner = json.loads((where / "results.json").read_text())["model"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if not same_model(owner, model):
+        raise InputError(where / "results.json", None, "model", f"holds the results of {owner}, not {model}: "
+                         "give this model another --output (or move those results away)")
+
+
 def write_comparison(output: str | Path, everything: list[dict]) -> str:
-    """OUTPUT/comparison.md: every model's results side by side; returns its text."""
+    """OUTPUT/comparison.md: this run's results and every other model's results in OUTPUT, side by side;
+    returns its text."""
+    seen = {(r["model"], r["data"]["benchmark"]) for r in everything}
+    for path in sorted(Path(output).glob("*/*/results.json")):
+        try:
+            earlier = json.loads(path.read_text())
+            key = (earlier["model"], earlier["data"]["benchmark"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if key not in seen and "overall" in earlier:
+            everything, seen = [*everything, earlier], seen | {key}
     table = comparison(everything)
     write_text_atomic(Path(output) / "comparison.md", table)
     return table

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io import (
+    GZIP_MAGIC,
     MAX_RECORD_BYTES,
     InputError,
     bounded_lines,
@@ -75,9 +76,17 @@ def input_files(path: Path, patterns: tuple[str, ...]) -> list[Path]:
     return found
 
 
+def is_gzip(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(2) == GZIP_MAGIC
+    except OSError:
+        return False
+
+
 def read_json_file(path: Path) -> Iterator[Item]:
-    """Items of a .json array (or object), a .jsonl file, or a gzipped one."""
-    opener = gzip.open if path.suffix == ".gz" else open
+    """Items of a .json array (or object), a .jsonl file, or a gzipped one (by its name or its first bytes)."""
+    opener = gzip.open if path.suffix == ".gz" or is_gzip(path) else open
     name = path.name[:-3] if path.suffix == ".gz" else path.name
     try:
         with opener(path, "rb") as f:
