@@ -103,7 +103,17 @@ class SaveFailed(GramError):
 
 # Serving (gram.serve): answered as HTTP statuses, never printed by the CLI
 class Overloaded(GramError):
-    """The server's queue is full: the request gets 429."""
+    """The server's queue is full: the request gets 429, with Retry-After (seconds) from the queue's size."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, retry_after: int = 1):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TooLarge(GramError):
+    """A request that can never fit the server's queue, however idle it is: 413, not a 429 to retry."""
 
     exit_code = 1
 

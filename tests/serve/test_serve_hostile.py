@@ -85,3 +85,21 @@ def test_the_bearer_scheme_is_case_insensitive():
                 return [(await client.post("/compare", json=body, headers={"authorization": h})).status_code
                         for h in ("bearer s3cret", "BEARER s3cret", "Bearer s3cret", "Bearer wrong", "s3cret")]
     assert asyncio.run(go()) == [200, 200, 200, 401, 401]
+
+
+def test_a_prompt_gram_score_refuses_is_refused_here_too():
+    """`prompt: []` was scored by /compare and refused by `gram score`: one rule for both (gram.io.check_prompt)."""
+    from fastapi.testclient import TestClient
+    from helpers import NumberJudge
+
+    from gram.serve import create_app
+
+    with TestClient(create_app(NumberJudge())) as client:
+        for prompt, said in (([], "non-empty list of messages"), ([{"role": "user"}], "missing or not a string")):
+            r = client.post("/compare", json={"pairs": [{"prompt": prompt, "response_a": "1", "response_b": "2"}]})
+            assert r.status_code == 422 and said in str(r.json()["detail"]), r.json()
+            rank = client.post("/rank", json={"lists": [{"prompt": prompt, "responses": ["1", "2"]}]})
+            assert rank.status_code == 422
+        ok = client.post("/compare", json={"pairs": [{"prompt": [{"role": "user", "content": "q"}],
+                                                      "response_a": "1", "response_b": "2"}]})
+        assert ok.status_code == 200

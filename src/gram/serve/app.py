@@ -34,7 +34,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import Overloaded
+from ..errors import Overloaded, TooLarge
 from ..rlhf import GramReward
 from . import endpoints
 from .batcher import Batcher
@@ -96,4 +96,5 @@ def create_app(judge, *, token: str | None = None, limits: Limits | None = None,
     app.add_exception_handler(RequestValidationError, endpoints.invalid)
     app.add_exception_handler(StarletteHTTPException, endpoints.http_error)
     app.add_exception_handler(Overloaded, endpoints.overloaded)
+    app.add_exception_handler(TooLarge, endpoints.too_large_request)
     return Guard(app, limits.max_body_bytes, body_timeout_s=limits.body_timeout_s, allowed_hosts=allowed_hosts)

@@ -8,11 +8,13 @@ itself: each batch goes to it at once, beside the batches already in it, in the 
 
 import asyncio
 import logging
+import math
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from ..errors import Overloaded, ShuttingDown
+from ..errors import Overloaded, ShuttingDown, TooLarge
 from ..records import Pair
 from ..scoring.base import CompareOne, PairScore, as_pairs
 
@@ -64,6 +66,7 @@ class Batcher:
         self.refusing: str | None = None
         self.running: list[_Job] = []  # the jobs of the batches in the model (out of the queue meanwhile)
         self.continuous = hasattr(self.judge, "acompare_many")
+        self.pair_seconds = 0.0  # seconds per pair of recent batches (a moving average), for Retry-After
         self.in_engine: set[asyncio.Task] = set()
 
     def start(self) -> None:
@@ -88,12 +91,21 @@ class Batcher:
             return []
         if self.refusing:
             raise ShuttingDown(self.refusing)
+        if len(pairs) > self.max_queue_pairs:
+            raise TooLarge(f"{len(pairs)} pairs at once: over this server's queue of {self.max_queue_pairs} "
+                           "pairs (--max-queue-pairs), however idle it is; send fewer")
         if self.queued_pairs + len(pairs) > self.max_queue_pairs:
-            raise Overloaded(f"{self.queued_pairs} pairs are waiting; this server queues at most {self.max_queue_pairs}")
+            raise Overloaded(f"{self.queued_pairs} pairs are waiting; this server queues at most "
+                             f"{self.max_queue_pairs}", retry_after=self.retry_after())
         job = _Job(pairs, asyncio.get_running_loop().create_future())
         self.queue.append(job)
         self._wake.set()
         return await job.future
+
+    def retry_after(self) -> int:
+        """Seconds until the queue has likely drained: the pairs waiting at the recent seconds per pair
+        (at least 1, at most 600)."""
+        return max(1, min(600, math.ceil(self.queued_pairs * self.pair_seconds)))
 
     async def in_model_thread(self, fn, *args):
         """Run other model work (reference generation) on the model thread, between batches."""
@@ -170,6 +182,7 @@ class Batcher:
         request the judge cannot score fails alone, never its batch neighbours."""
         loop = asyncio.get_running_loop()
         pairs = [p for _, chunk in batch for p in chunk]
+        start = time.perf_counter()
         try:
             if self.continuous:
                 scores = await self.judge.acompare_many(pairs, orders=self.orders)
@@ -191,6 +204,8 @@ class Batcher:
             return
         self.stats["batches"] += 1
         self.stats["pairs_scored"] += len(pairs)
+        took = (time.perf_counter() - start) / len(pairs)
+        self.pair_seconds = took if not self.pair_seconds else 0.8 * self.pair_seconds + 0.2 * took
         start = 0
         for job, chunk in batch:
             job.scores.extend(scores[start:start + len(chunk)])

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 
-from ..errors import NonFiniteScore, Overloaded, ShuttingDown, TemplateError
+from ..errors import NonFiniteScore, Overloaded, ShuttingDown, TemplateError, TooLarge
 from ..jobs.ranking import RankMethod, ranked_row
 from ..records import Pair, prompt_key
 from ..rlhf import GramReward
@@ -75,7 +75,9 @@ async def unless_gone(request: Request, work):
     try:
         return task.result()
     except Overloaded as e:
-        raise HTTPException(429, str(e)) from None
+        raise HTTPException(429, str(e), headers={"Retry-After": str(e.retry_after)}) from None
+    except TooLarge as e:
+        raise HTTPException(413, str(e)) from None
     except ShuttingDown as e:
         raise HTTPException(503, str(e), headers={"Retry-After": "1"}) from None
     except TemplateError as e:  # an input the judge prompt cannot hold (e.g. over --max-length's floor)
@@ -121,6 +123,12 @@ def check_lists(request: Request, body: RankIn) -> None:
         if not item.responses:
             raise HTTPException(422, f"lists[{i}].responses: nothing to rank")
         check_texts(request, f"lists[{i}].responses", item.responses)
+        at_once = largest_call(body.strategy, len(item.responses), body.budget)
+        if at_once > (queue := limits.max_queue_pairs):
+            raise HTTPException(413, f"lists[{i}]: a {body.strategy} ranking of {len(item.responses)} responses "
+                                     f"sends {at_once} pairs at once, over this server's queue of {queue} pairs "
+                                     "(--max-queue-pairs): rank fewer responses, set a budget or another "
+                                     "strategy")
     check_texts(request, "lists.prompt", [item.prompt for item in body.lists])
 
 
@@ -138,11 +146,39 @@ async def rank_lists(body: RankIn, request: Request):
         return await loop.run_in_executor(state.rank_threads, ranked_row, proxy, dump(item.prompt), item.responses,
                                           method)
 
+    async def in_waves():  # the lists whose rounds fit the queue together run at once, wave after wave
+        results = []
+        for wave in waves([largest_call(body.strategy, len(i.responses), body.budget) for i in body.lists],
+                          state.batcher.max_queue_pairs):
+            results += await asyncio.gather(*(one(body.lists[i]) for i in wave))
+        return results
+
     try:
-        results = await unless_gone(request, asyncio.gather(*(one(item) for item in body.lists)))
+        results = await unless_gone(request, in_waves())
     finally:
         proxy.cancel()
     return {"results": results}
+
+
+def largest_call(strategy: str, n: int, budget: int | None) -> int:
+    """The most pairs one list's ranking sends the judge at once: round-robin all n(n-1)/2 (or its budget)
+    in one call; the others a round of at most n."""
+    if strategy == "round-robin":
+        return min(n * (n - 1) // 2, budget or n * n)
+    return n
+
+
+def waves(sizes: list[int], capacity: int) -> list[list[int]]:
+    """Consecutive groups of list indices whose largest calls fit `capacity` together (a list too large
+    alone was refused before, in check_lists)."""
+    out, load = [[]], 0
+    for i, size in enumerate(sizes):
+        if out[-1] and load + size > capacity:
+            out.append([])
+            load = 0
+        out[-1].append(i)
+        load += size
+    return out
 
 
 def check_reward_inputs(request, prompts, responses, refs=None) -> None:
@@ -268,4 +304,8 @@ async def http_error(request, exc):
 
 
 async def overloaded(request, exc):
-    return JSONResponse({"detail": str(exc)}, status_code=429)
+    return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+
+
+async def too_large_request(request, exc):
+    return JSONResponse({"detail": str(exc)}, status_code=413)

@@ -2,8 +2,10 @@
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
+from ..errors import InputError
+from ..io import check_prompt
 from ..scoring.rank import DEFAULT_STRATEGY, STRATEGIES
 
 
@@ -26,7 +28,16 @@ class Message(BaseModel):
     content: Text
 
 
-Prompt = Text | list[Message]
+def prompt_as_files_have_it(value):
+    """One rule for a prompt, here and in `gram score`'s files (gram.io.check_prompt): a string or a
+    non-empty list of messages; `[]` was scored here and refused there."""
+    try:
+        return check_prompt(value, "request", None)
+    except InputError as err:
+        raise ValueError(err.problem) from None
+
+
+Prompt = Annotated[Text | list[Message], BeforeValidator(prompt_as_files_have_it)]
 
 
 class PairIn(BaseModel):
