@@ -112,6 +112,12 @@ class Overloaded(GramError):
         self.retry_after = retry_after
 
 
+class Abandoned(GramError):
+    """Work stopped midway because its request left or passed its deadline (a policy's reference)."""
+
+    exit_code = 1
+
+
 class TooLarge(GramError):
     """A request that can never fit the server's queue, however idle it is: 413, not a 429 to retry."""
 

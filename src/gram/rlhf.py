@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 
+from .errors import Abandoned
 from .model.generation import generate
 from .records import prompt_key
 from .scoring.rank import rank
@@ -50,6 +51,17 @@ def _text(completion) -> str:
     if isinstance(completion, list) and completion and isinstance(completion[-1], dict):
         return completion[-1].get("content", "")
     raise TypeError(f"a completion must be a string or a list of messages, got {type(completion).__name__}")
+
+
+def stopper(should_stop):
+    """generate's per-token hook: raise Abandoned once `should_stop()` says so (None: never)."""
+    if should_stop is None:
+        return None
+
+    def check():
+        if should_stop():
+            raise Abandoned("the policy's reference was abandoned: its request left or passed its deadline")
+    return check
 
 
 def check_lengths(prompts, responses, references=None) -> None:
@@ -105,9 +117,10 @@ class GramReward:
 
         return RefreshReferences()
 
-    def reference(self, prompt) -> str:
+    def reference(self, prompt, should_stop=None) -> str:
         """The policy's greedy response to `prompt`, generated once per step (refresh="step") or once
-        (refresh="never") and cached."""
+        (refresh="never") and cached. `should_stop()`, asked at every token, ends the generation with
+        Abandoned (a server's request that left or passed its deadline)."""
         key = prompt_key(prompt)
         if key in self.given:
             return self.given[key]
@@ -118,7 +131,7 @@ class GramReward:
                 raise ValueError("no reference for this prompt: pass policy and tokenizer, references=, or a "
                                  "`reference` column")
             self.cache[key] = generate(self.policy, self.tokenizer, prompt, max_new_tokens=self.max_new_tokens,
-                                       stop_loops=True)[0]
+                                       stop_loops=True, on_token=stopper(should_stop))[0]
             # a long-running server sees unboundedly many prompts; a training run sees its dataset's
             if self.max_cached is not None and len(self.cache) > self.max_cached:
                 self.cache.popitem(last=False)

@@ -67,6 +67,7 @@ class Batcher:
         self.running: list[_Job] = []  # the jobs of the batches in the model (out of the queue meanwhile)
         self.continuous = hasattr(self.judge, "acompare_many")
         self.pair_seconds = 0.0  # seconds per pair of recent batches (a moving average), for Retry-After
+        self.busy_with: tuple[str, float] | None = None  # other model work now running, and since when
         self.in_engine: set[asyncio.Task] = set()
 
     def start(self) -> None:
@@ -107,9 +108,16 @@ class Batcher:
         (at least 1, at most 600)."""
         return max(1, min(600, math.ceil(self.queued_pairs * self.pair_seconds)))
 
-    async def in_model_thread(self, fn, *args):
-        """Run other model work (reference generation) on the model thread, between batches."""
-        return await asyncio.get_running_loop().run_in_executor(self.model_thread, fn, *args)
+    async def in_model_thread(self, what: str, fn, *args):
+        """Run other model work (`what`: a policy's reference) on the model thread, between batches. It
+        holds the model until it ends: /health shows it as `model_busy_with` meanwhile."""
+        def run():
+            self.busy_with = (what, time.monotonic())
+            try:
+                return fn(*args)
+            finally:
+                self.busy_with = None
+        return await asyncio.get_running_loop().run_in_executor(self.model_thread, run)
 
     def refuse_waiting(self, reason: str) -> None:
         """Fail every waiting job with ShuttingDown(reason), and every later one; the batch in the model

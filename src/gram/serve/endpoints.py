@@ -4,6 +4,8 @@ gram.serve.app lists the endpoints and their limits)."""
 
 import asyncio
 import hmac
+import threading
+import time
 from collections import Counter
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -98,8 +100,12 @@ async def health(request: Request):
     if not token_ok(request):  # up or not, for anyone; what it serves and its load, for token holders
         return {"status": "ok"}
     state = server(request)
+    busy = state.batcher.busy_with
     return {"status": "ok", "model": state.model_name, "queued_pairs": state.batcher.queued_pairs,
-            **state.batcher.stats, "policy": state.has_policy}
+            **state.batcher.stats, "policy": state.has_policy,
+            # a policy writing a reference holds the model: no judge call runs until it ends
+            "model_busy_with": None if busy is None else {"work": busy[0],
+                                                          "seconds": round(time.monotonic() - busy[1], 1)}}
 
 
 @router.post("/compare", response_model=CompareOut, dependencies=[Depends(authorized)],
@@ -203,8 +209,14 @@ async def rewards_for(request, prompts, responses, refs, center: bool) -> tuple[
         raise HTTPException(422, f"no reference for {len(missing)} of {len(refs)} responses and this server has "
                                  "no policy to write them (start it with --policy, or send references)")
     check_texts(request, "references", [ref for ref in refs if ref is not None])
-    for i in missing:
-        refs[i] = await state.batcher.in_model_thread(state.references.reference, dump(prompts[i]))
+    for i in missing:  # on the model thread: cancellable, under the request's deadline and the drain's
+        gone = threading.Event()
+        stop = lambda: gone.is_set() or state.batcher.refusing is not None  # noqa: E731
+        try:
+            refs[i] = await unless_gone(request, state.batcher.in_model_thread(
+                "a policy reference", state.references.reference, dump(prompts[i]), stop))
+        finally:
+            gone.set()
     scores = await unless_gone(request, state.batcher.compare(
         [Pair(dump(p), r, ref) for p, r, ref in zip(prompts, responses, refs)]))
     shift = 0.5 if center else 0.0
