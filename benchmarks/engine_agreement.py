@@ -1,5 +1,6 @@
 """How far the engines and dtypes move a judge's scores: gram on transformers fp32 (the base) against gram
-bf16 and gram on vLLM in fp32 and bf16, on the same pairs, each read with the judge's own template.
+bf16 (its label logits read in fp32, and as before, in bf16) and gram on vLLM in fp32 and bf16, on the same
+pairs, each read with the judge's own template; with each, how many pairs tie exactly.
 
     python benchmarks/engine_agreement.py                                   # the embedded (zero-shot) judge
     python benchmarks/engine_agreement.py --model runs/judge --set judgebench --set rmb_test.jsonl
@@ -15,6 +16,7 @@ here is an accuracy, and nothing is tuned on it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
@@ -45,6 +47,19 @@ def scored(label: str, judge, pairs) -> dict:
     return {"scores": scores, "seconds": seconds}
 
 
+@contextlib.contextmanager
+def bf16_logits():
+    """The judge reading its model's own (bf16) logits, as gram did before gram.model.readout."""
+    from gram.model import readout
+
+    real = readout.plain_head
+    readout.plain_head = lambda model: None
+    try:
+        yield
+    finally:
+        readout.plain_head = real
+
+
 def runs(args, pairs) -> tuple[dict, dict]:
     """(label -> scores and seconds, vLLM engine start seconds by dtype)."""
     from gram.scoring import load_judge
@@ -54,6 +69,10 @@ def runs(args, pairs) -> tuple[dict, dict]:
         judge = load_judge(args.model, device="cpu", dtype=dtype, max_length=None)
         out[f"transformers {dtype}"] = scored(f"transformers {dtype}", judge, pairs)
         del judge
+    judge = load_judge(args.model, device="cpu", dtype="bfloat16", max_length=None)
+    with bf16_logits():  # gram before its fp32 read-out (issue 45): the label logits as the bf16 model gives them
+        out["transformers bfloat16, bf16 logits (before)"] = scored("transformers bf16, bf16 logits", judge, pairs)
+    del judge
     for dtype in () if args.no_vllm else ("float32", "bfloat16"):
         start = time.perf_counter()
         judge = load_judge(args.model, dtype=dtype, max_length=None, engine="vllm")
@@ -74,15 +93,17 @@ def agreement_row(label: str, base: list, other: list, confident: float) -> str:
     sure = [f for f, m in zip(flipped, margins) if m >= confident]
     orders = [(x > 0.5) != (y > 0.5) for a, b in zip(base, other)
               for x, y in ((a.p_a_ab, b.p_a_ab), (a.p_a_ba, b.p_a_ba)) if abs(x - 0.5) > diff]
+    ties = sum(s.pick == "tie" for s in other)
     return (f"| {label} | {diff:.1e} | {sum(flipped)} / {len(flipped)} | {sum(beyond)} / {len(beyond)} | "
-            f"{sum(sure)} / {len(sure)} | {sum(orders)} / {len(orders)} |")
+            f"{sum(sure)} / {len(sure)} | {sum(orders)} / {len(orders)} | {ties} |")
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from gram.model.backbone import load_tokenizer
-    from gram.eval.registry import data_dir
     from scoring import SHARED_DATA, cpu_name, pick_pairs
+
+    from gram.eval.registry import data_dir
+    from gram.model.backbone import load_tokenizer
 
     names = args.sets or ["judgebench", "rmb"]
     if not data_dir(default=SHARED_DATA).exists() and any(not Path(n).is_file() for n in names):
@@ -107,8 +128,9 @@ def main(argv=None) -> int:
         f"median |P(A) - 0.5| of one order {statistics.median(per_order):.3f}.",
         "",
         "| against the base | largest P(A) difference | preferences flipped | among margins above that difference "
-        f"| among confident pairs (margin >= {args.confident}) | one order's, where its P(A) is that far from 0.5 |",
-        "|---|---|---|---|---|---|",
+        f"| among confident pairs (margin >= {args.confident}) | one order's, where its P(A) is that far from 0.5 "
+        f"| exact ties (base: {sum(s.pick == 'tie' for s in base)}) |",
+        "|---|---|---|---|---|---|---|",
     ]
     lines += [agreement_row(label, base, r["scores"], args.confident) for label, r in out.items()
               if label != "transformers float32"]
