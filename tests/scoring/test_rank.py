@@ -169,3 +169,18 @@ def test_a_list_picked_without_a_comparison_claims_no_accuracy(capsys):
     pair = {"responses": ["a", "bb"], "best": 1, "picked": 1, "comparisons": 1}
     report(Namespace(strategy="linear", output="o.jsonl"), [row, pair], 0.1)
     assert "picked the known best in 1/1 (1.000) (1 lists of one response not counted)" in capsys.readouterr().err
+
+
+def test_the_package_exports_the_rank_function_not_its_module():
+    """`from gram.scoring import rank` is the function even after the submodule gram.scoring.rank is imported
+    (a lazy export gave the module: 'module' object is not callable)."""
+    import importlib
+
+    import gram
+    import gram.scoring
+    import gram.scoring.rank as module
+
+    importlib.reload(gram.scoring)
+    from gram.scoring import rank as exported
+
+    assert callable(exported) and exported is module.rank and gram.rank is module.rank

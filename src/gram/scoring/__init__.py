@@ -9,11 +9,10 @@ ranking and best-of-n's sampling. Names are imported on first use (gram.lazy).
 """
 
 from ..lazy import lazy_exports
+from .base import ORDERS, PairScore, Scorer, as_pair, as_pairs, combine, summarize
+from .rank import STRATEGIES, RankResult, rank  # light, and eager: the submodule `rank` must not shadow it
 
-_EXPORTS = {
-    **dict.fromkeys(("ORDERS", "PairScore", "Scorer", "as_pair", "as_pairs", "combine", "summarize"), ".base"),
-    "Judge": ".judge", "load_judge": ".loading", "RewardModelJudge": ".reward_model",
-    **dict.fromkeys(("STRATEGIES", "RankResult", "rank"), ".rank"),
-}
-__all__ = sorted(_EXPORTS)
+_EXPORTS = {"Judge": ".judge", "load_judge": ".loading", "RewardModelJudge": ".reward_model"}  # torch: on use
+__all__ = sorted(["ORDERS", "STRATEGIES", "PairScore", "RankResult", "Scorer", "as_pair", "as_pairs", "combine",
+                  "rank", "summarize", *_EXPORTS])
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -8,7 +8,9 @@
   (one more is answered 503 and closed within a second), and a request's headers must be complete within
   `header_timeout_s` of the connection opening or of the previous response (a client that sends half a
   request and waits is closed), so idle half-sent requests cannot use up the process's file descriptors.
-  A client that half-closes after its request (SHUT_WR) is answered before the connection closes.
+  A client that half-closes after its request (SHUT_WR) is answered before the connection closes; one
+  that closed or was killed (the same end of stream) is found gone by a `100 Continue` probe, and its
+  request leaves the queue.
 """
 
 import asyncio
@@ -118,6 +120,10 @@ TOO_MANY_CONNECTIONS = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: appl
                         b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(_BUSY), _BUSY))
 
 
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+PROBE_AFTER_S = 0.5  # the second probe: by then a gone peer's reset to the first has arrived
+
+
 def bounded_protocol(max_connections: int, header_timeout_s: float):
     """uvicorn's h11 protocol class with a connection cap and a header read timeout (module docstring)."""
 
@@ -142,9 +148,21 @@ def bounded_protocol(max_connections: int, header_timeout_s: float):
 
         def eof_received(self):
             """A client that sends its request and half-closes (SHUT_WR) is still answered: the
-            connection stays open for writing until the requests already read are answered."""
+            connection stays open for writing until the requests already read are answered. But a
+            client that closed its socket, or was killed, sends the same end of stream, and its work
+            would be scored until --request-timeout: so the connection is probed with `100 Continue`
+            (a 1xx every HTTP/1.1 client reads past) twice; to a socket that is gone the second write
+            fails, the connection is lost, and the request leaves the queue."""
             self._peer_closed = True
-            return not self._answered_all()
+            if self._answered_all():
+                return False
+            self._probe()
+            self.loop.call_later(PROBE_AFTER_S, self._probe)
+            return True
+
+        def _probe(self):
+            if not self.transport.is_closing() and not self._answered_all() and not self.cycle.response_started:
+                self.transport.write(CONTINUE)
 
         def _answered_all(self) -> bool:
             return self.cycle is None or self.cycle.response_complete
