@@ -175,11 +175,13 @@ def test_the_package_exports_the_rank_function_not_its_module():
     """`from gram.scoring import rank` is the function even after the submodule gram.scoring.rank is imported
     (a lazy export gave the module: 'module' object is not callable)."""
     import importlib
+    import sys
 
     import gram
     import gram.scoring
-    import gram.scoring.rank as module
 
+    module = importlib.import_module("gram.scoring.rank")
+    assert sys.modules["gram.scoring.rank"] is module
     importlib.reload(gram.scoring)
     from gram.scoring import rank as exported
 
