@@ -13,6 +13,6 @@ from .base import ORDERS, PairScore, Scorer, as_pair, as_pairs, combine, summari
 from .rank import STRATEGIES, RankResult, rank  # light, and eager: the submodule `rank` must not shadow it
 
 _EXPORTS = {"Judge": ".judge", "load_judge": ".loading", "RewardModelJudge": ".reward_model"}  # torch: on use
-__all__ = sorted(["ORDERS", "STRATEGIES", "PairScore", "RankResult", "Scorer", "as_pair", "as_pairs", "combine",
-                  "rank", "summarize", *_EXPORTS])
+__all__ = ["ORDERS", "STRATEGIES", "Judge", "PairScore", "RankResult", "RewardModelJudge", "Scorer", "as_pair",
+           "as_pairs", "combine", "load_judge", "rank", "summarize"]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -20,9 +20,14 @@ together, so a prompt's template head and question are computed once (prefix cac
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
+import re
+import tempfile
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..model import backbone
 from ..records import Pair
@@ -97,6 +102,63 @@ def engine_arguments(path: str, dtype: str | None, max_length: int | None, optio
     return args
 
 
+def engine_log() -> Path:
+    """A file for the engine processes' output: their start-up lines and, when one fails, its traceback
+    (on the terminal, a failing engine printed ~170 lines)."""
+    fd, path = tempfile.mkstemp(prefix="gram-vllm-", suffix=".log")
+    os.close(fd)
+    return Path(path)
+
+
+def started(start, log: Path):
+    """`start()`, a vLLM engine's construction, made safe to interrupt and quiet.
+
+    It waits for its engine processes in a blocking poll that a Ctrl-C may not end (the signal can land on
+    another thread: the run hung, or went on and scored everything). So it runs in a helper thread while
+    this one waits in short joins, which a Ctrl-C does end: the engine processes started so far are then
+    killed and KeyboardInterrupt goes on up (exit 130). The processes it spawns inherit `log` as their
+    stdout and stderr; this process's own are given back once it returns."""
+    result: dict = {}
+
+    def run():
+        try:
+            result["engine"] = start()
+        except BaseException as err:  # handed to the waiting thread
+            result["error"] = err
+
+    saved = [os.dup(1), os.dup(2)]
+    with open(log, "ab") as out:
+        for fd in (1, 2):
+            os.dup2(out.fileno(), fd)
+    thread = threading.Thread(target=run, name="gram-vllm-start", daemon=True)
+    try:
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.2)
+    except KeyboardInterrupt:
+        for child in multiprocessing.active_children():
+            child.kill()
+        raise
+    finally:
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
+    if "error" in result:
+        raise result["error"]
+    return result["engine"]
+
+
+def engine_reason(log: Path | None, err: BaseException) -> str:
+    """The first error an engine process wrote to its log (the root cause, e.g. "RuntimeError:
+    Unsupported CPU attention configuration: head_dim=8 ..."), with the log's path; else `err`'s first
+    line."""
+    text = log.read_text(errors="replace") if log is not None and log.exists() else ""
+    causes = [m.group(1) for m in re.finditer(r"\b((?:\w+\.)*\w*(?:Error|Exception): .+)", text)
+              if "EngineDeadError" not in m.group(1) and "EngineCore encountered" not in m.group(1)]
+    first = causes[0].strip() if causes else (str(err).splitlines() or [type(err).__name__])[0]
+    return first + (f" (the engine's log: {log})" if text else "")
+
+
 class VLLMJudge(CompareOne):
     """A causal LM judged on a vLLM engine (`vllm.LLM`). Implements gram.scoring.base.Scorer."""
 
@@ -123,12 +185,15 @@ class VLLMJudge(CompareOne):
         if max_length is None:  # no cap below the model's context, as the transformers judge
             max_length = getattr(tokenizer, "model_max_length", None)
             max_length = max_length if isinstance(max_length, int) and max_length < 10**7 else None
+        arguments = engine_arguments(path, dtype, max_length, options or EngineOptions(), offline=cls.offline)
+        log = engine_log()
         try:
-            llm = cls.start_engine(vllm, engine_arguments(path, dtype, max_length, options or EngineOptions(),
-                                                          offline=cls.offline))
+            llm = started(lambda: cls.start_engine(vllm, arguments), log)
         except (ValueError, RuntimeError) as err:  # a setting the engine refuses, memory it cannot reserve
-            raise backbone.BackboneError(f"vLLM could not start {name}: {str(err).splitlines()[0]}") from None
-        return cls(llm, tokenizer, max_length=max_length, template=template or trained_template(path))
+            raise backbone.BackboneError(f"vLLM could not start {name}: {engine_reason(log, err)}") from None
+        judge = cls(llm, tokenizer, max_length=max_length, template=template or trained_template(path))
+        judge.name, judge.log = name, log
+        return judge
 
     offline = True  # vllm.LLM; gram.scoring.vllm_async.AsyncVLLMJudge: the async engine
 
@@ -154,8 +219,14 @@ class VLLMJudge(CompareOne):
 
     def label_probs(self, sequences: list[list[int]]) -> list[float]:
         """P(A) over {A, B} at the last position of each token sequence."""
+        from vllm.v1.engine.exceptions import EngineDeadError
+
         prompts = [{"prompt_token_ids": ids} for ids in sequences]
-        outputs = self.llm.generate(prompts, self.sampling, use_tqdm=False)
+        try:
+            outputs = self.llm.generate(prompts, self.sampling, use_tqdm=False)
+        except EngineDeadError as err:  # the reason is in the engine's log
+            raise backbone.BackboneError(f"the vLLM engine could not run {getattr(self, 'name', 'the model')}: "
+                                         f"{engine_reason(getattr(self, 'log', None), err)}") from None
         return [label_p_a(o, self.label_ids, i) for i, o in enumerate(outputs)]
 
 
