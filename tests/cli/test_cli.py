@@ -141,3 +141,23 @@ def test_env_says_where_benchmarks_are_read_and_whether_they_are_there(tmp_path,
     info = json.loads(capsys.readouterr().out)
     assert (info["gram_data"], info["gram_data_found"], info["gram_data_from"]) == \
         (str(tmp_path / "elsewhere"), False, "$GRAM_DATA")
+
+
+def test_demo_says_what_ran_and_shows_a_tie_as_a_tie(tiny_model_dir, monkeypatch):
+    """The engine and dtype that ran are in the header; an exact tie is "TIE", never "B"."""
+    import io
+
+    from gram.cli import demo
+    from gram.scoring.base import PairScore
+
+    out = io.StringIO()
+    assert demo.run(str(tiny_model_dir), device="cpu", out=out) == 0
+    assert f"model {str(tiny_model_dir)!r} (transformers, float32; loaded in" in out.getvalue()
+    import gram.scoring.judge as judge_module
+
+    monkeypatch.setattr(judge_module.Judge, "compare_many", lambda self, pairs, **k: [PairScore(0.5, 0.5, 0.5, 0.5)
+                                                                                        for _ in pairs])
+    out = io.StringIO()
+    assert demo.run(str(tiny_model_dir), device="cpu", out=out) == 0
+    rows = [line for line in out.getvalue().splitlines() if "0.500   0.500" in line]
+    assert rows and all("TIE" in line for line in rows) and f"{len(rows)} exact ties" in out.getvalue()

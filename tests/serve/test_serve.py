@@ -215,3 +215,11 @@ def test_reward_in_group_mode_matches_the_library():
         assert big.status_code == 413 and "one prompt" in big.json()["detail"]
         bad = client.post("/reward", json={"prompts": ["q"], "responses": ["1"], "mode": "pairs"})
         assert bad.status_code == 422
+
+
+def test_health_says_what_the_judge_runs_on(tiny_judge):
+    """Every output records the dtype that ran and the engine (/health, for a server)."""
+    with TestClient(create_app(tiny_judge, token="t")) as client:
+        health = client.get("/health", headers={"Authorization": "Bearer t"}).json()
+        anyone = client.get("/health").json()
+    assert (health["engine"], health["dtype"]) == ("transformers", "float32") and anyone == {"status": "ok"}

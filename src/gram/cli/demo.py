@@ -12,6 +12,7 @@ import time
 
 from ..records import Pair
 from ..scoring import load_judge
+from ..scoring.base import engine_and_dtype
 from .flags import ModelOptions, add_command
 
 DEMO_PAIRS = [
@@ -55,7 +56,9 @@ def run(model: str, device=None, dtype=None, out=sys.stdout) -> int:
     scores = judge.compare_many(pairs)
     seconds = time.perf_counter() - start
 
-    print(f"gram demo: model {model!r} (loaded in {loaded:.1f} s), {len(pairs)} pairs scored in both orders "
+    runs = engine_and_dtype(judge)
+    print(f"gram demo: model {model!r} ({runs['engine']}, {runs['dtype']}; loaded in {loaded:.1f} s), {len(pairs)} "
+          "pairs scored in both orders "
           f"in {seconds:.1f} s\n", file=out)
     header = f"{'case':<13}{'response A':<34}{'response B':<34}{'score A':>8}{'score B':>8}  {'pick':<5}{'right':<6}{'consistent'}"
     print(header, file=out)

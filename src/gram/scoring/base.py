@@ -137,3 +137,14 @@ def summarize(scores: list[PairScore], seconds: float) -> dict:
         "ties": sum(s.pick == "tie" for s in scores),
         "position_consistency": (sum(both) / len(both)) if both else None,
     }
+
+
+def engine_and_dtype(judge) -> dict:
+    """What a judge runs on, as outputs record it: {"engine", "dtype"}, the dtype that ran (`auto`
+    resolved); None where it cannot be known here (a judge behind another server, a batching proxy)."""
+    if hasattr(judge, "llm"):  # gram.scoring.vllm_judge: the dtype the engine was started with
+        return {"engine": "vllm", "dtype": getattr(judge, "dtype", None)}
+    model = getattr(judge, "model", None)
+    if hasattr(model, "parameters"):
+        return {"engine": "transformers", "dtype": str(next(model.parameters()).dtype).removeprefix("torch.")}
+    return {"engine": None, "dtype": None}

@@ -192,7 +192,7 @@ class VLLMJudge(CompareOne):
         except (ValueError, RuntimeError) as err:  # a setting the engine refuses, memory it cannot reserve
             raise backbone.BackboneError(f"vLLM could not start {name}: {engine_reason(log, err)}") from None
         judge = cls(llm, tokenizer, max_length=max_length, template=template or trained_template(path))
-        judge.name, judge.log = name, log
+        judge.name, judge.log, judge.dtype = name, log, arguments["dtype"]
         return judge
 
     offline = True  # vllm.LLM; gram.scoring.vllm_async.AsyncVLLMJudge: the async engine

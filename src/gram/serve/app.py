@@ -28,7 +28,7 @@ in number and in the time their headers may take (gram.serve.guard).
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
@@ -36,6 +36,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import Overloaded, TooLarge
 from ..rlhf import GramReward
+from ..scoring.base import engine_and_dtype
 from . import endpoints
 from .batcher import Batcher
 from .guard import Guard
@@ -57,6 +58,7 @@ class ServerState:
     has_policy: bool
     model_name: str
     token_in_url: bool = False  # /get_reward also takes ?token= (OpenRLHF's client sends no headers)
+    runs_on: dict = field(default_factory=dict)  # the judge's engine and dtype, for /health
 
 
 def create_app(judge, *, token: str | None = None, limits: Limits | None = None, policy=None, policy_tokenizer=None,
@@ -75,7 +77,7 @@ def create_app(judge, *, token: str | None = None, limits: Limits | None = None,
         ThreadPoolExecutor(limits.max_items, thread_name_prefix="gram-rank"),
         GramReward(judge, policy=policy, tokenizer=policy_tokenizer, max_new_tokens=max_new_tokens,
                    max_cached=max_cached_references, refresh="never"),  # a server's policy does not change
-        policy is not None, model_name, token_in_url)
+        policy is not None, model_name, token_in_url, engine_and_dtype(judge))
 
     @asynccontextmanager
     async def lifespan(app):

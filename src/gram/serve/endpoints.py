@@ -101,7 +101,7 @@ async def health(request: Request):
         return {"status": "ok"}
     state = server(request)
     busy = state.batcher.busy_with
-    return {"status": "ok", "model": state.model_name, "queued_pairs": state.batcher.queued_pairs,
+    return {"status": "ok", "model": state.model_name, **state.runs_on, "queued_pairs": state.batcher.queued_pairs,
             **state.batcher.stats, "policy": state.has_policy,
             # a policy writing a reference holds the model: no judge call runs until it ends
             "model_busy_with": None if busy is None else {"work": busy[0],
