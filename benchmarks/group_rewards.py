@@ -66,8 +66,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     import torch
 
-    from gram.model import backbone
     from gram.eval.registry import data_dir
+    from gram.model import backbone
     from gram.rlhf import GramReward
     from gram.scoring import load_judge
 

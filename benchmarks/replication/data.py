@@ -17,8 +17,8 @@ class Builder:
     def __init__(self, run: Path, plan):
         from transformers import AutoTokenizer
 
-        from gram.model.backbone import resolve
         from gram.eval.registry import data_dir
+        from gram.model.backbone import resolve
 
         self.plan, self.out, self.shared = plan, run / "data", data_dir()
         self.tokenizer = AutoTokenizer.from_pretrained(resolve("smollm2-135m"))

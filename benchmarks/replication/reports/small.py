@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ..plans import small as plan
 from ..stages import adapted_name
-from .common import bootstrap, data_table, page as whole_page, pyplot, wall_times
+from .common import bootstrap, data_table, pyplot, wall_times
+from .common import page as whole_page
 
 SETS = plan.SETS
 OOD = plan.OOD_SETS
