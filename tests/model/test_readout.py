@@ -59,3 +59,10 @@ def test_a_head_with_a_logit_transform_reads_the_models_logits(tiny_model):
     assert plain_head(capped) is capped.lm_head
     capped.config.final_logit_softcapping = 30.0
     assert plain_head(capped) is None
+
+
+def test_a_head_partitioned_away_reads_the_models_logits(tiny_model):
+    """Under DeepSpeed ZeRO-3 a layer's weight is an empty placeholder outside its forward pass."""
+    sharded = copy.deepcopy(tiny_model)
+    sharded.lm_head.weight = torch.nn.Parameter(torch.empty(0))
+    assert plain_head(sharded) is None

@@ -10,8 +10,10 @@ own dtype, and only the last step is upcast:
 
 h_last: the final hidden state at the last position (the LM head's input, captured by a hook); W_t: the
 LM head's rows of the label tokens. Two dot products per row: negligible beside the forward pass. A head
-that is not a plain linear layer (a LoRA-wrapped head) or a model that transforms its logits after the
-head (soft-capping, logit scales) reads the model's own logits, upcast.
+that is not a plain linear layer (a LoRA-wrapped head), one whose weights are partitioned away (ZeRO-3)
+or a model that transforms its logits after the head (soft-capping, logit scales) reads the model's own
+logits, upcast. (The body's own bf16 rounding can still tie two orders whose last hidden states are the
+same vector: rare, where bf16 logits tied a quarter of the pairs.)
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ def plain_head(model) -> torch.nn.Linear | None:
     head = model.get_output_embeddings()
     config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
     if type(head) is not torch.nn.Linear or any(getattr(config, k, None) for k in LOGIT_TRANSFORMS):
+        return None
+    if head.weight.numel() == 0:  # partitioned outside the forward pass (DeepSpeed ZeRO-3): the model's own
         return None
     return head
 
