@@ -150,9 +150,9 @@ class GramReward:
         return [s.score_a - shift for s in self.judge.compare_many(pairs)]
 
     def group_scores(self, prompts, responses) -> list[float]:
-        check_lengths(prompts, responses)
         """mode="group" (module docstring): each response's centred Bradley-Terry log-strength among the
         responses to the same prompt; a prompt with one response gets 0."""
+        check_lengths(prompts, responses)
         groups: dict[str, list[int]] = {}
         for i, prompt in enumerate(prompts):
             groups.setdefault(prompt_key(prompt), []).append(i)

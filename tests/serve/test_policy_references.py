@@ -44,3 +44,18 @@ def test_a_reference_is_shown_in_health_and_stops_at_the_deadline(tiny_model_dir
     assert seen[0]["work"] == "a policy reference" and seen[0]["seconds"] > 0
     assert answers["reward"].status_code == 503 and took < 10  # 2000 tokens at 0.05 s would take 100 s
     assert after is None and quick.status_code == 200
+
+
+def test_one_deadline_for_a_request_that_needs_several_references(tiny_model_dir):
+    """Each reference took its own --request-timeout: 100 of them could run 100 times as long."""
+    from gram.model import backbone
+
+    judge_model, tokenizer = backbone.load(str(tiny_model_dir), device="cpu")
+    policy, _ = backbone.load(str(tiny_model_dir), device="cpu")
+    app = create_app(Judge(judge_model, tokenizer), policy=slow(policy, 0.05), policy_tokenizer=tokenizer,
+                     max_new_tokens=16, limits=Limits(request_timeout_s=1.5))  # ~0.8 s a reference
+    with TestClient(app) as client:
+        start = time.monotonic()
+        r = client.post("/reward", json={"prompts": [f"Question {i}?" for i in range(4)], "responses": ["x"] * 4})
+        took = time.monotonic() - start
+    assert r.status_code == 503 and took < 2.5, (r.status_code, took)

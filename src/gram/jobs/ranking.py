@@ -54,6 +54,8 @@ def rank_rows(judge, inputs: list[dict], output: str | Path, settings: dict, *, 
     with PartialOutput(output, settings, resume) as out:
         out.check(inputs, produced=produced)
         start = time.perf_counter()
+        responses_seen = sum(len(r["responses"]) for r in out.rows)
+        comparisons = sum(r["comparisons"] for r in out.rows)
         with tqdm(total=len(inputs), initial=out.done, unit=unit, file=sys.stderr, disable=quiet, desc=desc) as bar:
             for i in range(out.done, len(inputs)):
                 row = inputs[i]
@@ -61,8 +63,8 @@ def rank_rows(judge, inputs: list[dict], output: str | Path, settings: dict, *, 
                 ranked = ranked_row(judge, row["prompt"], responses, method)
                 picked = {"picked_response": responses[ranked["picked"]]} if with_picked_response else {}
                 out.append([{**row, "responses": responses, **ranked, **picked}])
-                bar.set_postfix_str(f"{sum(len(r['responses']) for r in out.rows)} responses, "
-                                    f"{sum(r['comparisons'] for r in out.rows)} comparisons", refresh=False)
+                responses_seen, comparisons = responses_seen + len(responses), comparisons + ranked["comparisons"]
+                bar.set_postfix_str(f"{responses_seen} responses, {comparisons} comparisons", refresh=False)
                 bar.update()
         seconds = time.perf_counter() - start
         out.finish()

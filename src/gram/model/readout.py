@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling")  # configs that post-process
+LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling", "lm_head_multiplier")  # configs that post-process
 
 
 def plain_head(model) -> torch.nn.Linear | None:
@@ -40,10 +40,12 @@ def label_logits(model, token_ids: list[int], **forward) -> torch.Tensor:
     if head is None:
         return model(**forward).logits[:, -1, token_ids].float()
     seen = []
-    hook = head.register_forward_hook(lambda module, args, output: seen.append(args[0][:, -1]))
+    hook = head.register_forward_hook(lambda module, args, output: args and seen.append(args[0][:, -1]))
     try:
-        model(**forward)
+        out = model(**forward)
     finally:
         hook.remove()
+    if not seen:  # a forward that never called its head as a module
+        return out.logits[:, -1, token_ids].float()
     z = seen[-1].float() @ head.weight[token_ids].float().T
     return z + head.bias[token_ids].float() if head.bias is not None else z

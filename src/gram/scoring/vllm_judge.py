@@ -23,6 +23,7 @@ import math
 import multiprocessing
 import os
 import re
+import sys
 import tempfile
 import threading
 from collections.abc import Iterable, Sequence
@@ -126,12 +127,14 @@ def started(start, log: Path):
         except BaseException as err:  # handed to the waiting thread
             result["error"] = err
 
+    sys.stdout.flush()
+    sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
-    with open(log, "ab") as out:
-        for fd in (1, 2):
-            os.dup2(out.fileno(), fd)
     thread = threading.Thread(target=run, name="gram-vllm-start", daemon=True)
     try:
+        with open(log, "ab") as out:
+            for fd in (1, 2):
+                os.dup2(out.fileno(), fd)
         thread.start()
         while thread.is_alive():
             thread.join(0.2)
@@ -140,6 +143,8 @@ def started(start, log: Path):
             child.kill()
         raise
     finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
         for fd, copy in zip((1, 2), saved):
             os.dup2(copy, fd)
             os.close(copy)

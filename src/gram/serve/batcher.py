@@ -163,7 +163,7 @@ class Batcher:
                 self.stats["most_batches_in_model"] = max(self.stats["most_batches_in_model"], len(self.in_engine))
                 task.add_done_callback(self._engine_task_done)
                 cancel_when_abandoned(task, [job for job, _ in batch])
-            if not self.trimmed and not self.queue and not self.running:  # idle after work: memory back
+            if not self.continuous and not self.trimmed and not self.queue and not self.running:  # idle: memory back
                 self.trimmed = True
                 await asyncio.get_running_loop().run_in_executor(self.model_thread, give_back_memory)
 

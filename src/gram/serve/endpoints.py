@@ -57,15 +57,17 @@ def authorized(request: Request) -> None:
         raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
 
-async def unless_gone(request: Request, work):
+async def unless_gone(request: Request, work, deadline: float | None = None):
     """Await `work`, cancelling it (so its pairs leave the queue) if the client disconnects first or the
-    request passes --request-timeout. The disconnect is the ASGI message a receive after the body
-    returns: one waiting task per request, no polling."""
+    request passes --request-timeout (`deadline`: the loop time it ends at, when one request awaits several
+    things). The disconnect is the ASGI message a receive after the body returns: one waiting task per
+    request, no polling."""
     timeout = server(request).limits.request_timeout_s
+    left = timeout if deadline is None else max(0.0, deadline - asyncio.get_running_loop().time())
     task = asyncio.ensure_future(work)
     gone = asyncio.ensure_future(request.receive())
     try:
-        done, _ = await asyncio.wait({task, gone}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({task, gone}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
     finally:
         gone.cancel()
     if task not in done:
@@ -202,6 +204,7 @@ async def rewards_for(request, prompts, responses, refs, center: bool) -> tuple[
     """Each response's score against its reference, less 0.5 when `center`. A reference that is None (none
     given for it) is the server's policy's greedy response to the prompt."""
     state = server(request)
+    deadline = asyncio.get_running_loop().time() + state.limits.request_timeout_s  # one for the whole request
     check_reward_inputs(request, prompts, responses, refs)
     refs = list(refs) if refs is not None else [None] * len(prompts)
     missing = [i for i, ref in enumerate(refs) if ref is None]
@@ -214,11 +217,11 @@ async def rewards_for(request, prompts, responses, refs, center: bool) -> tuple[
         stop = lambda: gone.is_set() or state.batcher.refusing is not None  # noqa: E731
         try:
             refs[i] = await unless_gone(request, state.batcher.in_model_thread(
-                "a policy reference", state.references.reference, dump(prompts[i]), stop))
+                "a policy reference", state.references.reference, dump(prompts[i]), stop), deadline)
         finally:
             gone.set()
     scores = await unless_gone(request, state.batcher.compare(
-        [Pair(dump(p), r, ref) for p, r, ref in zip(prompts, responses, refs)]))
+        [Pair(dump(p), r, ref) for p, r, ref in zip(prompts, responses, refs)]), deadline)
     shift = 0.5 if center else 0.0
     return [s.score_a - shift for s in scores], list(refs)
 

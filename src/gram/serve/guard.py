@@ -156,6 +156,8 @@ def bounded_protocol(max_connections: int, header_timeout_s: float):
             self._peer_closed = True
             if self._answered_all():
                 return False
+            if self.conn.their_http_version != b"1.1":  # no 1xx to an HTTP/1.0 client (RFC 9110)
+                return True
             self._probe()
             self.loop.call_later(PROBE_AFTER_S, self._probe)
             return True
