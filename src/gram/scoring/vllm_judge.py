@@ -19,6 +19,7 @@ together, so a prompt's template head and question are computed once (prefix cac
 
 from __future__ import annotations
 
+import atexit
 import math
 import multiprocessing
 import os
@@ -108,7 +109,13 @@ def engine_log() -> Path:
     (on the terminal, a failing engine printed ~170 lines)."""
     fd, path = tempfile.mkstemp(prefix="gram-vllm-", suffix=".log")
     os.close(fd)
+    if not _LOGS:  # removed when this process exits, unless an error named it
+        atexit.register(lambda: [log.unlink(missing_ok=True) for log in _LOGS])
+    _LOGS.add(Path(path))
     return Path(path)
+
+
+_LOGS: set[Path] = set()
 
 
 def started(start, log: Path):
@@ -158,6 +165,7 @@ def engine_reason(log: Path | None, err: BaseException) -> str:
     Unsupported CPU attention configuration: head_dim=8 ..."), with the log's path; else `err`'s first
     line."""
     text = log.read_text(errors="replace") if log is not None and log.exists() else ""
+    _LOGS.discard(log)  # kept: the error names it
     causes = [m.group(1) for m in re.finditer(r"\b((?:\w+\.)*\w*(?:Error|Exception): .+)", text)
               if "EngineDeadError" not in m.group(1) and "EngineCore encountered" not in m.group(1)]
     first = causes[0].strip() if causes else (str(err).splitlines() or [type(err).__name__])[0]
