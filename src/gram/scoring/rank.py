@@ -28,6 +28,14 @@ STRATEGIES = ("linear", "knockout", "round-robin", "selection")
 DEFAULT_STRATEGY = "knockout"  # everywhere: rank(), `gram rank` / `gram bon`, the server's /rank
 
 
+def largest_call(strategy: str, n: int, budget: int | None) -> int:
+    """The most pairs a ranking of n responses sends the judge in one call (the server sizes its queue by
+    it): round-robin all n(n-1)/2 (or its budget) at once; the other strategies a round of at most n."""
+    if strategy == "round-robin":
+        return min(n * (n - 1) // 2, budget or n * n)
+    return n
+
+
 @dataclass
 class RankResult:
     strategy: str

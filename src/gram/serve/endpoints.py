@@ -16,7 +16,7 @@ from ..errors import NonFiniteScore, Overloaded, ShuttingDown, TemplateError, To
 from ..jobs.ranking import RankMethod, ranked_row
 from ..records import Pair, prompt_key
 from ..rlhf import GramReward
-from ..scoring.rank import STRATEGIES
+from ..scoring.rank import STRATEGIES, largest_call
 from .batcher import BatchedJudge
 from .schemas import CompareIn, CompareOut, OpenRLHFIn, OpenRLHFOut, RankIn, RankResults, RewardIn, RewardOut
 
@@ -166,14 +166,6 @@ async def rank_lists(body: RankIn, request: Request):
     finally:
         proxy.cancel()
     return {"results": results}
-
-
-def largest_call(strategy: str, n: int, budget: int | None) -> int:
-    """The most pairs one list's ranking sends the judge at once: round-robin all n(n-1)/2 (or its budget)
-    in one call; the others a round of at most n."""
-    if strategy == "round-robin":
-        return min(n * (n - 1) // 2, budget or n * n)
-    return n
 
 
 def waves(sizes: list[int], capacity: int) -> list[list[int]]:
