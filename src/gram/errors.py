@@ -85,13 +85,13 @@ class NoExamples(GramError, ValueError):
 
 
 class NonFiniteTraining(GramError, RuntimeError):
-    """A gradient with NaN or infinite values: the loss or the weights diverged."""
+    """A loss or gradient with NaN or infinite values: the loss or the weights diverged."""
 
     exit_code, names_command = 1, True
 
-    def __init__(self, step: int, norm: float, advice: str = ""):
-        super().__init__(f"step {step}: the gradient's norm is {norm}" + (f": {advice}" if advice else ""))
-        self.step, self.norm = step, norm
+    def __init__(self, step: int, norm: float, advice: str = "", what: str = "the gradient's norm"):
+        super().__init__(f"step {step}: {what} is {norm}" + (f": {advice}" if advice else ""))
+        self.step, self.norm, self.what = step, norm, what
 
 
 class SaveFailed(GramError):

@@ -71,6 +71,7 @@ def score_rows(judge, pairs: list, rows: list[dict], output: str | Path, setting
     from tqdm import tqdm
 
     rank, size = sharding.world()
+    sharding.check_shared(Path(output).resolve().parent, "the output folder")  # rank 0 merges the slices there
     lo, hi = sharding.bounds(len(pairs), rank, size)  # this process's slice (all of it without a launcher)
     chunk = chunk_size(judge)
     with PartialOutput(sharding.shard_path(output, rank, size), {**settings, "slice": [lo, hi]}, resume,

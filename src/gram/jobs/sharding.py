@@ -26,11 +26,9 @@ def shard_path(output: str | Path, rank: int, size: int) -> Path:
     return Path(output) if size == 1 else Path(f"{output}.rank{rank}-of-{size}")
 
 
-def barrier() -> None:
-    """Wait for every rank (a gloo process group, started on first use; nothing to do for one process)."""
-    rank, size = world()
-    if size == 1:
-        return
+def process_group():
+    """torch.distributed with a process group: the launcher's (accelerate or DeepSpeed started it for a
+    training run) or a gloo group started here on first use."""
     from datetime import timedelta
 
     import torch.distributed as dist
@@ -38,7 +36,50 @@ def barrier() -> None:
     if not dist.is_initialized():
         # Ranks arrive when their slice is done, which after --resume can be hours apart: a long timeout.
         dist.init_process_group("gloo", timeout=timedelta(hours=24))
+    return dist
+
+
+def barrier() -> None:
+    """Wait for every rank (nothing to do for one process)."""
+    if world()[1] > 1:
+        process_group().barrier()
+
+
+def check_shared(folder: str | Path, what: str) -> None:
+    """Several processes write into `folder` and read each other's files there (slices merged by rank 0,
+    checkpoints a resume reads back on every rank): it must be one folder for all of them, which across
+    nodes means a shared filesystem. Rank 0 leaves a marker there and every rank looks for it (for up to
+    10 s: a network filesystem can show a new file late); refused in one line on every rank otherwise."""
+    import socket
+    import time
+    import uuid
+
+    rank, size = world()
+    if size == 1:
+        return
+    dist = process_group()
+    token = [uuid.uuid4().hex if rank == 0 else None]
+    dist.broadcast_object_list(token, src=0)
+    folder = Path(folder)
+    marker = folder / f".gram-shared-{token[0]}"
+    if rank == 0:
+        folder.mkdir(parents=True, exist_ok=True)
+        marker.write_text(socket.gethostname())
     dist.barrier()
+    deadline = time.monotonic() + 10
+    while not (seen := marker.name in (os.listdir(folder) if folder.is_dir() else ())) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    views = [None] * size
+    dist.all_gather_object(views, (rank, socket.gethostname(), seen))
+    dist.barrier()
+    if rank == 0:
+        marker.unlink(missing_ok=True)
+    blind = [f"rank {r} on {host}" for r, host, ok in views if not ok]
+    if blind:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"{what} {folder}: {', '.join(blind)} cannot see rank 0's files there; several nodes need "
+                          "a folder on a filesystem every node mounts at the same path (docs/TRAINING.md, several nodes)")
 
 
 def merged_rows(output: str | Path, size: int) -> list[dict]:

@@ -20,7 +20,28 @@ import torch
 Layers = list[tuple[torch.Tensor, torch.Tensor]]
 
 
+def inner(model):
+    """The model inside a training engine's wrapper (DDP, a DeepSpeed engine, torch.compile), as
+    accelerate's unwrap_model finds it: what a forward call runs through the wrapper, and whose config
+    says what it is. DeepSpeed is looked for only where it was imported (an engine needs it), so that
+    scoring never pays for importing it."""
+    import sys
+
+    from torch.nn.parallel import DataParallel, DistributedDataParallel
+
+    deepspeed = sys.modules.get("deepspeed")
+    wrappers = (DataParallel, DistributedDataParallel) + ((deepspeed.DeepSpeedEngine,) if deepspeed else ())
+    while True:
+        if isinstance(model, wrappers):
+            model = model.module
+        elif isinstance(getattr(model, "_orig_mod", None), torch.nn.Module):  # torch.compile
+            model = model._orig_mod
+        else:
+            return model
+
+
 def _forward_parameters(model):
+    model = inner(model)
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     return inspect.signature(base.forward).parameters
 
@@ -64,7 +85,7 @@ def run_prefix(model, ids: list[int] | torch.Tensor, prefix: tuple[tuple[int, ..
     start = len(prefix[0]) if prefix else 0
     kwargs = {"logits_to_keep": 1} if keeps_logits(model) else {}
     if prefix:
-        kwargs[cache_argument(model) or "past_key_values"] = expand(prefix[1], 1, getattr(model, "config", None))
+        kwargs[cache_argument(model) or "past_key_values"] = expand(prefix[1], 1, getattr(inner(model), "config", None))
     out = model(input_ids=ids_t, position_ids=torch.arange(start, start + ids_t.shape[1], device=device)[None],
                 use_cache=True, **kwargs)
     layers = [(layer.keys, layer.values) for layer in output_cache(out).layers]

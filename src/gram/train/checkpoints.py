@@ -12,6 +12,7 @@ from transformers import Trainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..errors import SaveFailed
+from .engines import load_whole_models
 
 log = logging.getLogger("gram.train")
 
@@ -39,19 +40,47 @@ def last_complete_checkpoint(output_dir: str | Path) -> str | None:
     return None
 
 
-def save_final(trainer: Trainer, config, tokenizer):
-    """The final model as a plain HF directory in output_dir (LoRA merged unless told otherwise).
+# what a checkpoint holds besides the model files `save_model` writes (weights, config, tokenizer)
+TRAINING_STATE = ("optimizer", "scheduler", "rng_state", "trainer_state.json", "training_args.bin", "latest",
+                  "zero_to_fp32.py", "scaler.pt")
 
-    Called on every process: `save_model` gathers sharded (ZeRO-3, FSDP) weights and writes on the main
-    process only."""
-    if config.lora and config.merge_lora:
-        model = trainer.model.merge_and_unload()
-        if trainer.is_world_process_zero():
-            model.save_pretrained(config.output_dir, safe_serialization=True)
-            tokenizer.save_pretrained(config.output_dir)
-        return model
-    trainer.save_model(config.output_dir)  # adapters only when --no-merge-lora
-    return trainer.model
+
+def save_final(trainer: Trainer, config, trained_config, reward_head: bool = False,
+               finished_checkpoint: str | None = None) -> None:
+    """The final model as a plain HF directory in output_dir, on every engine through one path.
+
+    Every process calls it: `save_model` gathers sharded weights (ZeRO-3, FSDP) and writes on the main
+    process only. A run that was killed after writing its last step's checkpoint (`finished_checkpoint`)
+    takes the model files from there: `save_model` wrote them, and no engine need be started. Adapters
+    (--lora) are then merged by the main process from the files (merge_adapters), never in sharded
+    memory; --no-merge-lora ships them as they are."""
+    if finished_checkpoint is None:
+        trainer.save_model(config.output_dir)
+    elif trainer.is_world_process_zero():
+        for f in Path(finished_checkpoint).iterdir():
+            if f.is_file() and not f.name.startswith(TRAINING_STATE):
+                shutil.copy2(f, Path(config.output_dir, f.name))
+    load_whole_models()
+    if config.lora and config.merge_lora and trainer.is_world_process_zero():
+        merge_adapters(config, trained_config, reward_head)
+
+
+def merge_adapters(config, trained_config, reward_head: bool = False) -> None:
+    """--lora: the adapters in output_dir merged into the base model they were trained on, written as a
+    plain model in their place. `trained_config` is the trained model's config (the baseline's padding id
+    lives there)."""
+    from peft import PeftModel
+
+    from ..model import backbone
+
+    out = Path(config.output_dir)
+    base, _ = backbone.load(config.model, dtype=trained_config.dtype, kind="reward" if reward_head else "causal-lm",
+                            for_training=True)
+    base.config.pad_token_id = trained_config.pad_token_id
+    merged = PeftModel.from_pretrained(base, out).merge_and_unload()
+    merged.save_pretrained(out, safe_serialization=True)
+    for name in ("adapter_model.safetensors", "adapter_config.json"):
+        (out / name).unlink(missing_ok=True)
 
 
 def remove_checkpoints(output_dir: str | Path) -> int:

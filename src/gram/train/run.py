@@ -22,7 +22,7 @@ from transformers import TrainingArguments
 
 from ..errors import ConfigError, NoExamples, NonFiniteTraining
 from ..io import write_json_atomic
-from ..jobs.sharding import leave_process_group
+from ..jobs.sharding import check_shared, leave_process_group
 from ..model import backbone
 from .card import plot_losses, write_model_card
 from .checkpoints import (
@@ -35,10 +35,11 @@ from .checkpoints import (
     while_saving,
 )
 from .config import TrainConfig
+from .engines import Engine, check_engine, engine_of, start
 from .examples import load_pairs
 from .identity import prepare_output_dir
 from .stages import STAGES
-from .trainers import ProgressCallback, RunClock, StopOnNonFinite
+from .trainers import ProgressCallback, RunClock
 
 log = logging.getLogger("gram.train")
 
@@ -121,7 +122,10 @@ def checkpointing_argument() -> str:
 
 
 def training_arguments(config: TrainConfig) -> TrainingArguments:
-    return TrainingArguments(
+    """The Trainer's arguments, their device set up: that starts the launcher's process group (gloo on a
+    CPU, NCCL on GPUs, DeepSpeed's with --deepspeed), and under ZeRO-3 makes `from_pretrained` load the
+    model already partitioned."""
+    args = TrainingArguments(
         **{checkpointing_argument(): config.gradient_checkpointing},
         output_dir=config.output_dir,
         per_device_train_batch_size=config.batch_size,
@@ -152,12 +156,15 @@ def training_arguments(config: TrainConfig) -> TrainingArguments:
         dataloader_drop_last=False,
         disable_tqdm=False,
     )
+    assert args.device is not None  # the property sets the device and the process group up
+    return args
 
 
-def check_before_loading(config: TrainConfig) -> None:
+def check_before_loading(config: TrainConfig, engine: Engine) -> None:
     """What can be refused before any model or data is read."""
     from ..io import check_input_path
 
+    check_engine(config, engine)
     for path in (config.train_file, getattr(config, "eval_file", None)):
         if path:
             check_input_path(path)  # a FIFO or /dev/zero would block or hash forever
@@ -169,10 +176,10 @@ def check_before_loading(config: TrainConfig) -> None:
         check_hub(config.push_to_hub)
 
 
-def stage_examples(stage: str, spec, config: TrainConfig, tokenizer, model):
+def stage_examples(stage: str, spec, config: TrainConfig, tokenizer, model, engine: Engine):
     """The stage's examples from the training file, with their counts logged; none is an error."""
     pairs = load_pairs(config.train_file, config.limit)
-    prepared = spec.prepare(pairs, tokenizer, model, config)
+    prepared = spec.prepare(pairs, tokenizer, model, config, engine)
     examples, counts = prepared.examples, prepared.counts
     if not examples:
         hint = ("; its pairs are unlabeled: stage 1 (`gram pretrain`) trains on those"
@@ -200,18 +207,18 @@ def close_training_bar(trainer) -> None:
             callback.training_bar.close()
 
 
-def train_or_finish(trainer, config: TrainConfig, state: str, last: str | None) -> float | None:
-    """Train from the start or from `last`; a run killed after its last checkpoint only loads it (its
-    weights are final). The mean training loss over the whole run, the steps before a resume included
-    (the trainer's log history, which a resume restores), not only this process's steps."""
+def train_or_finish(trainer, config: TrainConfig, state: str, last: str | None) -> tuple[float | None, str | None]:
+    """Train from the start or from `last`: the mean training loss over the whole run, the steps before a
+    resume included (the trainer's log history, which a resume restores), not only this process's steps;
+    and, for a run killed after writing its last step's checkpoint, that checkpoint (its weights are final:
+    nothing is trained, no engine started, and the trainer's state is read from it)."""
     done = finished_training(last) if last and state == "resume" else None
     if done:
         log.warning("%s holds the last step's weights: finishing without training", last)
         from transformers.trainer_callback import TrainerState
 
-        trainer._load_from_checkpoint(last)
         trainer.state = TrainerState.load_from_json(str(Path(last) / "trainer_state.json"))
-        return mean_logged_loss(done)
+        return mean_logged_loss(done), last
     if last:
         log.warning("resuming from %s", last)
     try:
@@ -222,21 +229,28 @@ def train_or_finish(trainer, config: TrainConfig, state: str, last: str | None) 
         raise NonFiniteTraining(err.step, err.norm, (
             f"training stopped before the update (the loss or the weights diverged); lower --learning-rate "
             f"(now {config.learning_rate:g}) and rerun with --overwrite; "
-            + (f"the last finite checkpoint is {kept}" if kept else "no checkpoint was written"))) from None
+            + (f"the last finite checkpoint is {kept}" if kept else "no checkpoint was written")), err.what) from None
     except (OSError, RuntimeError, SafetensorError) as err:  # NonFiniteTraining is a RuntimeError: first
         if not while_saving(err):
             raise
         close_training_bar(trainer)
         raise save_failed(err, config.output_dir, trainer.state.global_step) from None
-    return mean_logged_loss({"log_history": trainer.state.log_history}) or loss
+    return mean_logged_loss({"log_history": trainer.state.log_history}) or loss, None
 
 
-def finish_on_main_process(trainer, spec, config: TrainConfig, final, tokenizer, summary: dict,
+def evaluate_saved(spec, config: TrainConfig, dtype, evaluate: Callable) -> dict:
+    """The held-out check on the model as saved (read back from output_dir, whole, in the training dtype):
+    what a user ships is what is scored, whatever engine sharded it while it trained."""
+    model, tokenizer = backbone.load(config.output_dir, dtype=dtype, kind="reward" if spec.reward_head else "causal-lm")
+    return evaluate(model, tokenizer, config, reward_model=spec.reward_head)
+
+
+def finish_on_main_process(trainer, spec, config: TrainConfig, dtype, summary: dict,
                            evaluate: Callable | None) -> None:
-    """Rank 0's end of a run: the held-out check, loss plot, model card, trainer state and summary, then the
-    checkpoints cleared (unless kept) and the upload."""
+    """Rank 0's end of a run, alone (the process group is closed): the held-out check, loss plot, model card,
+    trainer state and summary, then the checkpoints cleared (unless kept) and the upload."""
     if config.eval_file and spec.labeled and evaluate is not None:
-        summary["eval"] = evaluate(final, tokenizer, config, reward_model=spec.reward_head)
+        summary["eval"] = evaluate_saved(spec, config, dtype, evaluate)
     plot_losses(trainer.state.log_history, Path(config.output_dir) / "loss.png", summary["stage"])
     write_model_card(Path(config.output_dir), spec.description, summary)
     trainer.save_state()  # OUTPUT_DIR/trainer_state.json: the log history, kept with the model
@@ -249,37 +263,43 @@ def finish_on_main_process(trainer, spec, config: TrainConfig, final, tokenizer,
 
 
 def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> dict:
-    """Train one stage end to end; returns a summary (also written to OUTPUT_DIR/train_summary.json).
+    """Train one stage end to end, on the engine the launch asks for (gram.train.engines); returns a
+    summary (also written to OUTPUT_DIR/train_summary.json).
 
     `evaluate(model, tokenizer, config, reward_model=...)`, where given and the config names an eval
     file, scores the final model on it for the summary and the model card (the `gram` commands pass
     gram.eval.heldout.evaluate_trained)."""
     spec = STAGES[stage]
-    check_before_loading(config)
-    state = prepare_output_dir(stage, config, main_process=int(os.environ.get("RANK", "0")) == 0)
+    engine = engine_of(config)
+    check_before_loading(config, engine)
+    args = training_arguments(config)  # starts the launcher's process group
+    start(engine)
+    check_shared(config.output_dir, "--output-dir")  # every rank reads the checkpoints rank 0 writes
+    state = prepare_output_dir(stage, config, main_process=args.process_index == 0)
     if state == "finished":  # a rerun of a finished run changes nothing
         log.warning("%s: this run finished already (same settings and data); nothing to do", config.output_dir)
         return json.loads(Path(config.output_dir, "train_summary.json").read_text())
     torch.manual_seed(config.seed)
     model, tokenizer = load_for_training(config, reward_head=spec.reward_head)
-    pairs, prepared = stage_examples(stage, spec, config, tokenizer, model)
+    pairs, prepared = stage_examples(stage, spec, config, tokenizer, model, engine)
     last = resume_point(config, state)
     clock = RunClock(before=RunClock.saved(last))
-    trainer = prepared.trainer_cls(model=model, args=training_arguments(config), train_dataset=prepared.examples,
+    trainer = prepared.trainer_cls(model=model, args=args, train_dataset=prepared.examples,
                                    data_collator=prepared.collator, processing_class=tokenizer,
-                                   callbacks=[ProgressCallback(), StopOnNonFinite(), clock], **prepared.trainer_kwargs)
-    train_loss = train_or_finish(trainer, config, state, last)
+                                   callbacks=[ProgressCallback(), clock], **prepared.trainer_kwargs)
+    train_loss, finished_checkpoint = train_or_finish(trainer, config, state, last)
     summary = {"stage": stage, "base_model": config.model, "base_path": backbone.resolve(config.model),
                "train_file": config.train_file, "pairs": len(pairs), "examples": len(prepared.examples),
                "counts": dict(prepared.counts), "steps": trainer.state.global_step,
                "warmup_steps": trainer.args.get_warmup_steps(trainer.state.max_steps),
                "train_seconds": round(clock.seconds(), 1), "train_loss": train_loss,
-               "resumed_from": last, "config": dataclasses.asdict(config)}
+               "resumed_from": last, "engine": engine.name, **prepared.notes, "config": dataclasses.asdict(config)}
     try:
-        final = save_final(trainer, config, tokenizer)
+        trained = model.get_base_model() if config.lora else model
+        save_final(trainer, config, trained.config, spec.reward_head, finished_checkpoint)
     except (OSError, RuntimeError, SafetensorError) as err:
         raise save_failed(err, config.output_dir, trainer.state.global_step, final=True) from None
     leave_process_group()  # what follows is rank 0's alone
     if trainer.is_world_process_zero():
-        finish_on_main_process(trainer, spec, config, final, tokenizer, summary, evaluate)
+        finish_on_main_process(trainer, spec, config, model.dtype, summary, evaluate)
     return summary

@@ -9,6 +9,7 @@ and loss.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,10 @@ from .examples import (
     finetune_examples,
     pretrain_examples,
 )
+from .engines import Engine
 from .trainers import BTTrainer, GramTrainer, LengthGroupedTrainer
+
+log = logging.getLogger("gram.train")
 
 
 @dataclass
@@ -34,23 +38,30 @@ class Prepared:
     collator: object
     trainer_cls: type = LengthGroupedTrainer
     trainer_kwargs: dict = field(default_factory=dict)
+    notes: dict = field(default_factory=dict)  # what the run summary says of how the stage ran
 
 
-def prepare_pretrain(pairs: list[PreferencePair], tokenizer, model, config) -> Prepared:
+def prepare_pretrain(pairs: list[PreferencePair], tokenizer, model, config, engine: Engine) -> Prepared:
     examples, counts = pretrain_examples(pairs, tokenizer, config.max_length)
     return Prepared(examples, counts, RightPadCollator(pad_id(tokenizer)))
 
 
-def prepare_finetune(pairs: list[PreferencePair], tokenizer, model, config) -> Prepared:
+def prepare_finetune(pairs: list[PreferencePair], tokenizer, model, config, engine: Engine) -> Prepared:
     examples, counts = finetune_examples(pairs, tokenizer, config.max_length, config.both_orders, config.template)
-    # the shared template head: not with activation checkpointing, which runs without a cache
-    head = None if config.gradient_checkpointing else tuple(template_head(tokenizer, config.template))
+    # the shared template head: not with activation checkpointing, which runs without a cache, nor on an
+    # engine whose sharded layers cannot run twice before a backward
+    why_not = ("--gradient-checkpointing" if config.gradient_checkpointing
+               else None if engine.shares_template_head else engine.name)
+    if why_not and not config.gradient_checkpointing:
+        log.warning("the judge template's head runs in every row under %s (shared once per batch elsewhere)", why_not)
+    head = None if why_not else tuple(template_head(tokenizer, config.template))
     return Prepared(examples, counts, LeftPadCollator(pad_id(tokenizer), head or None), GramTrainer,
                     {"label_ids": label_token_ids(tokenizer), "label_smoothing": config.label_smoothing,
-                     "loss_type": config.loss})
+                     "loss_type": config.loss},
+                    {"shared_template_head": bool(head) or f"off: {why_not}"})
 
 
-def prepare_bt(pairs: list[PreferencePair], tokenizer, model, config) -> Prepared:
+def prepare_bt(pairs: list[PreferencePair], tokenizer, model, config, engine: Engine) -> Prepared:
     examples, counts = bt_examples(pairs, tokenizer, config.max_length)
     pad = safe_pad_id(tokenizer, [e[k] for e in examples for k in ("chosen_ids", "rejected_ids")])
     model.config.pad_token_id = pad  # the head pools the last token that is not padding

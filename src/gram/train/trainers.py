@@ -9,6 +9,7 @@ of similar length together when the arguments ask for it (train_sampling_strateg
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from transformers.trainer_callback import ExportableState
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
 from ..errors import NonFiniteTraining
-from ..model.kv_prefix import cache_argument, run_prefix
+from ..model.kv_prefix import cache_argument, inner, run_prefix
 from ..model.kv_prefix import expand as expand_cache
 from .losses import bradley_terry_loss, full_vocab_loss, gram_loss
 
@@ -49,10 +50,69 @@ class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
 
 
 class LengthGroupedTrainer(Trainer):
-    """transformers' group_by_length for gram's list-of-dicts datasets, BT pairs included: examples are
-    drawn in seeded random groups of ~50 optimizer steps, each group sorted by length, so a micro-batch
-    holds examples of similar length and pads little (random batches of the scaled replication's stage-2
-    pairs waste 23% of their tokens on padding; grouped, 1%)."""
+    """The Trainer of every stage, on every engine (gram.train.engines).
+
+    Batches: transformers' group_by_length for gram's list-of-dicts datasets, BT pairs included: examples
+    are drawn in seeded random groups of ~50 optimizer steps of the *global* batch (all processes, all
+    accumulation steps), each group sorted by length, so a micro-batch holds examples of similar length and
+    pads little (random batches of the scaled replication's stage-2 pairs waste 23% of their tokens on
+    padding; grouped, 1%), and 2 x 6 processes see the batches 1 x 12 sees. The sampler's epoch is set from
+    the trainer's state at each epoch's start, whatever accelerate wraps around it after a resume.
+
+    Divergence: the loss of every micro-batch on every rank is checked before the optimizer step (one sync
+    per step), and the global gradient norm where the engine has one (StopOnNonFinite)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.length_sampler = None
+        self.step_losses = None  # the sum of this optimizer step's losses so far, on this rank
+        self.add_callback(SamplerEpoch(self))
+        self.add_callback(StopOnNonFinite(self))
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        result = self.stage_loss(model, inputs, return_outputs, num_items_in_batch)
+        loss = result[0] if return_outputs else result
+        if model.training:
+            self.check_loss(loss.detach())
+        return result
+
+    def stage_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """The stage's loss (stage 1: the Trainer's next-token loss)."""
+        return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                    num_items_in_batch=num_items_in_batch)
+
+    def check_loss(self, loss: torch.Tensor) -> None:
+        """Before the backward of an optimizer step's last micro-batch (DeepSpeed steps inside that backward):
+        stop on every rank if any rank's loss was non-finite in this step. The step's losses are summed on
+        the device (no sync) and, at its last micro-batch, over the ranks: a sum is finite only when every
+        term is."""
+        total = loss.float().sum().reshape(1)
+        self.step_losses = total if self.step_losses is None else self.step_losses + total
+        if not self.accelerator.sync_gradients:
+            return
+        total, self.step_losses = self.step_losses, None
+        if self.args.world_size > 1:
+            import torch.distributed as dist
+
+            dist.all_reduce(total)
+        if not math.isfinite(value := total.item()):
+            raise NonFiniteTraining(self.state.global_step + 1, value, what="the loss")
+
+    def global_grad_norm(self) -> float | None:
+        """The norm of the whole gradient before the optimizer applies it: DeepSpeed's own (its gradients are
+        partitioned; it has stepped already, inside the backward, but nothing is saved before the check),
+        else the gradients this rank holds (all of them under DDP); None under FSDP, whose gradients are
+        shards (its loss check stands)."""
+        if self.is_deepspeed_enabled:
+            norm = self.model_wrapped.get_global_grad_norm()
+            return None if norm is None else float(norm)
+        if self.is_fsdp_enabled:
+            return None
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        if not grads:
+            return None
+        norms = torch._foreach_norm(grads)
+        return float(torch.linalg.vector_norm(torch.stack([n.to(norms[0].device) for n in norms])).item())
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         """Warmup of floor(warmup_ratio x steps) rather than transformers' ceil: linear warmup runs its first
@@ -67,8 +127,9 @@ class LengthGroupedTrainer(Trainer):
         if self.args.train_sampling_strategy != "group_by_length" or dataset is None:
             return super()._get_train_sampler(train_dataset)
         seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
-        return EpochSeededLengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
-                                               [example_length(e) for e in dataset], seed)
+        global_batch = self.args.train_batch_size * self.args.gradient_accumulation_steps * self.args.world_size
+        self.length_sampler = EpochSeededLengthGroupedSampler(global_batch, [example_length(e) for e in dataset], seed)
+        return self.length_sampler
 
 
 class GramTrainer(LengthGroupedTrainer):
@@ -89,7 +150,7 @@ class GramTrainer(LengthGroupedTrainer):
         self.label_smoothing = label_smoothing
         self.loss_type = loss_type
 
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+    def stage_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.pop("labels")  # (N,) 0 = A, 1 = B
         head_ids = inputs.pop("head_ids", None)
         if head_ids is not None:  # the template head once, its keys and values shared by every row
@@ -105,9 +166,11 @@ class GramTrainer(LengthGroupedTrainer):
 
 
 def shared_head_cache(model, head_ids: torch.Tensor, rows: int):
-    """A cache holding the head's keys and values (with their autograd graph), expanded to `rows` rows."""
+    """A cache holding the head's keys and values (with their autograd graph), expanded to `rows` rows.
+    `model` is what the engine wraps (DDP, a DeepSpeed engine): it runs the head, so that its hooks see
+    it; the model inside says what the cache is (gram.model.kv_prefix.inner)."""
     _, layers = run_prefix(model, head_ids)
-    return expand_cache(layers, rows, getattr(model, "config", None))
+    return expand_cache(layers, rows, inner(model).config)
 
 
 class BTTrainer(LengthGroupedTrainer):
@@ -115,7 +178,7 @@ class BTTrainer(LengthGroupedTrainer):
 
     loss_is_scaled_for_ga = False
 
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+    def stage_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**inputs)
         rewards = outputs.logits[:, 0]  # (2N,): chosen first, then rejected
         n = rewards.shape[0] // 2
@@ -173,19 +236,32 @@ class RunClock(TrainerCallback, ExportableState):
         return float(state.get("stateful_callbacks", {}).get(cls.__name__, {}).get("args", {}).get("before", 0.0))
 
 
-class StopOnNonFinite(TrainerCallback):
-    """Stops the run before the optimizer applies a non-finite gradient (a NaN or infinite loss gives one):
-    the weights and every checkpoint stay finite. One device sync per optimizer step: the norm of all
-    gradients (a NaN anywhere makes it NaN). Gradients a sharded run does not hold here are not seen."""
+class SamplerEpoch(TrainerCallback):
+    """Sets the length-grouped sampler's epoch at the start of each epoch, from the trainer's state (a
+    resumed run's state says which epoch it is in): after a mid-epoch resume the sampler sits under
+    accelerate's skip and shard samplers, which do not pass set_epoch down to it."""
 
-    def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
-        grads = [p.grad for p in model.parameters() if p.grad is not None]
-        if not grads:
-            return
-        norms = torch._foreach_norm(grads)
-        norm = torch.linalg.vector_norm(torch.stack([n.to(norms[0].device) for n in norms]))
-        if not torch.isfinite(norm):
-            raise NonFiniteTraining(state.global_step + 1, float(norm.item()))
+    def __init__(self, trainer):
+        self.trainer = trainer
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        if self.trainer.length_sampler is not None:
+            self.trainer.length_sampler.set_epoch(int(state.epoch or 0))
+
+
+class StopOnNonFinite(TrainerCallback):
+    """Stops the run before a non-finite gradient is saved: the weights of every checkpoint stay finite.
+    The loss is checked by the trainer itself (LengthGroupedTrainer.check_loss); this checks the global
+    gradient norm, one device sync per optimizer step, before the optimizer step (DeepSpeed's step has
+    happened by then, in the backward, but no checkpoint is written after it)."""
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+
+    def on_pre_optimizer_step(self, args, state, control, **kwargs):
+        norm = self.trainer.global_grad_norm()
+        if norm is not None and not math.isfinite(norm):
+            raise NonFiniteTraining(state.global_step + 1, norm)
 
 
 def peak_rss_mb() -> float:
