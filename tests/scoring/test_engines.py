@@ -50,3 +50,18 @@ def test_data_parallel_on_the_offline_engine_points_the_way():
 
     with pytest.raises(BackboneError, match="under torchrun .*`gram serve --engine vllm` .* takes it"):
         engine_arguments("m", "float32", 2048, EngineOptions(data_parallel_size=2))
+
+
+def test_a_failed_cpu_tensor_parallel_start_names_the_thread_binding(monkeypatch):
+    """vLLM's CPU backend says only "Engine core initialization failed" when tensor parallelism has no
+    OpenMP binding: gram's error adds what it needs (issue 43)."""
+    import torch
+
+    from gram.scoring.vllm_judge import cpu_parallel_hint
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.delenv("VLLM_CPU_OMP_THREADS_BIND", raising=False)
+    assert "VLLM_CPU_OMP_THREADS_BIND" in cpu_parallel_hint({"tensor_parallel_size": 2})
+    assert cpu_parallel_hint({"tensor_parallel_size": 1}) == ""
+    monkeypatch.setenv("VLLM_CPU_OMP_THREADS_BIND", "0|1")
+    assert cpu_parallel_hint({"tensor_parallel_size": 2}) == ""

@@ -61,3 +61,42 @@ def test_push_to_hub_uploads_the_finished_directory_and_is_checked_before_traini
     (create, upload) = calls
     assert create == ("create", "me/my-judge") and upload[1] == "me/my-judge"
     assert "model.safetensors" in upload[2] and "README.md" in upload[2] and "checkpoint-*" in upload[3]
+
+
+@pytest.mark.parametrize("setup, expected", [
+    ({"deepspeed": "missing.json"}, "--deepspeed {dir}/missing.json: cannot read it"),
+    ({"deepspeed": "{not json"}, "not JSON"),
+    ({"deepspeed": '{"zero_optimization": {"stage": "three"}}'}, "zero_optimization.stage must be 0, 1, 2 or 3"),
+    ({"deepspeed": '{"zero_optimization": {"stage": 3}}'}, "stage3_gather_16bit_weights_on_model_save: true"),
+    ({"fsdp": True}, "FSDP (accelerate launch --use_fsdp) runs on GPUs only"),
+    ({"no_deepspeed": True}, "DeepSpeed is not installed (pip install 'gram[deepspeed]'"),
+])
+def test_what_no_training_engine_can_run_is_one_line_before_the_model_loads(tmp_path, capsys, monkeypatch, setup,
+                                                                           expected):
+    """A DeepSpeed config that cannot work, FSDP on a CPU (accelerate would silently run DDP), DeepSpeed not
+    installed: exit 2 with one line, nothing written (issue 43)."""
+    import importlib.util
+
+    import torch
+
+    data = tmp_path / "l.jsonl"
+    data.write_text(json.dumps({**PAIR, "label": "a"}) + "\n")
+    args = ["finetune", "--model", "no-such-model", "--train-file", str(data), "--output-dir", str(tmp_path / "run")]
+    if "deepspeed" in setup:
+        path = tmp_path / "missing.json"
+        if setup["deepspeed"] != "missing.json":
+            path = tmp_path / "ds.json"
+            path.write_text(setup["deepspeed"])
+        args += ["--deepspeed", str(path)]
+    if setup.get("fsdp"):
+        monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    if setup.get("no_deepspeed"):
+        (tmp_path / "ds.json").write_text('{"zero_optimization": {"stage": 2}}')
+        args += ["--deepspeed", str(tmp_path / "ds.json")]
+        real = importlib.util.find_spec
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "deepspeed" else real(name, *a))
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expected.format(dir=tmp_path) in err[0], err
+    assert not (tmp_path / "run").exists()

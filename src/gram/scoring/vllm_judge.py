@@ -172,6 +172,20 @@ def engine_reason(log: Path | None, err: BaseException) -> str:
     return first + (f" (the engine's log: {log})" if text else "")
 
 
+def cpu_parallel_hint(arguments: dict) -> str:
+    """What vLLM's CPU backend needs for tensor parallelism and does not say when it fails ("Engine core
+    initialization failed"): each rank's OpenMP threads bound to cores of its own."""
+    import os
+
+    import torch
+
+    if arguments.get("tensor_parallel_size", 1) > 1 and not torch.cuda.is_available() \
+            and not os.environ.get("VLLM_CPU_OMP_THREADS_BIND"):
+        return ("; on a CPU, tensor parallelism needs VLLM_CPU_OMP_THREADS_BIND naming each rank's cores, e.g. "
+                "VLLM_CPU_OMP_THREADS_BIND='0-7|8-15' for 2 ranks (docs/SERVING.md)")
+    return ""
+
+
 class VLLMJudge(CompareOne):
     """A causal LM judged on a vLLM engine (`vllm.LLM`). Implements gram.scoring.base.Scorer."""
 
@@ -203,7 +217,8 @@ class VLLMJudge(CompareOne):
         try:
             llm = started(lambda: cls.start_engine(vllm, arguments), log)
         except (ValueError, RuntimeError) as err:  # a setting the engine refuses, memory it cannot reserve
-            raise backbone.BackboneError(f"vLLM could not start {name}: {engine_reason(log, err)}") from None
+            raise backbone.BackboneError(f"vLLM could not start {name}: {engine_reason(log, err)}"
+                                         + cpu_parallel_hint(arguments)) from None
         judge = cls(llm, tokenizer, max_length=max_length, template=template or trained_template(path))
         judge.name, judge.log, judge.dtype = name, log, arguments["dtype"]
         return judge
