@@ -89,7 +89,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls) -> None:
     """One argparse argument per option of `cls`, in field order. Class attributes: EXCLUSIVE, tuples of
     field names of which exactly one must be given (an argparse mutually exclusive group, placed where its
     first is); HELP_SHOWS_DEFAULTS, each help ends with the default (otherwise a help that does not speak
-    of its default gets it appended, unless it is None or False); NEGATABLE, booleans get --no-X."""
+    of its default gets it appended, unless it is None or False); NEGATABLE, booleans get --no-X (a
+    boolean that defaults to True always does)."""
     parser.set_defaults(prog=parser.prog)  # the command's name, for from_args's messages
     groups = {}
     show_defaults = getattr(cls, "HELP_SHOWS_DEFAULTS", False)
@@ -108,7 +109,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls) -> None:
             continue
         kwargs["default"] = None
         if kind is bool:
-            kwargs["action"] = argparse.BooleanOptionalAction if getattr(cls, "NEGATABLE", False) else "store_true"
+            negatable = getattr(cls, "NEGATABLE", False) or f.default is True  # a flag on by default: --no-X
+            kwargs["action"] = argparse.BooleanOptionalAction if negatable else "store_true"
         else:
             kwargs.update(type=kind, choices=meta["choices"], metavar=meta["metavar"],
                           action="append" if meta["repeat"] else "store")

@@ -1,5 +1,6 @@
 """gram.scoring.loading: a model is read with the template it was trained with; reward-reasoning (GRAM-R^2)
-checkpoints are refused by name, and the released GRAM checkpoints are not taken for them."""
+checkpoints are read with their protocol, known by name, and the released GRAM checkpoints are not taken
+for them."""
 
 from __future__ import annotations
 
@@ -12,12 +13,48 @@ from gram.cli import main
 
 
 @pytest.mark.parametrize("name", ["wangclnlp/GRAM-RR-LLaMA-3.1-8B-RewardModel", "runs/gram-rr-llama-3.2-3b"])
-def test_a_reward_reasoning_checkpoint_is_refused_by_name(tmp_path, name, capsys):
-    src = tmp_path / "in.jsonl"
+def test_a_reward_reasoning_checkpoint_is_read_with_its_protocol(name):
+    from gram.scoring.loading import reasoning_protocol
+
+    assert reasoning_protocol(name) == "gram-rr"
+
+
+def test_gram_score_reads_a_gram_rr_checkpoint_as_a_reasoning_judge(tmp_path, tiny_model_dir, capsys):
+    """A GRAM-RR checkpoint (known by its name) gets gram-rr without --protocol: rows carry the reasoning
+    fields and rationales, the summary counts what the budget cut; --resume's identity holds the reasoning
+    settings; vLLM is refused in one line (issue 44: transformers first)."""
+    import shutil
+
+    model = tmp_path / "GRAM-RR-tiny"
+    shutil.copytree(tiny_model_dir, model)
+    src, out = tmp_path / "in.jsonl", tmp_path / "o.jsonl"
     src.write_text(json.dumps(PAIR) + "\n")
-    assert main(["score", "--model", name, "--input", str(src), "--output", str(tmp_path / "o.jsonl")]) == 2
+    args = ["score", "--model", str(model), "--input", str(src), "--output", str(out), "--max-think-tokens", "4",
+            "--samples", "2", "--quiet"]
+    assert main(args) == 0
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert row["think_truncated"] == 4 and len(row["rationales"]) == 2 and len(row["rationales"][0]) == 2
+    assert row["score_a"] + row["score_b"] == pytest.approx(1.0) and row["votes_a"] + row["votes_b"] == 4
+    assert "rationales cut by the budget 4" in capsys.readouterr().err
+    assert main([*args, "--no-rationales", "--output", str(tmp_path / "o2.jsonl")]) == 0
+    assert json.loads((tmp_path / "o2.jsonl").read_text())["rationales"] is None
+    capsys.readouterr()
+    assert main([*args, "--engine", "vllm", "--output", str(tmp_path / "o3.jsonl")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "GRAM-R^2 reward-reasoning model" in err[0]
+    assert len(err) == 1 and "runs on --engine transformers in this version" in err[0]
+
+
+def test_reasoning_settings_are_part_of_the_resume_identity():
+    """Every field of ReasoningOptions, read off the dataclass: none can be forgotten by a hand-kept list."""
+    from argparse import Namespace
+    from dataclasses import fields
+
+    from gram.jobs.settings import reasoning_settings
+    from gram.scoring.protocols import ReasoningOptions
+
+    args = Namespace(**{f.name: f.default for f in fields(ReasoningOptions)})
+    assert set(reasoning_settings(args)) == {f.name for f in fields(ReasoningOptions)} >= {
+        "protocol", "samples", "temperature", "top_p", "max_think_tokens", "seed", "rationales"}
 
 
 def test_the_released_gram_checkpoints_are_not_taken_for_reasoning_ones():

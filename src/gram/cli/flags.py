@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from ..model import backbone
 from ..options import add_arguments, opt
+from ..jobs.settings import reasoning_settings
+from ..scoring.protocols import ReasoningOptions  # noqa: F401 (the reasoning option group, for the commands)
 from ..scoring.rank import DEFAULT_STRATEGY, STRATEGIES
 from ..templates import JUDGE_TEMPLATES
 
@@ -89,9 +91,11 @@ class ServeJudgeOptions(JudgeOptions):
 
 
 def judge_options(args) -> dict:
-    """The keyword arguments of gram.scoring.load_judge that the judge and engine options set."""
+    """The keyword arguments of gram.scoring.load_judge that the judge, reasoning and engine options set."""
     options = {"max_length": args.max_length, "batch_size": args.batch_size, "max_batch_tokens": args.max_batch_tokens,
                "template": args.template}
+    if hasattr(args, "protocol"):  # a command with the reasoning options
+        options["reasoning"] = reasoning_settings(args)
     if getattr(args, "engine", "transformers") == "vllm":
         options.update(engine="vllm", **{k: getattr(args, k) for k in ENGINE_OPTIONS})
     return options

@@ -18,7 +18,15 @@ from ..jobs.sharding import leave_process_group
 from ..options import group, opt
 from ..records import pair_from_row
 from ..scoring import load_judge, summarize
-from .flags import EngineFlags, FileJobOptions, JudgeOptions, ModelOptions, add_command, judge_options
+from .flags import (
+    EngineFlags,
+    FileJobOptions,
+    JudgeOptions,
+    ModelOptions,
+    ReasoningOptions,
+    add_command,
+    judge_options,
+)
 
 log = logging.getLogger("gram")
 
@@ -30,6 +38,7 @@ class ScoreOptions:
     input: str | None = opt(None, "JSONL file of pairs", required=True)
     output: str | None = opt(None, "JSONL file to write (atomically)", required=True)
     judging: JudgeOptions = group(JudgeOptions)
+    reasoning: ReasoningOptions = group(ReasoningOptions)
     limit: int | None = opt(None, "score only the first N rows (a quick look)", at_least=1)
     job: FileJobOptions = group(FileJobOptions)
 
@@ -59,9 +68,18 @@ def run(args) -> int:
     processes = f", {done.processes} processes" if done.processes > 1 else ""
     print(f"gram score: {summary['pairs']} pairs{resumed} in {done.seconds:.1f} s ({rate:.2f} pairs/s{processes}), "
           f"orders {args.orders}, truncated {summary['truncated']}, exact ties {summary['ties']}, "
-          f"position consistency {consistency} "
+          f"position consistency {consistency}{reasoning_summary(done.rows)} "
           f"-> {args.output}", file=sys.stderr)
     return 0
+
+
+def reasoning_summary(rows: list[dict]) -> str:
+    """A reasoning judge's counts for the summary line: rationales the budget cut, samples without a
+    verdict; empty for the one-token judge."""
+    if not rows or "think_truncated" not in rows[0]:
+        return ""
+    return (f", rationales cut by the budget {sum(r['think_truncated'] for r in rows)}, "
+            f"samples without a verdict {sum(r['no_verdict'] for r in rows)}")
 
 
 def add_parser(sub) -> None:

@@ -26,9 +26,26 @@ def resolved_dtype(engine: str, dtype: str | None, device: str | None = None) ->
     return str(backbone.resolve_dtype(dtype, where)).removeprefix("torch.")
 
 
+def reasoning_settings(args) -> dict:
+    """The reasoning options a command was given: every field of ReasoningOptions, read off the dataclass
+    (a new option joins the resume identity by being declared there)."""
+    from dataclasses import fields
+
+    from ..scoring.protocols import ReasoningOptions
+
+    return {f.name: getattr(args, f.name) for f in fields(ReasoningOptions)}
+
+
 def judge_settings(args, model: str | None = None) -> dict:
     """The judge's side of a job's settings: model (name and files), engine, the resolved dtype, prompt
-    template, the orders scored and the length limit."""
-    return {"model": model_settings(model or args.model), "engine": args.engine,
-            "dtype": resolved_dtype(args.engine, args.dtype, getattr(args, "device", None)),
-            "template": args.template, "orders": args.orders, "max_length": args.max_length}
+    template, the orders scored, the length limit and, where the command takes them, the reasoning options
+    (protocol, samples, temperature, top_p, thinking budget, seed, rationales kept)."""
+    settings = {"model": model_settings(model or args.model), "engine": args.engine,
+                "dtype": resolved_dtype(args.engine, args.dtype, getattr(args, "device", None)),
+                "template": args.template, "orders": args.orders, "max_length": args.max_length}
+    if hasattr(args, "protocol"):
+        from ..scoring.loading import reasoning_protocol
+
+        settings["reasoning"] = {**reasoning_settings(args),
+                                 "protocol": args.protocol or reasoning_protocol(model or args.model)}
+    return settings

@@ -16,17 +16,13 @@ from .base import Scorer
 REASONING_NAMES = re.compile(r"gram-?(rr|r\^?2)\b", re.IGNORECASE)
 
 
-def refuse_reasoning_judge(name: str) -> None:
-    """A GRAM-R^2 (GRAM-RR) checkpoint writes a rationale before its verdict (`<think>...</think>` then
-    `<answer>`), so the first token it writes is not `A` or `B` and a one-token judge would read noise.
-    Known by its name (wangclnlp/GRAM-RR-LLaMA-3.2-3B-RewardModel, ...-3.1-8B-...) or its model card."""
+def reasoning_protocol(name: str) -> str | None:
+    """The protocol a reward-reasoning checkpoint is read with, known by its name
+    (wangclnlp/GRAM-RR-LLaMA-3.2-3B-RewardModel, ...-3.1-8B-...) or its model card: GRAM-R^2 writes a
+    rationale before its verdict, so the first token it writes is not `A` or `B`. None for other models."""
     card = Path(name).expanduser() / "README.md"
     text = card.read_text(errors="replace")[:20000] if card.is_file() else ""
-    if REASONING_NAMES.search(Path(name).name) or "GRAM-R^2" in text or "GRAM-RR" in text:
-        raise backbone.BackboneError(
-            f"{name} is a GRAM-R^2 reward-reasoning model: it writes a rationale before its verdict, which "
-            "gram's judge (the A/B token at the first answer position) cannot read. Score it by generation, "
-            "as its authors' demo does (NiuTrans/GRAM extensions/GRAM-RR)")
+    return "gram-rr" if REASONING_NAMES.search(Path(name).name) or "GRAM-R^2" in text or "GRAM-RR" in text else None
 
 
 ENGINES = ("transformers", "vllm")
@@ -35,17 +31,22 @@ ENGINES = ("transformers", "vllm")
 def load_judge(name: str = backbone.DEFAULT_MODEL, device=None, dtype=None, *, max_length: int | None = 2048,
                batch_size: int = 8, max_batch_tokens: int | None = None, template: str | None = None,
                reuse_prefix: bool = True, engine: str = "transformers", asynchronous: bool = False,
-               **engine_options) -> Scorer:
+               reasoning: dict | None = None, **engine_options) -> Scorer:
     """The scorer for a model name, by its architecture, on `engine`: "transformers" (gram's own loop) or
     "vllm" (gram.scoring.vllm_judge; `engine_options`: tensor_parallel_size, data_parallel_size,
     gpu_memory_utilization, max_model_len, enforce_eager, kv_cache_memory_bytes). `template` and
     `reuse_prefix` are the generative judge's (a reward model reads each response on its own, with no judge
     prompt); `template` None: the one gram trained the model with, else the reference evaluation prompt
     (judge.trained_template). `asynchronous`: on vLLM, the async engine (gram.scoring.vllm_async, for a
-    server: `await judge.acompare_many(...)`); the transformers judge is the same either way."""
-    refuse_reasoning_judge(name)
+    server: `await judge.acompare_many(...)`); the transformers judge is the same either way. `reasoning`:
+    gram.scoring.protocols.ReasoningOptions' fields (a protocol reads the model as a reasoning judge,
+    gram.scoring.reasoning; GRAM-RR checkpoints get gram-rr without being told)."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    reasoning = dict(reasoning or {})
+    reasoning["protocol"] = reasoning.get("protocol") or reasoning_protocol(name)
+    if reasoning["protocol"]:
+        return load_reasoning_judge(name, engine, device, dtype, batch_size, reasoning)
     if engine == "vllm":
         from .vllm_async import AsyncVLLMJudge
         from .vllm_judge import EngineOptions, VLLMJudge
@@ -61,3 +62,14 @@ def load_judge(name: str = backbone.DEFAULT_MODEL, device=None, dtype=None, *, m
     if backbone.is_reward_model(backbone.resolve(name)):
         return RewardModelJudge.load(name, device=device, dtype=dtype, **common)
     return Judge.load(name, device=device, dtype=dtype, template=template, reuse_prefix=reuse_prefix, **common)
+
+
+def load_reasoning_judge(name: str, engine: str, device, dtype, batch_size: int, reasoning: dict) -> Scorer:
+    """A reasoning judge (gram.scoring.reasoning): on the transformers engine in this version."""
+    if engine != "transformers":
+        raise backbone.BackboneError(
+            f"{name}: the reasoning judge ({reasoning['protocol']}: a rationale, then its verdict) runs on "
+            "--engine transformers in this version; vLLM support is coming (issue 44)")
+    from .reasoning import ReasoningJudge
+
+    return ReasoningJudge.load(name, device=device, dtype=dtype, batch_size=batch_size, **reasoning)

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ...options import opt
 from ...templates import PINNED_DATE, render_prompt
 
 
@@ -95,3 +96,24 @@ def _registry() -> dict[str, Protocol]:
 
 
 PROTOCOLS = _registry()
+
+
+@dataclass
+class ReasoningOptions:
+    """How a reasoning judge reads pairs: the flags of `gram score`, the keyword arguments of
+    gram.scoring.reasoning.ReasoningJudge, and (every field) part of a job's `--resume` identity."""
+
+    protocol: str | None = opt(None, "read the model as a reasoning judge: a rationale, then its verdict (default: "
+                                     "gram-rr for GRAM-RR checkpoints, else none: the one-token judge)",
+                               choices=tuple(PROTOCOLS))
+    samples: int = opt(1, "reasoning: rationales sampled per order (voting@k; soft scores averaged, verdicts counted)",
+                       at_least=1)
+    temperature: float | None = opt(None, "reasoning: sampling temperature (default: the protocol authors', 0 = greedy)",
+                                    at_least=0)
+    top_p: float | None = opt(None, "reasoning: nucleus sampling mass (default: the protocol authors')", above=0,
+                              at_most=1)
+    max_think_tokens: int | None = opt(None, "reasoning: tokens a rationale may take; one that runs out is closed "
+                                             "and its answer forced, counted as think_truncated (default: the "
+                                             "authors' max_tokens)", at_least=1)
+    seed: int = opt(0, "reasoning: the seed each pair's samples derive from (with the pair's content)")
+    rationales: bool = opt(True, "reasoning: keep each rationale in the output rows")

@@ -1,0 +1,170 @@
+"""Reasoning judges (GRAM-R², RM-R1, Prometheus 2; gram.scoring.protocols) on the transformers engine: a
+rationale first, then the verdict, read two ways.
+
+For each pair, order (a first, then b first) and sample j < k, the model writes a rationale from the
+protocol's prompt (seeded per pair, order and sample: a pair's rationales do not depend on its batch),
+up to `max_think_tokens`. Then
+
+    hard:  v_j = the protocol's parse of what it wrote ("A", "B", or None: no verdict, never a silent "B")
+    soft:  p_j = softmax(z_A, z_B)[A], z the label-token logits at the label position: the rationale
+           cut just after the protocol's label opening (`<answer>\n` for GRAM-R²), or, where the budget
+           ran out first, closed and opened by gram (a forced answer, flagged `think_truncated`; its hard
+           verdict is the larger of the two logits)
+    p_a_ab = mean_j p_j (a first),  p_a_ba = mean_j p_j (b first),  score_a = (p_a_ab + 1 - p_a_ba) / 2
+
+so ranking, Bradley-Terry strengths and rewards read a reasoning judge as they read GRAM's one-token judge
+(score_a + score_b = 1), and the hard verdicts vote: votes_a counts the samples that picked response a
+in either order.
+
+    judge = ReasoningJudge(model, tokenizer, PROTOCOLS["gram-rr"], samples=4, max_think_tokens=256)
+    judge.compare("What is 2+2?", "4", "5").votes_a
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from ..model import backbone
+from ..model.batching import left_pad, pad_id
+from ..model.readout import label_logits
+from ..model.sampling import sample
+from ..records import Pair
+from ..templates import label_token_ids
+from .base import CompareOne, PairScore, as_pairs, check_finite, check_orders
+from .protocols import PROTOCOLS, Protocol
+
+
+@dataclass(frozen=True)
+class ReasonedScore(PairScore):
+    votes_a: int = 0  # samples whose verdict picked response a (either order)
+    votes_b: int = 0
+    no_verdict: int = 0  # samples whose text held no verdict the protocol could read
+    think_truncated: int = 0  # rationales the thinking budget cut (their answer was forced)
+    rationales: tuple | None = None  # per order (ab, then ba), per sample: what the model wrote
+
+    FIELDS = PairScore.FIELDS + ("verdict", "votes_a", "votes_b", "no_verdict", "think_truncated", "rationales")
+
+    @property
+    def verdict(self) -> str:
+        """The hard verdicts' majority: "a", "b" or "tie"."""
+        return "a" if self.votes_a > self.votes_b else "b" if self.votes_b > self.votes_a else "tie"
+
+    @classmethod
+    def from_fields(cls, row: dict) -> ReasonedScore:
+        return cls(row["score_a"], row["score_b"], row["p_a_ab"], row["p_a_ba"], row["truncated"], row["votes_a"],
+                   row["votes_b"], row["no_verdict"], row["think_truncated"],
+                   tuple(tuple(r) for r in row["rationales"]) if row.get("rationales") is not None else None)
+
+
+def sample_seed(seed: int, pair: Pair, order: str, j: int) -> int:
+    """A seed from the pair's own content, its order and sample number: the same wherever it is scored."""
+    text = json.dumps([seed, pair.prompt, pair.response_a, pair.response_b, order, j], ensure_ascii=False)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+def end_ids(tokenizer, model) -> set[int]:
+    """The tokens that end what the model writes: the tokenizer's end token and the generation config's."""
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    configured = configured if isinstance(configured, list) else [configured]
+    return {i for i in (tokenizer.eos_token_id, *configured) if isinstance(i, int)}
+
+
+@dataclass
+class Reading:
+    """One rationale and what was read from it."""
+
+    text: str
+    p_a: float
+    verdict: str | None  # "A", "B" or None
+    forced: bool
+
+
+class ReasoningJudge(CompareOne):
+    """A causal LM judging with a reasoning protocol (gram.scoring.protocols). Implements
+    gram.scoring.base.Scorer; its scores are ReasonedScore."""
+
+    def __init__(self, model, tokenizer, protocol: Protocol, *, samples: int = 1, temperature: float | None = None,
+                 top_p: float | None = None, max_think_tokens: int | None = None, seed: int = 0,
+                 keep_rationales: bool = True, batch_size: int = 8):
+        self.model, self.tokenizer, self.protocol = model.eval(), tokenizer, protocol
+        self.samples, self.seed, self.sampleseep_rationales, self.batch_size = samples, seed, keep_rationales, batch_size
+        # the authors' settings unless told otherwise
+        self.temperature = protocol.temperature if temperature is None else temperature
+        self.top_p = protocol.top_p if top_p is None else top_p
+        self.max_think_tokens = max_think_tokens or protocol.max_new_tokens
+        self.label_ids = list(label_token_ids(tokenizer))
+        self.pad_id = pad_id(tokenizer)
+        self.stop_ids = end_ids(tokenizer, model)
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def compare_many(self, pairs: Iterable[Pair | Sequence], orders: str = "both", batch_size: int | None = None,
+                     progress=None) -> list[ReasonedScore]:
+        check_orders(orders)
+        pairs = as_pairs(pairs)
+        shown = ("ab", "ba") if orders == "both" else ("ab",)
+        per_pair = len(shown) * self.samples
+        jobs = [(pair, order, j) for pair in pairs for order in shown for j in range(self.samples)]
+        readings, size = [], batch_size or self.batch_size
+        for start in range(0, len(jobs), size):
+            readings += self.read(jobs[start:start + size])
+            if progress is not None:  # the pairs whose every job is done
+                progress.update(len(readings) // per_pair - (len(readings) - len(jobs[start:start + size])) // per_pair)
+        check_finite(pairs, [r.p_a for r in readings], per_pair)
+        return [self.score(readings[n * per_pair:(n + 1) * per_pair], shown) for n in range(len(pairs))]
+
+    def read(self, batch: list[tuple[Pair, str, int]]) -> list[Reading]:
+        """Rationales for (pair, order, sample) jobs, then their label read-outs, each batched."""
+        prompts = []
+        for pair, order, _ in batch:
+            a, b = (pair.response_a, pair.response_b) if order == "ab" else (pair.response_b, pair.response_a)
+            prompts.append(self.encode(self.protocol.render(self.tokenizer, pair.prompt, a, b)))
+        seeds = [sample_seed(self.seed, pair, order, j) for pair, order, j in batch]
+        written = sample(self.model, prompts, seeds, self.max_think_tokens, self.temperature, self.top_p,
+                         self.stop_ids, self.pad_id)
+        texts = [self.tokenizer.decode(ids, skip_special_tokens=True) for ids in written]
+        cuts = [self.protocol.until_label(text) for text in texts]
+        z = self.label_read_out([p + self.encode(cut) for p, (cut, _) in zip(prompts, cuts)])
+        readings = []
+        for text, (_, forced), (z_a, z_b) in zip(texts, cuts, z.tolist()):
+            p_a = float(torch.softmax(torch.tensor([z_a, z_b]), 0)[0])
+            verdict = ("A" if z_a >= z_b else "B") if forced else self.protocol.parse(text)
+            readings.append(Reading(text, p_a, verdict, forced))
+        return readings
+
+    @classmethod
+    def load(cls, name: str, protocol: str, device=None, dtype=None, batch_size: int = 8, samples: int = 1,
+             temperature: float | None = None, top_p: float | None = None, max_think_tokens: int | None = None,
+             seed: int = 0, rationales: bool = True) -> ReasoningJudge:
+        """The judge of a causal-LM checkpoint read with `protocol` (gram.scoring.protocols.PROTOCOLS)."""
+        model, tokenizer = backbone.load(name, device=device, dtype=dtype)
+        judge = cls(model, tokenizer, PROTOCOLS[protocol], samples=samples, temperature=temperature, top_p=top_p,
+                    max_think_tokens=max_think_tokens, seed=seed, keep_rationales=rationales, batch_size=batch_size)
+        judge.name = name
+        return judge
+
+    @torch.inference_mode()
+    def label_read_out(self, sequences: list[list[int]]) -> torch.Tensor:
+        """(rows, 2) fp32 logits of the labels at each sequence's end (gram.model.readout)."""
+        device = next(self.model.parameters()).device
+        ids, mask, positions = (t.to(device) for t in left_pad(sequences, self.pad_id))
+        return label_logits(self.model, self.label_ids, input_ids=ids, attention_mask=mask, position_ids=positions)
+
+    def score(self, readings: list[Reading], shown: tuple[str, ...]) -> ReasonedScore:
+        """One pair's score from its readings: orders in `shown`, k samples each."""
+        by_order = [readings[n * self.samples:(n + 1) * self.samples] for n in range(len(shown))]
+        p_a_ab = sum(r.p_a for r in by_order[0]) / self.samples
+        p_a_ba = sum(r.p_a for r in by_order[1]) / self.samples if len(shown) == 2 else None
+        score_a = p_a_ab if p_a_ba is None else (p_a_ab + 1.0 - p_a_ba) / 2.0
+        picks = [{"A": "a", "B": "b"}.get(r.verdict) for r in by_order[0]]
+        if len(shown) == 2:
+            picks += [{"A": "b", "B": "a"}.get(r.verdict) for r in by_order[1]]
+        rationales = tuple(tuple(r.text for r in group) for group in by_order) if self.sampleseep_rationales else None
+        return ReasonedScore(score_a, 1.0 - score_a, p_a_ab, p_a_ba, False, picks.count("a"), picks.count("b"),
+                             picks.count(None), sum(r.forced for r in readings), rationales)
