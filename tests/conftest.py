@@ -91,3 +91,34 @@ def tiny_model_dir(tmp_path_factory, tiny_model, tiny_tokenizer):
     tiny_model.save_pretrained(path)
     tiny_tokenizer.save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def rr_format_model_dir(tmp_path_factory, tiny_tokenizer):
+    """A tiny Llama (head size 32: vLLM loads it too) taught, by 160 SFT steps on GRAM-R²'s rendered prompts,
+    to answer with helpers.RR_ANSWER and its end token: what it writes is generated, not scripted."""
+    from helpers import RR_ANSWER, RR_PAIRS
+
+    from gram.scoring.protocols import PROTOCOLS
+
+    tok, rr = tiny_tokenizer, PROTOCOLS["gram-rr"]
+    model = make_model(len(tok), hidden=64, heads=2, head_scale=1).train()
+    target = tok(RR_ANSWER, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    rows = []
+    for p in RR_PAIRS[:2]:
+        for a, b in ((p.response_a, p.response_b), (p.response_b, p.response_a)):
+            rows.append((tok(rr.render(tok, p.prompt, a, b), add_special_tokens=False)["input_ids"], target))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    torch.manual_seed(0)
+    for step in range(160):
+        loss = 0.0
+        for prompt, answer in rows[step % 2::2]:
+            labels = torch.tensor([[-100] * len(prompt) + answer])
+            loss = loss + model(input_ids=torch.tensor([prompt + answer]), labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    path = tmp_path_factory.mktemp("rr-format")
+    model.eval().save_pretrained(path)
+    tok.save_pretrained(path)
+    return path

@@ -65,6 +65,14 @@ def read_rows(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+# Pairs a reasoning judge reads, and the answer the tiny format model is taught (conftest.rr_format_model_dir).
+RR_PAIRS = [Pair("What is 2+2?", "4", "5"), Pair("Name a colour.", "Blue.", "the quick brown fox"),
+            Pair("Say hi.", "Hello there!", "no"), Pair("Capital of France?", "Paris.", "Lyon, I think."),
+            Pair("A prime?", "7", "8"), Pair("Largest planet?", "Jupiter", "Mars"),
+            Pair("2+3?", "5", "6"), Pair("Sky colour?", "Blue", "Green")]
+RR_ANSWER = "<think>\nFeedback:\nfine\n</think>\n<answer>\nA\n</answer>"
+
+
 # One pair, and pairs whose scores every Scorer must agree on.
 PAIR = {"prompt": "q", "response_a": "a", "response_b": "b"}
 PAIRS = [Pair("What is 2+2?", "4", "5"),

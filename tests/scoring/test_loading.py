@@ -22,7 +22,7 @@ def test_a_reward_reasoning_checkpoint_is_read_with_its_protocol(name):
 def test_gram_score_reads_a_gram_rr_checkpoint_as_a_reasoning_judge(tmp_path, tiny_model_dir, capsys):
     """A GRAM-RR checkpoint (known by its name) gets gram-rr without --protocol: rows carry the reasoning
     fields and rationales, the summary counts what the budget cut; --resume's identity holds the reasoning
-    settings; vLLM is refused in one line (issue 44: transformers first)."""
+    settings."""
     import shutil
 
     model = tmp_path / "GRAM-RR-tiny"
@@ -38,10 +38,6 @@ def test_gram_score_reads_a_gram_rr_checkpoint_as_a_reasoning_judge(tmp_path, ti
     assert "rationales cut by the budget 4" in capsys.readouterr().err
     assert main([*args, "--no-rationales", "--output", str(tmp_path / "o2.jsonl")]) == 0
     assert json.loads((tmp_path / "o2.jsonl").read_text())["rationales"] is None
-    capsys.readouterr()
-    assert main([*args, "--engine", "vllm", "--output", str(tmp_path / "o3.jsonl")]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "runs on --engine transformers in this version" in err[0]
 
 
 def test_reasoning_settings_are_part_of_the_resume_identity():

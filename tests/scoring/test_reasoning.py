@@ -1,50 +1,27 @@
 """The reasoning judge on the transformers engine (gram.scoring.reasoning), on real generated text: a tiny
-model taught GRAM-R²'s output format by 160 SFT steps here, and a random one whose rationales
-always run out of budget."""
+model taught GRAM-R²'s output format by 160 SFT steps (conftest.py, rr_format_model_dir), and a random one
+whose rationales always run out of budget."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 from conftest import make_model
+from helpers import RR_ANSWER as ANSWER
+from helpers import RR_PAIRS as PAIRS
 
 from gram.model.sampling import sample
-from gram.records import Pair
 from gram.scoring.protocols import PROTOCOLS
 from gram.scoring.reasoning import ReasoningJudge
 
 RR = PROTOCOLS["gram-rr"]
-PAIRS = [Pair("What is 2+2?", "4", "5"), Pair("Name a colour.", "Blue.", "the quick brown fox"),
-         Pair("Say hi.", "Hello there!", "no"), Pair("Capital of France?", "Paris.", "Lyon, I think."),
-         Pair("A prime?", "7", "8"), Pair("Largest planet?", "Jupiter", "Mars"),
-         Pair("2+3?", "5", "6"), Pair("Sky colour?", "Blue", "Green")]
-ANSWER = "<think>\nFeedback:\nfine\n</think>\n<answer>\nA\n</answer>"
 
 
 @pytest.fixture(scope="module")
-def format_model(tiny_tokenizer):
-    """A tiny Llama taught, by SFT on the rendered prompts, to answer every pair with ANSWER then its end
-    token: what it writes is generated, not scripted."""
-    tok = tiny_tokenizer
-    model = make_model(len(tok), hidden=64, heads=2, head_scale=1).train()
-    target = tok(ANSWER, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-    rows = []
-    for p in PAIRS[:2]:
-        for a, b in ((p.response_a, p.response_b), (p.response_b, p.response_a)):
-            prompt = tok(RR.render(tok, p.prompt, a, b), add_special_tokens=False)["input_ids"]
-            rows.append((prompt, target))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    torch.manual_seed(0)
-    for step in range(160):
-        loss = 0.0
-        for prompt, answer in rows[step % 2::2]:
-            ids = torch.tensor([prompt + answer])
-            labels = torch.tensor([[-100] * len(prompt) + answer])
-            loss = loss + model(input_ids=ids, labels=labels).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return model.eval()
+def format_model(rr_format_model_dir):
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(rr_format_model_dir).eval()
 
 
 def test_greedy_sampling_is_transformers_generate(format_model, tiny_tokenizer):
@@ -82,8 +59,9 @@ def test_an_exhausted_budget_forces_the_answer_and_says_so(format_model, tiny_to
     prompt = tiny_tokenizer(RR.render(tiny_tokenizer, PAIRS[0].prompt, PAIRS[0].response_a, PAIRS[0].response_b), add_special_tokens=False)["input_ids"]
     forced = RR.until_label(written)
     assert forced[1] and forced[0].endswith("</think>\n<answer>\n")
-    z = judge.label_read_out([prompt + tiny_tokenizer(forced[0], add_special_tokens=False)["input_ids"]])[0]
-    assert s.p_a_ab == pytest.approx(float(torch.softmax(z, 0)[0]), abs=1e-6)
+    (z,) = judge.engine.label_scores([prompt + tiny_tokenizer(forced[0], add_special_tokens=False)["input_ids"]],
+                                     judge.label_ids)
+    assert s.p_a_ab == pytest.approx(float(torch.softmax(torch.tensor(z), 0)[0]), abs=1e-6)
 
 
 def test_seeded_samples_do_not_depend_on_the_batch(tiny_tokenizer):

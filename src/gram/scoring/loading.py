@@ -46,7 +46,10 @@ def load_judge(name: str = backbone.DEFAULT_MODEL, device=None, dtype=None, *, m
     reasoning = dict(reasoning or {})
     reasoning["protocol"] = reasoning.get("protocol") or reasoning_protocol(name)
     if reasoning["protocol"]:
-        return load_reasoning_judge(name, engine, device, dtype, batch_size, reasoning)
+        if asynchronous and engine == "vllm":
+            raise backbone.BackboneError(f"{name}: a reasoning judge ({reasoning['protocol']}) runs on vLLM's "
+                                         "offline engine in this version, not yet behind `gram serve --engine vllm`")
+        return load_reasoning_judge(name, engine, device, dtype, batch_size, max_length, reasoning, engine_options)
     if engine == "vllm":
         from .vllm_async import AsyncVLLMJudge
         from .vllm_judge import EngineOptions, VLLMJudge
@@ -64,12 +67,15 @@ def load_judge(name: str = backbone.DEFAULT_MODEL, device=None, dtype=None, *, m
     return Judge.load(name, device=device, dtype=dtype, template=template, reuse_prefix=reuse_prefix, **common)
 
 
-def load_reasoning_judge(name: str, engine: str, device, dtype, batch_size: int, reasoning: dict) -> Scorer:
-    """A reasoning judge (gram.scoring.reasoning): on the transformers engine in this version."""
-    if engine != "transformers":
-        raise backbone.BackboneError(
-            f"{name}: the reasoning judge ({reasoning['protocol']}: a rationale, then its verdict) runs on "
-            "--engine transformers in this version; vLLM support is coming (issue 44)")
+def load_reasoning_judge(name: str, engine: str, device, dtype, batch_size: int, max_length: int | None,
+                         reasoning: dict, engine_options: dict) -> Scorer:
+    """A reasoning judge (gram.scoring.reasoning) on transformers or on vLLM's offline engine."""
+    if engine == "vllm":
+        from .vllm_judge import EngineOptions
+        from .vllm_reasoning import load_vllm_reasoning_judge
+
+        return load_vllm_reasoning_judge(name, dtype=dtype, max_length=max_length,
+                                         options=EngineOptions(**engine_options), **reasoning)
     from .reasoning import ReasoningJudge
 
     return ReasoningJudge.load(name, device=device, dtype=dtype, batch_size=batch_size, **reasoning)

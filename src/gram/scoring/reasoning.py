@@ -84,22 +84,44 @@ class Reading:
     forced: bool
 
 
+class TransformersEngine:
+    """A reasoning judge's two operations on a transformers model: seeded continuations
+    (gram.model.sampling) and the label tokens' fp32 logits at the end of given sequences
+    (gram.model.readout). gram.scoring.vllm_reasoning.VLLMEngine offers the same two on vLLM."""
+
+    def __init__(self, model, tokenizer):
+        self.model, self.pad_id, self.stop_ids = model.eval(), pad_id(tokenizer), end_ids(tokenizer, model)
+
+    def sample(self, prompts: list[list[int]], seeds: list[int], max_new_tokens: int, temperature: float,
+               top_p: float) -> list[list[int]]:
+        return sample(self.model, prompts, seeds, max_new_tokens, temperature, top_p, self.stop_ids, self.pad_id)
+
+    @torch.inference_mode()
+    def label_scores(self, sequences: list[list[int]], label_ids: list[int]) -> list[tuple[float, float]]:
+        """(z_A, z_B) at each sequence's end: any scores whose two-way softmax is P(A) (logits here)."""
+        device = next(self.model.parameters()).device
+        ids, mask, positions = (t.to(device) for t in left_pad(sequences, self.pad_id))
+        z = label_logits(self.model, label_ids, input_ids=ids, attention_mask=mask, position_ids=positions)
+        return [tuple(row) for row in z.tolist()]
+
+
 class ReasoningJudge(CompareOne):
-    """A causal LM judging with a reasoning protocol (gram.scoring.protocols). Implements
+    """A judge reading a reasoning protocol (gram.scoring.protocols) over an engine that offers `sample`
+    and `label_scores` (TransformersEngine, gram.scoring.vllm_reasoning.VLLMEngine). Implements
     gram.scoring.base.Scorer; its scores are ReasonedScore."""
 
     def __init__(self, model, tokenizer, protocol: Protocol, *, samples: int = 1, temperature: float | None = None,
                  top_p: float | None = None, max_think_tokens: int | None = None, seed: int = 0,
-                 keep_rationales: bool = True, batch_size: int = 8):
-        self.model, self.tokenizer, self.protocol = model.eval(), tokenizer, protocol
+                 keep_rationales: bool = True, batch_size: int = 8, engine=None):
+        """`model`: a transformers causal LM (its TransformersEngine), or None with `engine` given."""
+        self.engine = engine or TransformersEngine(model, tokenizer)
+        self.model, self.tokenizer, self.protocol = model, tokenizer, protocol
         self.samples, self.seed, self.sampleseep_rationales, self.batch_size = samples, seed, keep_rationales, batch_size
         # the authors' settings unless told otherwise
         self.temperature = protocol.temperature if temperature is None else temperature
         self.top_p = protocol.top_p if top_p is None else top_p
         self.max_think_tokens = max_think_tokens or protocol.max_new_tokens
         self.label_ids = list(label_token_ids(tokenizer))
-        self.pad_id = pad_id(tokenizer)
-        self.stop_ids = end_ids(tokenizer, model)
 
     def encode(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -126,13 +148,12 @@ class ReasoningJudge(CompareOne):
             a, b = (pair.response_a, pair.response_b) if order == "ab" else (pair.response_b, pair.response_a)
             prompts.append(self.encode(self.protocol.render(self.tokenizer, pair.prompt, a, b)))
         seeds = [sample_seed(self.seed, pair, order, j) for pair, order, j in batch]
-        written = sample(self.model, prompts, seeds, self.max_think_tokens, self.temperature, self.top_p,
-                         self.stop_ids, self.pad_id)
+        written = self.engine.sample(prompts, seeds, self.max_think_tokens, self.temperature, self.top_p)
         texts = [self.tokenizer.decode(ids, skip_special_tokens=True) for ids in written]
         cuts = [self.protocol.until_label(text) for text in texts]
-        z = self.label_read_out([p + self.encode(cut) for p, (cut, _) in zip(prompts, cuts)])
+        z = self.engine.label_scores([p + self.encode(cut) for p, (cut, _) in zip(prompts, cuts)], self.label_ids)
         readings = []
-        for text, (_, forced), (z_a, z_b) in zip(texts, cuts, z.tolist()):
+        for text, (_, forced), (z_a, z_b) in zip(texts, cuts, z):
             p_a = float(torch.softmax(torch.tensor([z_a, z_b]), 0)[0])
             verdict = ("A" if z_a >= z_b else "B") if forced else self.protocol.parse(text)
             readings.append(Reading(text, p_a, verdict, forced))
@@ -148,13 +169,6 @@ class ReasoningJudge(CompareOne):
                     max_think_tokens=max_think_tokens, seed=seed, keep_rationales=rationales, batch_size=batch_size)
         judge.name = name
         return judge
-
-    @torch.inference_mode()
-    def label_read_out(self, sequences: list[list[int]]) -> torch.Tensor:
-        """(rows, 2) fp32 logits of the labels at each sequence's end (gram.model.readout)."""
-        device = next(self.model.parameters()).device
-        ids, mask, positions = (t.to(device) for t in left_pad(sequences, self.pad_id))
-        return label_logits(self.model, self.label_ids, input_ids=ids, attention_mask=mask, position_ids=positions)
 
     def score(self, readings: list[Reading], shown: tuple[str, ...]) -> ReasonedScore:
         """One pair's score from its readings: orders in `shown`, k samples each."""

@@ -1,0 +1,73 @@
+"""A reasoning judge's two operations on vLLM's offline engine (`vllm.LLM`), for
+gram.scoring.reasoning.ReasoningJudge: the same protocol, prompts, seeds and read-out as on transformers.
+
+    sample:        one request per (pair, order, sample), SamplingParams(seed=its seed, temperature, top_p,
+                   max_tokens=the thinking budget): vLLM draws each request from its own generator, so a
+                   pair's rationale does not depend on its batch
+    label_scores:  log P(A), log P(B) at the end of each sequence (SamplingParams(max_tokens=1,
+                   logprob_token_ids=[A, B])); their two-way softmax is P(A), as the logits' is
+
+    judge = load_vllm_reasoning_judge("runs/gram-rr", "gram-rr", samples=4)
+"""
+
+from __future__ import annotations
+
+from ..model import backbone
+from ..templates import label_token_ids
+from .vllm_judge import EngineOptions, engine_arguments, engine_log, engine_reason, import_vllm, started
+
+
+class VLLMEngine:
+    def __init__(self, llm, tokenizer):
+        self.llm, self.tokenizer = llm, tokenizer
+        self.stop_ids = sorted({i for i in (tokenizer.eos_token_id,) if isinstance(i, int)})
+
+    def generate(self, prompts: list[list[int]], params) -> list:
+        from vllm.v1.engine.exceptions import EngineDeadError
+
+        try:
+            return self.llm.generate([{"prompt_token_ids": ids} for ids in prompts], params, use_tqdm=False)
+        except EngineDeadError as err:  # the reason is in the engine's log
+            raise backbone.BackboneError(f"the vLLM engine stopped: {engine_reason(getattr(self, 'log', None), err)}"
+                                         ) from None
+
+    def sample(self, prompts: list[list[int]], seeds: list[int], max_new_tokens: int, temperature: float,
+               top_p: float) -> list[list[int]]:
+        vllm = import_vllm()
+        params = [vllm.SamplingParams(n=1, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens,
+                                      seed=seed % 2**63, stop_token_ids=self.stop_ids) for seed in seeds]
+        return [list(o.outputs[0].token_ids) for o in self.generate(prompts, params)]
+
+    def label_scores(self, sequences: list[list[int]], label_ids: list[int]) -> list[tuple[float, float]]:
+        params = import_vllm().SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=list(label_ids))
+        a, b = label_ids
+        return [(o.outputs[0].logprobs[0][a].logprob, o.outputs[0].logprobs[0][b].logprob)
+                for o in self.generate(sequences, params)]
+
+
+def load_vllm_reasoning_judge(name: str, protocol: str, dtype=None, *, max_length: int | None = 2048,
+                              options: EngineOptions | None = None, batch_size: int = 64, **reasoning):
+    """A ReasoningJudge on a new offline vLLM engine (fp32 unless told: gram.scoring.vllm_judge.engine_dtype)
+    whose context holds a judge prompt of `max_length` tokens and the thinking budget after it."""
+    from .protocols import PROTOCOLS
+    from .reasoning import ReasoningJudge
+
+    vllm = import_vllm()
+    path = backbone.resolve(name)
+    tokenizer = backbone.load_tokenizer(name)
+    label_token_ids(tokenizer)  # a tokenizer without single-token labels is refused before the engine starts
+    budget = reasoning.get("max_think_tokens") or PROTOCOLS[protocol].max_new_tokens
+    arguments = engine_arguments(path, dtype, (max_length or 2048) + budget, options or EngineOptions())
+    log = engine_log()
+    try:
+        llm = started(lambda: vllm.LLM(**arguments), log)
+    except (ValueError, RuntimeError) as err:
+        raise backbone.BackboneError(f"vLLM could not start {name}: {engine_reason(log, err)}") from None
+    engine = VLLMEngine(llm, tokenizer)
+    engine.log = log
+    judge = ReasoningJudge(None, tokenizer, PROTOCOLS[protocol], engine=engine, batch_size=batch_size,
+                           samples=reasoning.get("samples", 1), temperature=reasoning.get("temperature"),
+                           top_p=reasoning.get("top_p"), max_think_tokens=reasoning.get("max_think_tokens"),
+                           seed=reasoning.get("seed", 0), keep_rationales=reasoning.get("rationales", True))
+    judge.name, judge.llm, judge.dtype, judge.log = name, llm, arguments["dtype"], log
+    return judge
