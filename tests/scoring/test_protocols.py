@@ -114,6 +114,8 @@ def test_gram_rr_label_position_is_after_the_answer_opening_or_forced():
     assert rr.until_label("<think>\nFeedback: both resp") == ("<think>\nFeedback: both resp\n</think>\n<answer>\n", True)
     # an <answer> inside the unfinished rationale is not the verdict's
     assert rr.until_label("<think>\nI will write <answer> later")[1] is True
+    # the text stops right after the opening tag (budget or end): the opening is gram's, whole
+    assert rr.until_label("<think>\nx\n</think>\n<answer>") == ("<think>\nx\n</think>\n<answer>\n", True)
     # the rationale closed but no answer opened
     assert rr.until_label("<think>\nx\n</think>\nSo") == ("<think>\nx\n</think>\n<answer>\n", True)
 
@@ -173,5 +175,20 @@ def test_prometheus2_folds_the_system_text_where_the_template_has_no_system_role
     text = p.render(tiny_tokenizer, "q", "a", "b")  # the tests' ChatML template names no system role
     assert text.startswith("<|im_start|>user\n" + p.system + "###Task Description:\n")
     assert "###Score Rubric:\n[Does the model provide relevant and useful responses" in text
-    assert p.until_label("Feedback: both fine. [RESULT] B") == ("Feedback: both fine. [RESULT] ", False)
-    assert p.until_label("Feedback: both fi") == ("Feedback: both fi\n [RESULT] ", True)
+    assert p.until_label("Feedback: both fine. [RESULT] B") == ("Feedback: both fine. [RESULT]", False)
+    assert p.until_label("Feedback: both fi") == ("Feedback: both fi\n [RESULT]", True)
+
+
+def test_the_label_is_read_as_the_model_writes_it(tiny_tokenizer):
+    """Prometheus 2 writes "[RESULT] A": the space belongs to the label's token where " A" is one token (read
+    there, right after "]"); GRAM-R²'s "<answer>\nA" reads "A" itself."""
+    from gram.scoring.protocols import label_reading
+    from gram.templates import label_token_ids
+
+    space_a = tiny_tokenizer(" A", add_special_tokens=False)["input_ids"]
+    ids, lead = label_reading(tiny_tokenizer, PROTOCOLS["prometheus2"])
+    if len(space_a) == 1:
+        assert ids[0] == space_a[0] and lead == ""
+    else:
+        assert ids == list(label_token_ids(tiny_tokenizer)) and lead == " "
+    assert label_reading(tiny_tokenizer, PROTOCOLS["gram-rr"]) == (list(label_token_ids(tiny_tokenizer)), "")

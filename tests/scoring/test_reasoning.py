@@ -84,3 +84,16 @@ def test_one_order_scores_a_first_only(format_model, tiny_tokenizer):
                            keep_rationales=False)
     (s,) = judge.compare_many(PAIRS[:1], orders="ab")
     assert s.p_a_ba is None and s.rationales is None and s.score_a == s.p_a_ab and (s.votes_a, s.votes_b) == (1, 0)
+
+
+def test_a_long_pair_is_shortened_to_max_length_and_flagged(format_model, tiny_tokenizer):
+    """As for the one-token judge: the responses lose their middles, the template (and so the label
+    position) stays whole, and the score says so."""
+    judge = ReasoningJudge(format_model, tiny_tokenizer, RR, temperature=0.0, max_think_tokens=8, max_length=None)
+    long = PAIRS[0].__class__(PAIRS[0].prompt, "the quick brown fox " * 200, PAIRS[0].response_b)
+    full = len(tiny_tokenizer(RR.render(tiny_tokenizer, long.prompt, long.response_a, long.response_b),
+                              add_special_tokens=False)["input_ids"])
+    (whole,) = judge.compare_many([long], orders="ab")
+    judge.max_length = full - 300
+    (short,) = judge.compare_many([long], orders="ab")
+    assert not whole.truncated and short.truncated

@@ -283,3 +283,13 @@ def test_a_short_run_spends_no_step_at_learning_rate_zero(tmp_path, tiny_model_d
                      "--max-steps", str(steps), *COMMON, "--warmup-ratio", "0.1", "--lr-scheduler", "cosine"]) == 0
         assert summary(out)["warmup_steps"] == warmup
     assert changed(tiny_model_dir, tmp_path / "run1")
+
+
+def test_an_unmerged_lora_baseline_is_evaluated_on_its_trained_head(tmp_path, tiny_model_dir):
+    """--lora --no-merge-lora --eval-file on the Bradley-Terry baseline: the held-out check reads the saved
+    adapters onto the base as training built it (one-output head, its padding id); a plain load of the
+    adapter folder rebuilt a 2-label head and refused the adapters' 1-label one."""
+    data, out = write_pairs(tmp_path / "l.jsonl"), tmp_path / "bt"
+    assert main(["train-bt", "--model", str(tiny_model_dir), "--train-file", str(data), "--output-dir", str(out),
+                 "--lora", "--no-merge-lora", "--eval-file", str(data), "--max-steps", "2", *COMMON]) == 0
+    assert (out / "adapter_model.safetensors").exists() and summary(out)["eval"]["pairs"] == len(QUESTIONS)

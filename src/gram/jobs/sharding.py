@@ -45,6 +45,29 @@ def barrier() -> None:
         process_group().barrier()
 
 
+def decided_by_rank_0(decide):
+    """`decide()` run by rank 0 alone, its answer (or its GramError) given to every rank: several ranks
+    deciding from files rank 0 is writing could decide differently, then wait in different collectives."""
+    rank, size = world()
+    if size == 1:
+        return decide()
+    from ..errors import GramError
+
+    outcome, raised = [None], None
+    if rank == 0:
+        try:
+            outcome = [("ok", decide())]
+        except GramError as err:  # a refusal: rank 0 raises it, every other rank its line
+            outcome, raised = [("error", str(err))], err
+    process_group().broadcast_object_list(outcome, src=0)
+    kind, value = outcome[0]
+    if raised is not None:
+        raise raised
+    if kind == "error":
+        raise GramError(value)
+    return value
+
+
 def check_shared(folder: str | Path, what: str) -> None:
     """Several processes write into `folder` and read each other's files there (slices merged by rank 0,
     checkpoints a resume reads back on every rank): it must be one folder for all of them, which across

@@ -78,4 +78,5 @@ def load_reasoning_judge(name: str, engine: str, device, dtype, batch_size: int,
                                          options=EngineOptions(**engine_options), **reasoning)
     from .reasoning import ReasoningJudge
 
-    return ReasoningJudge.load(name, device=device, dtype=dtype, batch_size=batch_size, **reasoning)
+    return ReasoningJudge.load(name, device=device, dtype=dtype, batch_size=batch_size, max_length=max_length,
+                               **reasoning)

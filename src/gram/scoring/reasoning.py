@@ -9,7 +9,8 @@ up to `max_think_tokens`. Then
     soft:  p_j = softmax(z_A, z_B)[A], z the label-token logits at the label position: the rationale
            cut just after the protocol's label opening (`<answer>\n` for GRAM-R²), or, where the budget
            ran out first, closed and opened by gram (a forced answer, flagged `think_truncated`; its hard
-           verdict is the larger of the two logits)
+           verdict is the larger of the two logits). A rationale that ended without an answer is read
+           at the same forced position, and its hard verdict is None (counted in `no_verdict`)
     p_a_ab = mean_j p_j (a first),  p_a_ba = mean_j p_j (b first),  score_a = (p_a_ab + 1 - p_a_ba) / 2
 
 so ranking, Bradley-Terry strengths and rewards read a reasoning judge as they read GRAM's one-token judge
@@ -34,9 +35,9 @@ from ..model.batching import left_pad, pad_id
 from ..model.readout import label_logits
 from ..model.sampling import sample
 from ..records import Pair
-from ..templates import label_token_ids
+from ..templates import fit_pair, user_fields
 from .base import CompareOne, PairScore, as_pairs, check_finite, check_orders
-from .protocols import PROTOCOLS, Protocol
+from .protocols import PROTOCOLS, Protocol, label_reading
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ class Reading:
     text: str
     p_a: float
     verdict: str | None  # "A", "B" or None
-    forced: bool
+    forced: bool  # the thinking budget ran out before the label position: gram closed the rationale
+    truncated: bool  # the judge prompt was shortened to max_length (gram.templates.fit_pair)
 
 
 class TransformersEngine:
@@ -112,8 +114,11 @@ class ReasoningJudge(CompareOne):
 
     def __init__(self, model, tokenizer, protocol: Protocol, *, samples: int = 1, temperature: float | None = None,
                  top_p: float | None = None, max_think_tokens: int | None = None, seed: int = 0,
-                 keep_rationales: bool = True, batch_size: int = 8, engine=None):
-        """`model`: a transformers causal LM (its TransformersEngine), or None with `engine` given."""
+                 keep_rationales: bool = True, batch_size: int = 8, max_length: int | None = 2048, engine=None):
+        """`model`: a transformers causal LM (its TransformersEngine), or None with `engine` given.
+        `max_length`: tokens of judge prompt; longer pairs lose the middles of their responses, then of the
+        prompt, as for the one-token judge (the rationale's budget comes on top)."""
+        self.max_length = max_length
         self.engine = engine or TransformersEngine(model, tokenizer)
         self.model, self.tokenizer, self.protocol = model, tokenizer, protocol
         self.samples, self.seed, self.sampleseep_rationales, self.batch_size = samples, seed, keep_rationales, batch_size
@@ -121,7 +126,8 @@ class ReasoningJudge(CompareOne):
         self.temperature = protocol.temperature if temperature is None else temperature
         self.top_p = protocol.top_p if top_p is None else top_p
         self.max_think_tokens = max_think_tokens or protocol.max_new_tokens
-        self.label_ids = list(label_token_ids(tokenizer))
+        self.label_ids, self.label_lead = label_reading(tokenizer, protocol)
+        self.generated_tokens = 0  # what the engine wrote so far (rationales), for cost figures
 
     def encode(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -143,30 +149,38 @@ class ReasoningJudge(CompareOne):
 
     def read(self, batch: list[tuple[Pair, str, int]]) -> list[Reading]:
         """Rationales for (pair, order, sample) jobs, then their label read-outs, each batched."""
-        prompts = []
+        prompts, cut = [], []
         for pair, order, _ in batch:
             a, b = (pair.response_a, pair.response_b) if order == "ab" else (pair.response_b, pair.response_a)
-            prompts.append(self.encode(self.protocol.render(self.tokenizer, pair.prompt, a, b)))
+            ids, truncated = fit_pair(lambda q, x, y: self.encode(self.protocol.render(self.tokenizer, q, x, y)),
+                                      *user_fields(self.tokenizer, pair.prompt, a, b), self.max_length, self.tokenizer)
+            prompts.append(ids)
+            cut.append(truncated)
         seeds = [sample_seed(self.seed, pair, order, j) for pair, order, j in batch]
         written = self.engine.sample(prompts, seeds, self.max_think_tokens, self.temperature, self.top_p)
+        self.generated_tokens += sum(len(ids) for ids in written)
         texts = [self.tokenizer.decode(ids, skip_special_tokens=True) for ids in written]
         cuts = [self.protocol.until_label(text) for text in texts]
-        z = self.engine.label_scores([p + self.encode(cut) for p, (cut, _) in zip(prompts, cuts)], self.label_ids)
+        z = self.engine.label_scores([p + self.encode(cut + self.label_lead) for p, (cut, _) in zip(prompts, cuts)],
+                                     self.label_ids)
         readings = []
-        for text, (_, forced), (z_a, z_b) in zip(texts, cuts, z):
+        for ids, text, (_, forced), (z_a, z_b), truncated in zip(written, texts, cuts, z, cut):
             p_a = float(torch.softmax(torch.tensor([z_a, z_b]), 0)[0])
-            verdict = ("A" if z_a >= z_b else "B") if forced else self.protocol.parse(text)
-            readings.append(Reading(text, p_a, verdict, forced))
+            out_of_budget = forced and len(ids) >= self.max_think_tokens  # not a rationale that ended unanswered
+            verdict = ("A" if z_a >= z_b else "B") if out_of_budget else self.protocol.parse(text)
+            readings.append(Reading(text, p_a, verdict, out_of_budget, truncated))
         return readings
 
     @classmethod
-    def load(cls, name: str, protocol: str, device=None, dtype=None, batch_size: int = 8, samples: int = 1,
+    def load(cls, name: str, protocol: str, device=None, dtype=None, batch_size: int = 8,
+             max_length: int | None = 2048, samples: int = 1,
              temperature: float | None = None, top_p: float | None = None, max_think_tokens: int | None = None,
              seed: int = 0, rationales: bool = True) -> ReasoningJudge:
         """The judge of a causal-LM checkpoint read with `protocol` (gram.scoring.protocols.PROTOCOLS)."""
         model, tokenizer = backbone.load(name, device=device, dtype=dtype)
         judge = cls(model, tokenizer, PROTOCOLS[protocol], samples=samples, temperature=temperature, top_p=top_p,
-                    max_think_tokens=max_think_tokens, seed=seed, keep_rationales=rationales, batch_size=batch_size)
+                    max_think_tokens=max_think_tokens, seed=seed, keep_rationales=rationales, batch_size=batch_size,
+                    max_length=max_length)
         judge.name = name
         return judge
 
@@ -180,5 +194,6 @@ class ReasoningJudge(CompareOne):
         if len(shown) == 2:
             picks += [{"A": "b", "B": "a"}.get(r.verdict) for r in by_order[1]]
         rationales = tuple(tuple(r.text for r in group) for group in by_order) if self.sampleseep_rationales else None
-        return ReasonedScore(score_a, 1.0 - score_a, p_a_ab, p_a_ba, False, picks.count("a"), picks.count("b"),
+        return ReasonedScore(score_a, 1.0 - score_a, p_a_ab, p_a_ba, any(r.truncated for r in readings),
+                             picks.count("a"), picks.count("b"),
                              picks.count(None), sum(r.forced for r in readings), rationales)

@@ -55,9 +55,10 @@ def load_vllm_reasoning_judge(name: str, protocol: str, dtype=None, *, max_lengt
     vllm = import_vllm()
     path = backbone.resolve(name)
     tokenizer = backbone.load_tokenizer(name)
-    label_token_ids(tokenizer)  # a tokenizer without single-token labels is refused before the engine starts
+    label_token_ids(tokenizer)  # a tokenizer without single-token A and B is refused before the engine starts
     budget = reasoning.get("max_think_tokens") or PROTOCOLS[protocol].max_new_tokens
-    arguments = engine_arguments(path, dtype, (max_length or 2048) + budget, options or EngineOptions())
+    # the judge prompt, the rationale, and the forced closing and opening gram may add before the label
+    arguments = engine_arguments(path, dtype, (max_length or 2048) + budget + 32, options or EngineOptions())
     log = engine_log()
     try:
         llm = started(lambda: vllm.LLM(**arguments), log)
@@ -68,6 +69,7 @@ def load_vllm_reasoning_judge(name: str, protocol: str, dtype=None, *, max_lengt
     judge = ReasoningJudge(None, tokenizer, PROTOCOLS[protocol], engine=engine, batch_size=batch_size,
                            samples=reasoning.get("samples", 1), temperature=reasoning.get("temperature"),
                            top_p=reasoning.get("top_p"), max_think_tokens=reasoning.get("max_think_tokens"),
-                           seed=reasoning.get("seed", 0), keep_rationales=reasoning.get("rationales", True))
+                           seed=reasoning.get("seed", 0), keep_rationales=reasoning.get("rationales", True),
+                           max_length=max_length)
     judge.name, judge.llm, judge.dtype, judge.log = name, llm, arguments["dtype"], log
     return judge

@@ -45,8 +45,7 @@ TRAINING_STATE = ("optimizer", "scheduler", "rng_state", "trainer_state.json", "
                   "zero_to_fp32.py", "scaler.pt")
 
 
-def save_final(trainer: Trainer, config, trained_config, reward_head: bool = False,
-               finished_checkpoint: str | None = None) -> None:
+def save_final(trainer: Trainer, config, finished_checkpoint: str | None = None) -> None:
     """The final model as a plain HF directory in output_dir, on every engine through one path.
 
     Every process calls it: `save_model` gathers sharded weights (ZeRO-3, FSDP) and writes on the main
@@ -61,8 +60,6 @@ def save_final(trainer: Trainer, config, trained_config, reward_head: bool = Fal
             if f.is_file() and not f.name.startswith(TRAINING_STATE):
                 shutil.copy2(f, Path(config.output_dir, f.name))
     load_whole_models()
-    if config.lora and config.merge_lora and trainer.is_world_process_zero():
-        merge_adapters(config, trained_config, reward_head)
 
 
 def merge_adapters(config, trained_config, reward_head: bool = False) -> None:

@@ -22,13 +22,14 @@ from transformers import TrainingArguments
 
 from ..errors import ConfigError, NoExamples, NonFiniteTraining
 from ..io import write_json_atomic
-from ..jobs.sharding import check_shared, leave_process_group
+from ..jobs.sharding import check_shared, decided_by_rank_0, leave_process_group
 from ..model import backbone
 from .card import plot_losses, write_model_card
 from .checkpoints import (
     finished_training,
     last_complete_checkpoint,
     mean_logged_loss,
+    merge_adapters,
     remove_checkpoints,
     save_failed,
     save_final,
@@ -156,7 +157,7 @@ def training_arguments(config: TrainConfig) -> TrainingArguments:
         dataloader_drop_last=False,
         disable_tqdm=False,
     )
-    assert args.device is not None  # the property sets the device and the process group up
+    args.device  # noqa: B018 (the property sets the device and the process group up)
     return args
 
 
@@ -238,19 +239,30 @@ def train_or_finish(trainer, config: TrainConfig, state: str, last: str | None) 
     return mean_logged_loss({"log_history": trainer.state.log_history}) or loss, None
 
 
-def evaluate_saved(spec, config: TrainConfig, dtype, evaluate: Callable) -> dict:
+def evaluate_saved(spec, config: TrainConfig, dtype, pad_token_id, evaluate: Callable) -> dict:
     """The held-out check on the model as saved (read back from output_dir, whole, in the training dtype):
-    what a user ships is what is scored, whatever engine sharded it while it trained."""
-    model, tokenizer = backbone.load(config.output_dir, dtype=dtype, kind="reward" if spec.reward_head else "causal-lm")
+    what a user ships is what is scored, whatever engine sharded it while it trained. Adapters kept unmerged
+    (--no-merge-lora) go onto the base as it was built for training (the baseline's one-output head and
+    padding id), which a plain load of the adapter folder would not rebuild."""
+    kind = "reward" if spec.reward_head else "causal-lm"
+    if config.lora and not config.merge_lora:
+        from peft import PeftModel
+
+        base, tokenizer = backbone.load(config.model, dtype=dtype, kind=kind, for_training=True)
+        base.config.pad_token_id = pad_token_id
+        model = PeftModel.from_pretrained(base, config.output_dir).eval()
+    else:
+        model, tokenizer = backbone.load(config.output_dir, dtype=dtype, kind=kind)
     return evaluate(model, tokenizer, config, reward_model=spec.reward_head)
 
 
-def finish_on_main_process(trainer, spec, config: TrainConfig, dtype, summary: dict,
+def finish_on_main_process(trainer, spec, config: TrainConfig, trained, summary: dict,
                            evaluate: Callable | None) -> None:
     """Rank 0's end of a run, alone (the process group is closed): the held-out check, loss plot, model card,
-    trainer state and summary, then the checkpoints cleared (unless kept) and the upload."""
+    trainer state and summary, then the checkpoints cleared (unless kept) and the upload. `trained`: the
+    model as built for training (its dtype and config)."""
     if config.eval_file and spec.labeled and evaluate is not None:
-        summary["eval"] = evaluate_saved(spec, config, dtype, evaluate)
+        summary["eval"] = evaluate_saved(spec, config, trained.dtype, trained.config.pad_token_id, evaluate)
     plot_losses(trainer.state.log_history, Path(config.output_dir) / "loss.png", summary["stage"])
     write_model_card(Path(config.output_dir), spec.description, summary)
     trainer.save_state()  # OUTPUT_DIR/trainer_state.json: the log history, kept with the model
@@ -275,7 +287,7 @@ def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> di
     args = training_arguments(config)  # starts the launcher's process group
     start(engine)
     check_shared(config.output_dir, "--output-dir")  # every rank reads the checkpoints rank 0 writes
-    state = prepare_output_dir(stage, config, main_process=args.process_index == 0)
+    state = decided_by_rank_0(lambda: prepare_output_dir(stage, config))  # one answer for every rank
     if state == "finished":  # a rerun of a finished run changes nothing
         log.warning("%s: this run finished already (same settings and data); nothing to do", config.output_dir)
         return json.loads(Path(config.output_dir, "train_summary.json").read_text())
@@ -294,12 +306,15 @@ def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> di
                "warmup_steps": trainer.args.get_warmup_steps(trainer.state.max_steps),
                "train_seconds": round(clock.seconds(), 1), "train_loss": train_loss,
                "resumed_from": last, "engine": engine.name, **prepared.notes, "config": dataclasses.asdict(config)}
+    trained = model.get_base_model() if config.lora else model
     try:
-        trained = model.get_base_model() if config.lora else model
-        save_final(trainer, config, trained.config, spec.reward_head, finished_checkpoint)
+        save_final(trainer, config, finished_checkpoint)
     except (OSError, RuntimeError, SafetensorError) as err:
         raise save_failed(err, config.output_dir, trainer.state.global_step, final=True) from None
-    leave_process_group()  # what follows is rank 0's alone
+    trainer.accelerator.free_memory()  # the engine and its optimizer state: rank 0 loads the saved model again
+    leave_process_group()  # what follows is rank 0's alone: no rank waits on it in a collective with a timeout
     if trainer.is_world_process_zero():
-        finish_on_main_process(trainer, spec, config, model.dtype, summary, evaluate)
+        if config.lora and config.merge_lora:
+            merge_adapters(config, trained.config, spec.reward_head)
+        finish_on_main_process(trainer, spec, config, trained, summary, evaluate)
     return summary

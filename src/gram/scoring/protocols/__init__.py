@@ -30,7 +30,7 @@ class Protocol:
     label_opening: str  # a regex: what the model writes right before its label ("<answer>\s*")
     forced_opening: str  # what gram writes there when the model did not ("<answer>\n")
     rationale_end: str = ""  # what closes the rationale ("</think>"), if the format has a closing mark
-    labels: tuple[str, str] = ("A", "B")  # the label texts read at the label position
+    labels: tuple[str, str] = ("A", "B")  # the label texts the model writes right after the label opening
     system: str | None = None
     temperature: float = 0.0  # the authors' sampling settings (a stated default, or 0: greedy)
     top_p: float = 1.0
@@ -63,6 +63,8 @@ class Protocol:
         end = generated.find(self.rationale_end) if self.rationale_end else -1
         after = end + len(self.rationale_end) if end >= 0 else 0
         match = re.compile(self.label_opening).search(generated, after)
+        if match and match.end() == len(generated):  # the text stops inside the opening: gram writes it whole
+            return generated[:match.start()] + self.forced_opening, True
         if match and (end >= 0 or not self.rationale_end):
             return generated[:match.end()], False
         if end >= 0:  # the rationale closed, no opening written after it
@@ -117,3 +119,16 @@ class ReasoningOptions:
                                              "authors' max_tokens)", at_least=1)
     seed: int = opt(0, "reasoning: the seed each pair's samples derive from (with the pair's content)")
     rationales: bool = opt(True, "reasoning: keep each rationale in the output rows")
+
+
+def label_reading(tokenizer, protocol: Protocol) -> tuple[list[int], str]:
+    """(the token ids read at the label position, text to add after the label opening first). The
+    protocol's labels where each is one token (Prometheus 2's " A": the space is the model's, written with
+    the letter); otherwise `A` and `B` (gram.templates.label_token_ids) after the labels' leading space."""
+    from ...templates import label_token_ids
+
+    ids = [tokenizer(label, add_special_tokens=False)["input_ids"] for label in protocol.labels]
+    if all(len(i) == 1 for i in ids) and ids[0] != ids[1]:
+        return [ids[0][0], ids[1][0]], ""
+    lead = protocol.labels[0][:len(protocol.labels[0]) - len(protocol.labels[0].lstrip())]
+    return list(label_token_ids(tokenizer)), lead

@@ -65,7 +65,7 @@ def parse(text: str) -> str | None:
 
 
 PROMETHEUS2 = Protocol(
-    name="prometheus2", user=RELATIVE_PROMPT_WO_REF, system=SYSTEM, parse=parse, label_opening=r"\[RESULT\]\s*",
-    forced_opening=" [RESULT] ", temperature=1.0, top_p=0.9, max_new_tokens=1024,
+    name="prometheus2", user=RELATIVE_PROMPT_WO_REF, system=SYSTEM, parse=parse, label_opening=r"\[RESULT\]",
+    forced_opening=" [RESULT]", labels=(" A", " B"), temperature=1.0, top_p=0.9, max_new_tokens=1024,
     slots=("instruction", "response_A", "response_B"), extra=(("rubric", HELPFULNESS),),
     source="prometheus-eval/prometheus-eval@dcfb442 libs/prometheus-eval/prometheus_eval/prompts.py, parser.py, utils.py")
