@@ -26,6 +26,7 @@ def parse_args(argv=None):
     ap.add_argument("--budget", type=int, default=256)
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--no-vllm", action="store_true")
+    ap.add_argument("--no-transformers", action="store_true")
     return ap.parse_args(argv)
 
 
@@ -79,8 +80,9 @@ def main(argv=None) -> int:
     reasoning = {"protocol": "gram-rr", "max_think_tokens": args.budget}
     print("| engine | samples per order | tokens generated per comparison | s per comparison | generated tokens/s "
           "| rationales cut by the budget |\n|---|---|---|---|---|---|", flush=True)
-    cost_rows("transformers", load_judge(args.model, dtype=args.dtype, max_length=2048, reasoning=reasoning),
-              pairs, args.budget)
+    if not args.no_transformers:
+        cost_rows("transformers", load_judge(args.model, dtype=args.dtype, max_length=2048, reasoning=reasoning),
+                  pairs, args.budget)
     if args.no_vllm:
         return 0
     for eager in (False, True):
@@ -88,8 +90,8 @@ def main(argv=None) -> int:
         judge = load_judge(args.model, engine="vllm", dtype=args.dtype, max_length=2048, enforce_eager=eager,
                            reasoning=reasoning)
         print(f"vLLM start-up{' (enforce_eager)' if eager else ''}: {time.perf_counter() - start:.1f} s", flush=True)
+        cost_rows("vLLM eager" if eager else "vLLM", judge, pairs, args.budget)
         if not eager:
-            cost_rows("vLLM", judge, pairs, args.budget)
             ours, plain = plain_vllm(judge, pairs, args.budget)
             print(f"gram on vLLM {ours:.0f} generated tokens/s, plain LLM.generate {plain:.0f}: {ours / plain:.0%}",
                   flush=True)
