@@ -96,22 +96,12 @@ INSTRUCT_USER = (
     "[The End of Chatbot B's Response]"
 )
 
+# the DeepSeek-distilled prompt: the Instruct user message between an instruction and the verdict's format
 REASONING_USER = (
     'Please act as an impartial judge and evaluate the quality of the responses provided by two AI '
-    'Chatbots to the Client question displayed below. \n'
-    '\n'
-    '[Client Question]\n'
-    '{question}\n'
-    '\n'
-    "[The Start of Chatbot A's Response]\n"
-    '{answer_a}\n'
-    "[The End of Chatbot A's Response]\n"
-    '\n'
-    "[The Start of Chatbot B's Response]\n"
-    '{answer_b}\n'
-    "[The End of Chatbot B's Response]\n"
-    '\n'
-    "Output your final verdict at last by strictly following this format: '<answer>[[A]]</answer>' if "
+    'Chatbots to the Client question displayed below. \n\n'
+    + INSTRUCT_USER
+    + "\n\nOutput your final verdict at last by strictly following this format: '<answer>[[A]]</answer>' if "
     "Chatbot A is better, or '<answer>[[B]]</answer>' if Chatbot B is better."
 )
 
