@@ -108,6 +108,26 @@ def test_one_http_client_per_event_loop():
     assert first == second == {"score": 0.25, "judge_score": 0.75} and client is again
 
 
+def test_a_new_event_loop_per_call_leaks_no_client_and_no_socket():
+    """A caller that runs each call in its own loop (asyncio.run per call): each loop's client is closed
+    as the loop ends (it kept 30 clients and 60 descriptors for 30 calls before)."""
+    import gc
+    import os
+
+    def descriptors():
+        return len(os.listdir("/proc/self/fd"))
+
+    with fake_server(http(200, '{"rewards": [0.75], "references": ["5"]}')) as url:
+        asyncio.run(compute_score(**ROW, gram_url=url, timeout_s=10))
+        gc.collect()
+        before = descriptors()
+        for _ in range(10):
+            assert asyncio.run(compute_score(**ROW, gram_url=url, timeout_s=10))["judge_score"] == 0.75
+        gc.collect()
+        assert len(verl._clients) == 0 and not verl._keepers
+        assert descriptors() <= before
+
+
 def test_verls_own_reward_model_servers_are_held_to_the_same(tiny_tokenizer):
     """The other way to the judge (gram.scoring.vllm_server.ServerJudge, verl's reward-model servers): a
     trickling server ends at timeout_s, a reply that is not a JSON object is one ServerError."""

@@ -74,3 +74,31 @@ def test_a_killed_clients_request_leaves_the_queue_unscored():
     # at most the one pair in the model when it was killed; before, all 3 (and jobs_dropped 0)
     assert judge.prompts.count("busy") == 4 and judge.prompts.count("gone") <= 1, judge.prompts
     assert stats["jobs_dropped"] == 1
+
+
+def test_a_half_closed_client_is_probed_until_answered_and_still_answered():
+    """The probes go on while the request waits (0.5 s, 1 s, 2 s apart, then every 4 s), so a gone client
+    behind a round trip longer than 0.5 s is still found at a later one; a client that only half-closed
+    reads past them and gets its answer (HTTP/1.1 clients must accept any number of 1xx)."""
+    app = create_app(RecordingJudge(delay=2.2), max_batch_pairs=1, max_wait_ms=0)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, http=bounded_protocol(100, 10.0), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        body = json.dumps({"pairs": [{"prompt": "q", "response_a": "2", "response_b": "1"}]}).encode()
+        with socket.create_connection(sock.getsockname()) as c:
+            c.sendall(b"POST /compare HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            c.shutdown(socket.SHUT_WR)
+            reply = b""
+            while chunk := c.recv(65536):
+                reply += chunk
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert reply.count(b"HTTP/1.1 100 Continue\r\n\r\n") >= 3, reply  # 0, 0.5 and 1.5 s; it was 2 in all
+    assert b"HTTP/1.1 200 OK" in reply and reply.rstrip().endswith(b"}")

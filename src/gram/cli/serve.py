@@ -68,13 +68,14 @@ def run(args) -> int:
     """`gram serve`: bind the port, load the judge (and the policy), then run uvicorn."""
     from ..serve.app import create_app
     from ..serve.guard import bounded_protocol, default_max_connections
-    from ..serve.process import listen, serve
+    from ..serve.process import bound_kernel_cache, listen, serve
 
     token = args.token or os.environ.get("GRAM_SERVE_TOKEN") or None
     if args.host not in LOOPBACK and token is None:
         print(f"gram serve: warning: listening on {args.host} with no bearer token: anyone who can reach it can "
               "use it (set --token or GRAM_SERVE_TOKEN)", file=sys.stderr)
     sock = listen(args.host, args.port)  # before the minutes of loading: a port in use is said at once
+    bound_kernel_cache()
     judge = load_judge(args.model, device=args.device, dtype=args.dtype, asynchronous=True, **judge_options(args))
     policy = tokenizer = None
     if args.policy:

@@ -151,14 +151,30 @@ _clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def http_client():
     """One HTTP client per event loop, reused by every call on it (a client per call cost ~33 ms of CPU
-    under load); verl's reward workers each run one loop."""
+    under load); verl's reward workers each run one loop. The client is closed when its loop ends its
+    tasks (`asyncio.run` cancels them at its end), so a caller that runs a new loop per call leaks no
+    client and no socket."""
     import httpx
 
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None or client.is_closed:
         client = _clients[loop] = httpx.AsyncClient()
+        _keepers.add(loop.create_task(_close_with_loop(loop, client), name="gram-http-client"))
     return client
+
+
+_keepers: set = set()  # the tasks that close each loop's client (held: a loop keeps only weak references)
+
+
+async def _close_with_loop(loop, client) -> None:
+    try:
+        await asyncio.Event().wait()
+    finally:
+        _keepers.discard(asyncio.current_task())
+        if _clients.get(loop) is client:
+            del _clients[loop]
+        await client.aclose()
 
 
 _judges: dict[tuple, object] = {}

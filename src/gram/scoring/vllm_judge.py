@@ -27,6 +27,7 @@ import re
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,12 +128,15 @@ def started(start, log: Path):
     killed and KeyboardInterrupt goes on up (exit 130). The processes it spawns inherit `log` as their
     stdout and stderr; this process's own are given back once it returns."""
     result: dict = {}
+    ended = threading.Event()  # not Thread.is_alive: a join that a Ctrl-C interrupts can leave it False
 
     def run():
         try:
             result["engine"] = start()
         except BaseException as err:  # handed to the waiting thread
             result["error"] = err
+        finally:
+            ended.set()
 
     sys.stdout.flush()
     sys.stderr.flush()
@@ -143,11 +147,10 @@ def started(start, log: Path):
             for fd in (1, 2):
                 os.dup2(out.fileno(), fd)
         thread.start()
-        while thread.is_alive():
-            thread.join(0.2)
+        while not ended.wait(0.2):
+            pass
     except KeyboardInterrupt:
-        for child in multiprocessing.active_children():
-            child.kill()
+        end_engine_processes(ended)
         raise
     finally:
         sys.stdout.flush()
@@ -158,6 +161,40 @@ def started(start, log: Path):
     if "error" in result:
         raise result["error"]
     return result["engine"]
+
+
+def end_engine_processes(start_ended: threading.Event, wait_s: float = 5.0, quiet_s: float = 1.0) -> None:
+    """Kill the engine processes an interrupted start left, with their own children (tensor-parallel
+    workers are grandchildren of this process). The start goes on in its thread meanwhile and may spawn
+    a process after the signal (a Ctrl-C in its first instant lands before any exists): processes are
+    looked for until the start ends, `quiet_s` after the last kill, or `wait_s` in all."""
+    import psutil
+
+    deadline, last_kill = time.monotonic() + wait_s, None
+    while True:
+        for child in multiprocessing.active_children():
+            kill_tree(psutil, child.pid)
+            last_kill = time.monotonic()
+        quiet = last_kill is not None and time.monotonic() - last_kill > quiet_s
+        if quiet or start_ended.is_set() or time.monotonic() > deadline:
+            return
+        start_ended.wait(0.05)
+
+
+def kill_tree(psutil, pid: int) -> None:
+    """Kill process `pid` and its descendants. Each is stopped before its children are listed, so none
+    can spawn one more between the listing and its kill."""
+    try:
+        process = psutil.Process(pid)
+        process.suspend()
+        deadline = time.monotonic() + 0.5
+        while process.status() not in (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        for child in process.children():
+            kill_tree(psutil, child.pid)
+        process.kill()
+    except psutil.Error:  # gone already
+        pass
 
 
 def engine_reason(log: Path | None, err: BaseException) -> str:

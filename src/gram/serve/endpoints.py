@@ -258,7 +258,9 @@ async def get_reward(body: OpenRLHFIn, request: Request):
                                  "with `query` (OpenRLHF does) so each query can be split")
     if len(body.prompts) != len(body.query):
         raise HTTPException(422, f"query ({len(body.query)}) and prompts ({len(body.prompts)}) differ in length")
-    responses = [response_of(q, p, i) for i, (q, p) in enumerate(zip(body.query, body.prompts))]
+    # off the event loop: aligning a cut prompt is linear Python (about 0.6 s for a 4 MiB body)
+    responses = await asyncio.to_thread(lambda: [response_of(q, p, i) for i, (q, p) in
+                                                 enumerate(zip(body.query, body.prompts))])
     labels = None if body.labels is None else [label or None for label in body.labels]
     rewards, _ = await rewards_for(request, body.prompts, responses, labels, True)
     return {"rewards": rewards, "scores": rewards, "extra_logs": {}}

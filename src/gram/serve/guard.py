@@ -121,7 +121,9 @@ TOO_MANY_CONNECTIONS = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: appl
 
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-PROBE_AFTER_S = 0.5  # the second probe: by then a gone peer's reset to the first has arrived
+PROBE_AFTER_S = 0.5  # the second probe: by then a gone peer's reset to the first has usually arrived
+PROBE_EVERY_S = 4.0  # the probes' spacing doubles up to this while the request waits (a round trip longer
+                     # than 0.5 s is still found at a later probe)
 
 
 def bounded_protocol(max_connections: int, header_timeout_s: float):
@@ -151,20 +153,21 @@ def bounded_protocol(max_connections: int, header_timeout_s: float):
             connection stays open for writing until the requests already read are answered. But a
             client that closed its socket, or was killed, sends the same end of stream, and its work
             would be scored until --request-timeout: so the connection is probed with `100 Continue`
-            (a 1xx every HTTP/1.1 client reads past) twice; to a socket that is gone the second write
-            fails, the connection is lost, and the request leaves the queue."""
+            (a 1xx every HTTP/1.1 client reads past) until it is answered, 0.5 s, 1 s, 2 s, then every
+            4 s apart; to a socket that is gone the write after its reset fails, the connection is
+            lost, and the request leaves the queue."""
             self._peer_closed = True
             if self._answered_all():
                 return False
             if self.conn.their_http_version != b"1.1":  # no 1xx to an HTTP/1.0 client (RFC 9110)
                 return True
-            self._probe()
-            self.loop.call_later(PROBE_AFTER_S, self._probe)
+            self._probe(PROBE_AFTER_S)
             return True
 
-        def _probe(self):
+        def _probe(self, next_s: float):
             if not self.transport.is_closing() and not self._answered_all() and not self.cycle.response_started:
                 self.transport.write(CONTINUE)
+                self.loop.call_later(next_s, self._probe, min(2 * next_s, PROBE_EVERY_S))
 
         def _answered_all(self) -> bool:
             return self.cycle is None or self.cycle.response_complete
