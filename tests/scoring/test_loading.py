@@ -50,7 +50,17 @@ def test_reasoning_settings_are_part_of_the_resume_identity():
 
     args = Namespace(**{f.name: f.default for f in fields(ReasoningOptions)})
     assert set(reasoning_settings(args)) == {f.name for f in fields(ReasoningOptions)} >= {
-        "protocol", "samples", "temperature", "top_p", "max_think_tokens", "seed", "rationales"}
+        "protocol", "samples", "think_temperature", "think_top_p", "max_think_tokens", "think_seed", "rationales"}
+
+
+def test_the_reasoning_flags_reach_the_judge_under_its_own_names():
+    """`--think-seed` is ReasoningJudge's `seed` (the flags say think: bon and rank have a --seed of their
+    own); a name that already is the judge's passes unchanged."""
+    from gram.scoring.protocols import judge_kwargs
+
+    assert judge_kwargs({"think_seed": 3, "think_temperature": 0.5, "think_top_p": 0.9, "samples": 2}) == {
+        "seed": 3, "temperature": 0.5, "top_p": 0.9, "samples": 2}
+    assert judge_kwargs({"temperature": 0.0}) == {"temperature": 0.0}
 
 
 def test_the_released_gram_checkpoints_are_not_taken_for_reasoning_ones():

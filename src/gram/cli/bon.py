@@ -32,6 +32,7 @@ class BonOptions:
     temperature: float = opt(0.8, above=0)
     seed: int = opt(0, "sampling seed (prompt i uses seed + i)")
     judging: flags.JudgeOptions = group(flags.JudgeOptions)
+    reasoning: flags.ReasoningOptions = group(flags.ReasoningOptions)
     limit: int | None = opt(None, "the first N prompts only", at_least=1)
     job: flags.FileJobOptions = group(flags.FileJobOptions)
 

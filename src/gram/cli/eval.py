@@ -17,7 +17,7 @@ from ..eval.registry import BENCHMARKS, HUB_BENCHMARKS
 from ..eval.run import evaluate, write_comparison
 from ..jobs import sharding
 from ..options import group, opt
-from .flags import EngineFlags, EvalJudgeOptions, ModelsOptions, add_command, judge_options, quiet
+from .flags import EngineFlags, EvalJudgeOptions, ModelsOptions, ReasoningOptions, add_command, judge_options, quiet
 
 
 @dataclass
@@ -29,6 +29,7 @@ class EvalOptions:
     format: str | None = opt(None, "reader for benchmark files (default gram)")
     output: str | None = opt(None, "directory for results, tables and plots", required=True)
     judging: EvalJudgeOptions = group(EvalJudgeOptions)
+    reasoning: ReasoningOptions = group(ReasoningOptions)
     limit: int | None = opt(None, "a sample of N pairs of each benchmark, stratified by category (--seed)", at_least=1)
     seed: int = opt(0, "the seed of --limit's sample (default 0)")
     resume: bool = opt(False, "keep finished benchmarks and go on from where an interrupted one stopped")

@@ -17,6 +17,7 @@ from .flags import (
     FileJobOptions,
     JudgeOptions,
     ModelOptions,
+    ReasoningOptions,
     add_command,
     judge_options,
     strategy,
@@ -34,6 +35,7 @@ class RankOptions:
     budget: int | None = opt(None, "at most this many comparisons per list", at_least=1)
     seed: int = opt(0, "seed for budgeted round-robin sampling")
     judging: JudgeOptions = group(JudgeOptions)
+    reasoning: ReasoningOptions = group(ReasoningOptions)
     limit: int | None = opt(None, "the first N lists only", at_least=1)
     job: FileJobOptions = group(FileJobOptions)
 

@@ -70,6 +70,9 @@ def load_judge(name: str = backbone.DEFAULT_MODEL, device=None, dtype=None, *, m
 def load_reasoning_judge(name: str, engine: str, device, dtype, batch_size: int, max_length: int | None,
                          reasoning: dict, engine_options: dict) -> Scorer:
     """A reasoning judge (gram.scoring.reasoning) on transformers or on vLLM's offline engine."""
+    from .protocols import judge_kwargs
+
+    reasoning = judge_kwargs(reasoning)
     if engine == "vllm":
         from .vllm_judge import EngineOptions
         from .vllm_reasoning import load_vllm_reasoning_judge

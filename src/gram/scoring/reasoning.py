@@ -121,7 +121,7 @@ class ReasoningJudge(CompareOne):
         self.max_length = max_length
         self.engine = engine or TransformersEngine(model, tokenizer)
         self.model, self.tokenizer, self.protocol = model, tokenizer, protocol
-        self.samples, self.seed, self.sampleseep_rationales, self.batch_size = samples, seed, keep_rationales, batch_size
+        self.samples, self.seed, self.keep_rationales, self.batch_size = samples, seed, keep_rationales, batch_size
         # the authors' settings unless told otherwise
         self.temperature = protocol.temperature if temperature is None else temperature
         self.top_p = protocol.top_p if top_p is None else top_p
@@ -193,7 +193,7 @@ class ReasoningJudge(CompareOne):
         picks = [{"A": "a", "B": "b"}.get(r.verdict) for r in by_order[0]]
         if len(shown) == 2:
             picks += [{"A": "b", "B": "a"}.get(r.verdict) for r in by_order[1]]
-        rationales = tuple(tuple(r.text for r in group) for group in by_order) if self.sampleseep_rationales else None
+        rationales = tuple(tuple(r.text for r in group) for group in by_order) if self.keep_rationales else None
         return ReasonedScore(score_a, 1.0 - score_a, p_a_ab, p_a_ba, any(r.truncated for r in readings),
                              picks.count("a"), picks.count("b"),
                              picks.count(None), sum(r.forced for r in readings), rationales)

@@ -102,23 +102,34 @@ PROTOCOLS = _registry()
 
 @dataclass
 class ReasoningOptions:
-    """How a reasoning judge reads pairs: the flags of `gram score`, the keyword arguments of
-    gram.scoring.reasoning.ReasoningJudge, and (every field) part of a job's `--resume` identity."""
+    """How a reasoning judge reads pairs: the flags of the judging commands (score, rank, eval, bon), the
+    `reasoning` of gram.scoring.load_judge (`judge_kwargs` names them as the judges do), and (every field)
+    part of a job's `--resume` identity. The sampling flags say `think` so that they never meet a command's
+    own `--seed` or `--temperature` (the ranking's, the sample's, the policy's)."""
 
     protocol: str | None = opt(None, "read the model as a reasoning judge: a rationale, then its verdict (default: "
                                      "gram-rr for GRAM-RR checkpoints, else none: the one-token judge)",
                                choices=tuple(PROTOCOLS))
     samples: int = opt(1, "reasoning: rationales sampled per order (voting@k; soft scores averaged, verdicts counted)",
                        at_least=1)
-    temperature: float | None = opt(None, "reasoning: sampling temperature (default: the protocol authors', 0 = greedy)",
-                                    at_least=0)
-    top_p: float | None = opt(None, "reasoning: nucleus sampling mass (default: the protocol authors')", above=0,
-                              at_most=1)
+    think_temperature: float | None = opt(None, "reasoning: sampling temperature of the rationales (default: the "
+                                                "protocol authors', 0 = greedy)", at_least=0)
+    think_top_p: float | None = opt(None, "reasoning: nucleus sampling mass of the rationales (default: the protocol "
+                                          "authors')", above=0, at_most=1)
     max_think_tokens: int | None = opt(None, "reasoning: tokens a rationale may take; one that runs out is closed "
                                              "and its answer forced, counted as think_truncated (default: the "
                                              "authors' max_tokens)", at_least=1)
-    seed: int = opt(0, "reasoning: the seed each pair's samples derive from (with the pair's content)")
+    think_seed: int = opt(0, "reasoning: the seed each pair's rationales derive from (with the pair's content)")
     rationales: bool = opt(True, "reasoning: keep each rationale in the output rows")
+
+
+JUDGE_KWARGS = {"think_temperature": "temperature", "think_top_p": "top_p", "think_seed": "seed"}
+
+
+def judge_kwargs(reasoning: dict) -> dict:
+    """ReasoningOptions' values as the reasoning judges' keyword arguments (`think_seed` is their `seed`);
+    names that already are theirs pass as they are."""
+    return {JUDGE_KWARGS.get(name, name): value for name, value in reasoning.items()}
 
 
 def label_reading(tokenizer, protocol: Protocol) -> tuple[list[int], str]:

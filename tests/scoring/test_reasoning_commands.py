@@ -1,0 +1,68 @@
+"""A reasoning judge in the commands beyond `gram score` (issue 44): `gram rank` and `gram eval` read the
+tiny model taught GRAM-R²'s format (conftest.py, rr_format_model_dir) with `--protocol gram-rr`, and
+what they record is what ReasoningJudge itself scores (their `--resume` identity holds the reasoning
+flags by the same settings as `gram score`: tests/scoring/test_loading.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from helpers import RR_PAIRS
+
+from gram.cli import main
+from gram.records import PreferencePair
+from gram.scoring.rank import rank
+
+FLAGS = ["--protocol", "gram-rr", "--max-think-tokens", "64", "--think-temperature", "0", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def direct(rr_format_model_dir):
+    """The judge the commands should build, called directly."""
+    from gram.scoring.reasoning import ReasoningJudge
+
+    return ReasoningJudge.load(str(rr_format_model_dir), "gram-rr", dtype="float32", max_think_tokens=64,
+                               temperature=0.0)
+
+
+def test_gram_rank_ranks_with_a_reasoning_judge(tmp_path, rr_format_model_dir, direct):
+    sets = [{"prompt": p.prompt, "responses": [p.response_a, p.response_b, "I do not know."]} for p in RR_PAIRS[:2]]
+    src, out = tmp_path / "sets.jsonl", tmp_path / "ranked.jsonl"
+    src.write_text("".join(json.dumps(s) + "\n" for s in sets))
+    args = ["rank", "--model", str(rr_format_model_dir), "--dtype", "float32", "--input", str(src),
+            "--output", str(out), "--strategy", "round-robin", *FLAGS]
+    assert main(args) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    for row, s in zip(rows, sets):
+        want = rank(direct, s["prompt"], s["responses"], strategy="round-robin")
+        assert row["comparisons"] == want.comparisons == 3 and row["ranking"] == want.order
+        assert row["bt_scores"] == pytest.approx(want.scores, abs=1e-5)
+
+
+def test_gram_eval_evaluates_a_reasoning_judge(tmp_path, rr_format_model_dir, direct):
+    rows = [PreferencePair.from_preference(p.prompt, p.response_a, p.response_b, source="t", category="c").to_row()
+            for p in RR_PAIRS[:4]]
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["eval", "--model", str(rr_format_model_dir), "--dtype", "float32", "--benchmark", str(bench),
+                 "--output", str(tmp_path / "results"), *FLAGS]) == 0
+    (where,) = list((tmp_path / "results").glob("*/bench"))
+    results = json.loads((where / "results.json").read_text())
+    reasoning = results["settings"]["reasoning"]
+    assert reasoning["protocol"] == "gram-rr" and reasoning["max_think_tokens"] == 64
+    scored = [json.loads(line) for line in (where / "scores.jsonl").read_text().splitlines()]
+    want = direct.compare_many(RR_PAIRS[:4])
+    assert [r["score_a"] for r in scored] == pytest.approx([w.score_a for w in want], abs=1e-5)
+    assert all(len(r["rationales"]) == 2 for r in scored)  # per order, kept in the scores
+
+
+def test_gram_bon_picks_with_a_reasoning_judge(tmp_path, tiny_model_dir, rr_format_model_dir, direct):
+    """The policy samples (its own --temperature and --seed), the reasoning judge picks (--think-*)."""
+    out = tmp_path / "bon.jsonl"
+    assert main(["bon", "--prompt", "What is 2+2?", "--policy", str(tiny_model_dir), "--model", str(rr_format_model_dir),
+                 "--dtype", "float32", "--n", "3", "--max-new-tokens", "4", "--temperature", "1.0", "--seed", "3",
+                 "--strategy", "round-robin", "--output", str(out), *FLAGS]) == 0
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    want = rank(direct, row["prompt"], row["responses"], strategy="round-robin")
+    assert row["ranking"] == want.order and row["bt_scores"] == pytest.approx(want.scores, abs=1e-5)
