@@ -183,18 +183,25 @@ def end_engine_processes(start_ended: threading.Event, wait_s: float = 5.0, quie
 
 def kill_tree(psutil, pid: int) -> None:
     """Kill process `pid` and its descendants. Each is stopped before its children are listed, so none
-    can spawn one more between the listing and its kill."""
+    can spawn one more between the listing and its kill; it is killed whatever the listing met."""
     try:
         process = psutil.Process(pid)
         process.suspend()
+    except psutil.Error:  # gone already
+        return
+    try:
         deadline = time.monotonic() + 0.5
         while process.status() not in (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE) and time.monotonic() < deadline:
             time.sleep(0.005)
         for child in process.children():
             kill_tree(psutil, child.pid)
-        process.kill()
-    except psutil.Error:  # gone already
+    except psutil.Error:
         pass
+    finally:
+        try:
+            process.kill()
+        except psutil.Error:
+            pass
 
 
 def engine_reason(log: Path | None, err: BaseException) -> str:
