@@ -91,3 +91,35 @@ def test_a_run_saved_before_a_setting_existed_reads_as_that_settings_old_behavio
     assert differences(old, grouped) == ["group_by_length False -> True"]
     longer = {**same, "settings": {**same["settings"], "max_steps": 20}}
     assert extends(old, longer)
+
+
+def test_a_resume_on_another_number_of_processes_or_deepspeed_config_is_refused(tmp_path, monkeypatch):
+    """The processes and the DeepSpeed config's content are part of a run's identity: a resume on 2
+    processes of a 1-process run would read its batches in another order and find other shards, and another
+    ZeRO stage cannot read its checkpoints. A run saved before they were recorded is not held to them."""
+    from gram.errors import RunMismatch
+    from gram.train.config import TrainConfig
+    from gram.train.identity import differences, extends, prepare_output_dir
+
+    train = tmp_path / "train.jsonl"
+    train.write_text('{"prompt": "q", "chosen": "a", "rejected": "b"}\n')
+    ds = tmp_path / "ds.json"
+    ds.write_text('{"zero_optimization": {"stage": 3}}')
+    out = tmp_path / "run"
+    config = TrainConfig(train_file=str(train), output_dir=str(out), deepspeed=str(ds))
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert prepare_output_dir("finetune", config) == "fresh"
+    (out / "checkpoint-2").mkdir()
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(RunMismatch, match="processes 1 -> 2"):
+        prepare_output_dir("finetune", config)
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert prepare_output_dir("finetune", config) == "resume"
+    ds.write_text('{"zero_optimization": {"stage": 2}}')
+    with pytest.raises(RunMismatch, match="deepspeed_config_sha256"):
+        prepare_output_dir("finetune", config)
+    saved = json.loads((out / "gram_run.json").read_text())
+    before = {**saved, "settings": {k: v for k, v in saved["settings"].items()
+                                    if k not in ("processes", "deepspeed_config_sha256")}}
+    wanted = {**saved, "settings": {**saved["settings"], "processes": 4}}
+    assert differences(before, wanted) == [] and not extends(saved, wanted)

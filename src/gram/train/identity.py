@@ -37,22 +37,34 @@ def file_sha256(path: str | Path) -> str:
 
 
 def run_identity(stage: str, config) -> dict:
+    """The stage, the settings that change the weights, the training data's content, and how the run is
+    laid out: its number of processes (a resume on another number reads its batches in another order and
+    finds other RNG and optimizer shards) and its DeepSpeed config's content (another ZeRO stage cannot
+    read the checkpoints)."""
+    from ..jobs.sharding import world
+
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in RERUN_NEUTRAL}
+    settings["processes"] = world()[1]
+    settings["deepspeed_config_sha256"] = file_sha256(config.deepspeed) if config.deepspeed else None
     return {"stage": stage, "settings": settings, "train_file_sha256": file_sha256(config.train_file)}
 
 
 # settings added after gram_run.json was introduced -> the value every run saved before them had
 LEGACY_SETTING_VALUES = {"group_by_length": False}
+# settings added later still, whose value a saved run did not record: not compared for such a run
+UNRECORDED_BEFORE = ("processes", "deepspeed_config_sha256")
 
 
-def saved_settings(saved: dict) -> dict:
-    """A saved run's settings, those it predates filled in with the behaviour it had."""
-    return {**LEGACY_SETTING_VALUES, **saved.get("settings", {})}
+def saved_settings(saved: dict, wanted: dict | None = None) -> dict:
+    """A saved run's settings, those it predates filled in with the behaviour it had (or, for what it never
+    recorded, with the wanted run's value)."""
+    unknown = {k: wanted["settings"].get(k) for k in UNRECORDED_BEFORE} if wanted else {}
+    return {**LEGACY_SETTING_VALUES, **unknown, **saved.get("settings", {})}
 
 
 def differences(saved: dict, wanted: dict) -> list[str]:
     out = [] if saved.get("stage") == wanted["stage"] else [f"stage {saved.get('stage')} -> {wanted['stage']}"]
-    old, new = saved_settings(saved), wanted["settings"]
+    old, new = saved_settings(saved, wanted), wanted["settings"]
     out += [f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
     if saved.get("train_file_sha256") != wanted["train_file_sha256"]:
         out.append("the training data's content")
@@ -62,7 +74,7 @@ def differences(saved: dict, wanted: dict) -> list[str]:
 def extends(saved: dict, wanted: dict) -> bool:
     """Whether `wanted` only trains the saved run for longer (more max_steps or epochs, all else equal), as
     Trainer's own resume allows."""
-    old, new = saved_settings(saved), wanted["settings"]
+    old, new = saved_settings(saved, wanted), wanted["settings"]
     keys = {k for k in set(old) | set(new) if old.get(k) != new.get(k)}
     if not keys or not keys <= {"max_steps", "epochs"} or saved.get("stage") != wanted["stage"] \
             or saved.get("train_file_sha256") != wanted["train_file_sha256"]:
