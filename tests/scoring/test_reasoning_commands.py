@@ -66,3 +66,24 @@ def test_gram_bon_picks_with_a_reasoning_judge(tmp_path, tiny_model_dir, rr_form
     (row,) = [json.loads(line) for line in out.read_text().splitlines()]
     want = rank(direct, row["prompt"], row["responses"], strategy="round-robin")
     assert row["ranking"] == want.order and row["bt_scores"] == pytest.approx(want.scores, abs=1e-5)
+
+
+def test_gram_serve_answers_with_a_reasoning_judge(rr_format_model_dir, direct):
+    """/compare gives the reasoning rows (soft score, votes, rationales) that the judge computes; /reward's
+    rewards come from the same scores."""
+    from fastapi.testclient import TestClient
+
+    from gram.serve import create_app
+
+    pairs = [{"prompt": p.prompt, "response_a": p.response_a, "response_b": p.response_b} for p in RR_PAIRS[:2]]
+    with TestClient(create_app(direct)) as client:
+        got = client.post("/compare", json={"pairs": pairs})
+        reward = client.post("/reward", json={"prompts": [pairs[0]["prompt"]], "responses": [pairs[0]["response_a"]],
+                                               "references": [pairs[0]["response_b"]]})
+        health = client.get("/health")
+    assert got.status_code == 200 and reward.status_code == 200 and health.status_code == 200
+    want = direct.compare_many(RR_PAIRS[:2])
+    for row, w in zip(got.json()["scores"], want):
+        assert row["score_a"] == pytest.approx(w.score_a, abs=1e-5) and row["votes_a"] == w.votes_a
+        assert row["rationales"] == [list(r) for r in w.rationales] and row["verdict"] == w.verdict
+    assert reward.json()["rewards"][0] == pytest.approx(2 * want[0].score_a - 1, abs=1e-5)

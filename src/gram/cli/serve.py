@@ -12,7 +12,7 @@ from ..model import backbone
 from ..options import group, opt
 from ..scoring import load_judge
 from ..serve.limits import Limits
-from .flags import EngineFlags, ModelOptions, ServeJudgeOptions, add_command, judge_options
+from .flags import EngineFlags, ModelOptions, ReasoningOptions, ServeJudgeOptions, add_command, judge_options
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -40,6 +40,7 @@ class ServeOptions:
     max_new_tokens: int = opt(256, "most tokens of a policy's reference response (it stops earlier at its end or "
                                    "once it loops)", at_least=1)
     judging: ServeJudgeOptions = group(ServeJudgeOptions)
+    reasoning: ReasoningOptions = group(ReasoningOptions)
     max_batch_pairs: int = opt(64, "pairs gathered from concurrent requests per judge call", at_least=1)
     max_wait_ms: float = opt(2.0, "how long a new batch waits for more requests", at_least=0)
     max_body_bytes: int = opt(Limits.max_body_bytes, "bytes per request body, else 413", at_least=1)

@@ -59,8 +59,20 @@ class ScoreOut(BaseModel):
     truncated: bool
 
 
+class ReasonedScoreOut(ScoreOut):
+    """A reasoning judge's row (gram.scoring.reasoning.ReasonedScore): the soft score, and the verdicts it
+    wrote."""
+    verdict: str
+    votes_a: int
+    votes_b: int
+    no_verdict: int
+    think_truncated: int
+    rationales: list[list[str]] | None = Field(description="per order, per sample; null with --no-rationales")
+
+
 class CompareOut(BaseModel):
-    scores: list[ScoreOut]
+    # a reasoning judge's rows first: a plain row lacks their fields and is read as ScoreOut
+    scores: list[Annotated[ReasonedScoreOut | ScoreOut, Field(union_mode="left_to_right")]]
 
 
 class ListIn(BaseModel):
