@@ -17,7 +17,15 @@ from ..eval.registry import BENCHMARKS, HUB_BENCHMARKS
 from ..eval.run import evaluate, write_comparison
 from ..jobs import sharding
 from ..options import group, opt
-from .flags import EngineFlags, EvalJudgeOptions, ModelsOptions, ReasoningOptions, add_command, judge_options, quiet
+from .flags import (
+    EngineFlags,
+    EvalJudgeOptions,
+    ModelsOptions,
+    ReasoningOptions,
+    add_command,
+    judge_options,
+    quiet,
+)
 
 
 @dataclass
