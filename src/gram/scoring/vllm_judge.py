@@ -168,12 +168,10 @@ def end_engine_processes(start_ended: threading.Event, wait_s: float = 5.0, quie
     workers are grandchildren of this process). The start goes on in its thread meanwhile and may spawn
     a process after the signal (a Ctrl-C in its first instant lands before any exists): processes are
     looked for until the start ends, `quiet_s` after the last kill, or `wait_s` in all."""
-    import psutil
-
     deadline, last_kill = time.monotonic() + wait_s, None
     while True:
         for child in multiprocessing.active_children():
-            kill_tree(psutil, child.pid)
+            kill_tree(child.pid)
             last_kill = time.monotonic()
         quiet = last_kill is not None and time.monotonic() - last_kill > quiet_s
         if quiet or start_ended.is_set() or time.monotonic() > deadline:
@@ -181,9 +179,11 @@ def end_engine_processes(start_ended: threading.Event, wait_s: float = 5.0, quie
         start_ended.wait(0.05)
 
 
-def kill_tree(psutil, pid: int) -> None:
+def kill_tree(pid: int) -> None:
     """Kill process `pid` and its descendants. Each is stopped before its children are listed, so none
     can spawn one more between the listing and its kill; it is killed whatever the listing met."""
+    import psutil
+
     try:
         process = psutil.Process(pid)
         process.suspend()
@@ -194,7 +194,7 @@ def kill_tree(psutil, pid: int) -> None:
         while process.status() not in (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE) and time.monotonic() < deadline:
             time.sleep(0.005)
         for child in process.children():
-            kill_tree(psutil, child.pid)
+            kill_tree(child.pid)
     except psutil.Error:
         pass
     finally:

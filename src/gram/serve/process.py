@@ -16,7 +16,7 @@ import socket
 import uvicorn
 
 CLOSE_AFTER_S = 5.0
-KERNEL_CACHE = 128  # oneDNN kernels kept (its default, 1,024, grew an idle server by ~300 MB after one load)
+KERNEL_CACHE = 128  # oneDNN kernels kept (its default, 1,024, left an idle server ~290 MB up after one load)
 
 
 def bound_kernel_cache() -> None:
