@@ -162,6 +162,39 @@ def running_server(model_dir, *flags, terminate: bool = True):
         assert proc.wait(timeout=30) in (0, -15)
 
 
+@contextlib.contextmanager
+def vllm_openai_server(model_dir, *flags):
+    """A real vLLM OpenAI-compatible server (`python -m vllm.entrypoints.openai.api_server`, what `vllm
+    serve` and verl's reward-model servers run) of `model_dir`, fp32 and eager on the CPU; yields its
+    address "127.0.0.1:port", as verl's router gives it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "VLLM_LOGGING_LEVEL": "WARNING"}
+    proc = subprocess.Popen([sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
+                             "--port", str(port), "--host", "127.0.0.1", "--dtype", "float32", "--enforce-eager",
+                             "--kv-cache-memory-bytes", str(256 << 20), "--max-model-len", "2048", *flags],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                if proc.poll() is not None:
+                    pytest.fail("vllm server exited: " + proc.stdout.read()[-2000:])
+                time.sleep(0.5)
+        else:
+            pytest.fail("vllm server did not come up")
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 # The GRAM reference's judge prompt (evaluation/gram_eval.py @4eff957, `system_prompt`, copied verbatim, its
 # trailing space included, into a fixture that benchmarks/scoring.py reads too), pairs and rendering.
 REFERENCE_PROMPT = (Path(__file__).parent / "fixtures" / "gram_eval_system_prompt.txt").read_text(encoding="utf-8")

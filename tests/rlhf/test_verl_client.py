@@ -142,3 +142,40 @@ def test_verls_own_reward_model_servers_are_held_to_the_same(tiny_tokenizer):
         judge = ServerJudge(url.removeprefix("http://"), tiny_tokenizer, model="m", timeout_s=5.0)
         with pytest.raises(ServerError, match="no JSON object: '<html>gateway"):
             asyncio.run(judge.acompare_many([("q", "a", "b")]))
+
+
+@pytest.mark.parametrize("reply, said", [
+    (http(200, "<html>gateway</html>", "text/html"), "no JSON object: '<html>gateway"),
+    (http(200, '{"choices": []}'), "returned 0 completions for 1 prompts"),
+    (http(200, '{"choices": [{"index": 0, "text": "<think>", "logprobs": {"tokens": ["<think>"]}}]}'),
+     "did not name the tokens it wrote as token_id:N"),
+    (http(500, '{"error": "engine dead"}'), "answered 500 to /v1/completions: .*engine dead"),
+])
+def test_a_reasoning_judge_on_verls_servers_is_held_to_the_same(tiny_tokenizer, reply, said):
+    """A reasoning judge (`reasoning: {protocol: ...}`) on verl's reward-model servers writes its rationales
+    there (gram.scoring.vllm_server.ServerEngine): a reply it cannot read is one ServerError naming the
+    server, never a verdict."""
+    with fake_server(reply) as url:
+        with pytest.raises(ServerError, match=f"judge server at {url}.*{said}"):
+            asyncio.run(compute_score(**ROW, reward_router_address=url.removeprefix("http://"), model="m",
+                                      reward_model_tokenizer=tiny_tokenizer, reasoning={"protocol": "gram-rr"},
+                                      timeout_s=5))
+
+
+def test_a_reasoning_judge_on_verls_servers_ends_at_timeout_s(tiny_tokenizer):
+    slow = http(200, '{"choices": []}' + " " * 200)
+    with fake_server(slow, trickle_s=0.2) as url:
+        start = time.monotonic()
+        with pytest.raises(ServerError, match="did not answer within 1.0 s"):
+            asyncio.run(compute_score(**ROW, reward_router_address=url.removeprefix("http://"), model="m",
+                                      reward_model_tokenizer=tiny_tokenizer, reasoning={"protocol": "gram-rr"},
+                                      timeout_s=1.0))
+        assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("reasoning, said", [({"protocol": "gram-rr", "temperature": 0.5}, "temperature"),
+                                             ({"protocol": "judgelrm"}, "protocol 'judgelrm'")])
+def test_a_reasoning_option_verl_passes_that_gram_lacks_is_named(tiny_tokenizer, reasoning, said):
+    with pytest.raises(ValueError, match=f"reward_kwargs.reasoning: no such option or protocol: {said}"):
+        asyncio.run(compute_score(**ROW, reward_router_address="127.0.0.1:9", model="m",
+                                  reward_model_tokenizer=tiny_tokenizer, reasoning=reasoning))

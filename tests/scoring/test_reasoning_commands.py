@@ -87,3 +87,49 @@ def test_gram_serve_answers_with_a_reasoning_judge(rr_format_model_dir, direct):
         assert row["score_a"] == pytest.approx(w.score_a, abs=1e-5) and row["votes_a"] == w.votes_a
         assert row["rationales"] == [list(r) for r in w.rationales] and row["verdict"] == w.verdict
     assert reward.json()["rewards"][0] == pytest.approx(2 * want[0].score_a - 1, abs=1e-5)
+
+
+def test_gram_reward_gives_a_reasoning_judges_rewards(direct):
+    """GramReward (TRL's reward function) and AsyncGramReward read a reasoning judge's soft score, in both
+    modes, as they read the one-token judge's."""
+    import asyncio
+
+    from gram.rlhf import AsyncGramReward, GramReward
+
+    prompts, responses, refs = [p.prompt for p in RR_PAIRS[:3]], [p.response_a for p in RR_PAIRS[:3]], \
+        [p.response_b for p in RR_PAIRS[:3]]
+    want = [s.score_a - 0.5 for s in direct.compare_many(list(zip(prompts, responses, refs)))]
+    assert GramReward(direct)(prompts, responses, reference=refs) == pytest.approx(want, abs=1e-6)
+    assert asyncio.run(AsyncGramReward(direct)(prompts, responses, reference=refs)) == pytest.approx(want, abs=1e-6)
+    group = ["4", "5", "I do not know."]
+    strengths = rank(direct, "What is 2+2?", group, "round-robin").scores
+    assert GramReward(direct, mode="group")(["What is 2+2?"] * 3, group) == pytest.approx(strengths, abs=1e-6)
+
+
+class AsyncOnly:
+    """The transformers engine's two operations as coroutines: what vLLM's async engine and an OpenAI
+    server offer AsyncReasoningJudge (tested for real on those in the engine phase)."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    async def asample(self, *args):
+        return self.engine.sample(*args)
+
+    async def alabel_scores(self, *args):
+        return self.engine.label_scores(*args)
+
+
+def test_the_async_reasoning_judge_scores_as_the_blocking_one(direct):
+    import asyncio
+
+    from gram.scoring.reasoning import AsyncReasoningJudge
+
+    judge = AsyncReasoningJudge.reading("gram-rr", None, direct.tokenizer, engine=AsyncOnly(direct.engine),
+                                        max_think_tokens=64, temperature=0.0)
+    got, want = asyncio.run(judge.acompare_many(RR_PAIRS[:3])), direct.compare_many(RR_PAIRS[:3])
+    assert [g.rationales for g in got] == [w.rationales for w in want]
+    assert [(g.votes_a, g.votes_b, g.no_verdict) for g in got] == [(w.votes_a, w.votes_b, w.no_verdict) for w in want]
+    assert [g.score_a for g in got] == pytest.approx([w.score_a for w in want], abs=1e-6)
+    with pytest.raises(TypeError, match="await judge.acompare_many"):
+        judge.compare_many(RR_PAIRS[:1])

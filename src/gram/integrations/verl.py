@@ -9,7 +9,9 @@ Two ways to the judge, both taking the same prompts:
 2. verl's own reward-model servers (`reward.reward_model.enable: true`, the GRAM checkpoint as its
    `model_path`): verl then passes `reward_router_address` ("ip:port") and `reward_model_tokenizer`, and
    gram renders both orders with its templates and reads the two label tokens' log-probabilities from the
-   servers' OpenAI-compatible API (gram.scoring.vllm_server.ServerJudge).
+   servers' OpenAI-compatible API (gram.scoring.vllm_server.ServerJudge). A reasoning judge (a GRAM-RR
+   checkpoint, or `reasoning: {protocol: ...}` in the reward_kwargs) writes its rationales there too
+   (gram.scoring.vllm_server.ServerEngine), each with its own seed, and is read as gram reads it elsewhere.
 
 verl's config (its reward loop reads `reward.custom_reward_function`; the `reward_kwargs` reach this
 function as keyword arguments, verl/trainer/ppo/reward.py `get_custom_reward_fn`):
@@ -70,17 +72,20 @@ async def compute_score(data_source=None, solution_str: str = "", ground_truth=N
                         gram_url: str | None = None, token: str | None = None, center: bool = True,
                         timeout_s: float = 300.0, reward_router_address: str | None = None,
                         reward_model_tokenizer=None, template: str | None = None, max_length: int | None = 2048,
-                        model: str | None = None, **verl_kwargs) -> dict:
+                        model: str | None = None, reasoning: dict | None = None, **verl_kwargs) -> dict:
     """verl's custom reward function: {"score": reward, "judge_score": s} (verl logs the extra keys).
     `gram_url`: a `gram serve` (its `/reward`; `token` its bearer token); else verl's reward-model servers
     at `reward_router_address` with `reward_model_tokenizer` (`template`, `max_length`: the judge prompt's;
-    `model`: the served name, None for the first the servers list). `center`: reward = s - 0.5 (else s)."""
+    `model`: the served name, None for the first the servers list; `reasoning`: a reasoning judge's options,
+    gram.scoring.protocols.ReasoningOptions' fields, e.g. {protocol: gram-rr, samples: 4}; a GRAM-RR
+    checkpoint gets gram-rr untold). `center`: reward = s - 0.5 (else s)."""
     prompt, reference = prompt_and_reference(solution_str, ground_truth, extra_info)
     if gram_url:
         body = {"prompts": [prompt], "responses": [solution_str], "references": [reference], "center": False}
         s = (await ask_gram_serve(gram_url, token, body, timeout_s))[0]
     else:
-        judge = server_judge(reward_router_address, reward_model_tokenizer, template, max_length, model, timeout_s)
+        judge = server_judge(reward_router_address, reward_model_tokenizer, template, max_length, model, timeout_s,
+                             reasoning)
         s = (await judge.acompare_many([(prompt, solution_str, reference)]))[0].score_a
     return {"score": s - (0.5 if center else 0.0), "judge_score": s}
 
@@ -89,7 +94,7 @@ async def compute_group_score(data_sources=None, solution_strs=(), ground_truths
                               gram_url: str | None = None, token: str | None = None, timeout_s: float = 300.0,
                               reward_router_address: str | None = None, reward_model_tokenizer=None,
                               template: str | None = None, max_length: int | None = 2048, model: str | None = None,
-                              **verl_kwargs) -> list[dict]:
+                              reasoning: dict | None = None, **verl_kwargs) -> list[dict]:
     """One group's rewards, [{"score": r_i}] in order: the centred Bradley-Terry log-strength of each of the n
     responses to one prompt, fitted to the judge's n(n-1)/2 comparisons, both orders each (gram.rlhf's
     mode="group"; a group of one gets 0). The judge is reached as by `compute_score`."""
@@ -103,7 +108,8 @@ async def compute_group_score(data_sources=None, solution_strs=(), ground_truths
         body = {"prompts": [prompt] * len(responses), "responses": responses, "mode": "group"}
         rewards = await ask_gram_serve(gram_url, token, body, timeout_s)
     else:
-        judge = server_judge(reward_router_address, reward_model_tokenizer, template, max_length, model, timeout_s)
+        judge = server_judge(reward_router_address, reward_model_tokenizer, template, max_length, model, timeout_s,
+                             reasoning)
         group = GramReward(judge, mode="group")
         rewards = await asyncio.to_thread(group.group_scores, [prompt] * len(responses), responses)
     return [{"score": r} for r in rewards]
@@ -180,16 +186,43 @@ async def _close_with_loop(loop, client) -> None:
 _judges: dict[tuple, object] = {}
 
 
-def server_judge(address, tokenizer, template, max_length, model, timeout_s):
-    """The judge on verl's reward-model servers (one per address, tokenizer and prompt settings)."""
+def server_judge(address, tokenizer, template, max_length, model, timeout_s, reasoning: dict | None = None):
+    """The judge on verl's reward-model servers (one per address, tokenizer and prompt settings): GRAM's
+    one-token judge (gram.scoring.vllm_server.ServerJudge), or a reasoning judge over the same servers
+    (gram.scoring.reasoning.AsyncReasoningJudge) where `reasoning` names a protocol or the checkpoint is
+    a GRAM-RR one."""
+    from ..scoring.loading import reasoning_protocol
     from ..scoring.vllm_server import ServerJudge
 
     if not address or tokenizer is None:
         raise MissingField("gram's verl reward: no judge to ask: set reward_kwargs.gram_url to a `gram serve`, or "
                            "enable verl's reward model (reward.reward_model.enable=true, model_path the GRAM "
                            "checkpoint), which passes reward_router_address and reward_model_tokenizer")
-    key = (address, id(tokenizer), template, max_length, model, timeout_s)
+    reasoning = dict(reasoning or {})
+    reasoning["protocol"] = reasoning.get("protocol") or reasoning_protocol(getattr(tokenizer, "name_or_path", ""))
+    key = (address, id(tokenizer), template, max_length, model, timeout_s, repr(sorted(reasoning.items())))
     if key not in _judges:
-        _judges[key] = ServerJudge(address, tokenizer, model=model, template=template, max_length=max_length,
-                                   timeout_s=timeout_s)
+        if reasoning["protocol"]:
+            _judges[key] = server_reasoning_judge(address, tokenizer, max_length, model, timeout_s, reasoning)
+        else:
+            _judges[key] = ServerJudge(address, tokenizer, model=model, template=template, max_length=max_length,
+                                       timeout_s=timeout_s)
     return _judges[key]
+
+
+def server_reasoning_judge(address, tokenizer, max_length, model, timeout_s, reasoning: dict):
+    from dataclasses import fields
+
+    from ..scoring.protocols import PROTOCOLS, ReasoningOptions, judge_kwargs
+    from ..scoring.reasoning import AsyncReasoningJudge
+    from ..scoring.vllm_server import ServerEngine
+
+    known = {f.name for f in fields(ReasoningOptions)}
+    if set(reasoning) - known or reasoning["protocol"] not in PROTOCOLS:
+        wrong = ", ".join(sorted(set(reasoning) - known)) or f"protocol {reasoning['protocol']!r}"
+        raise ValueError(f"gram's verl reward: reward_kwargs.reasoning: no such option or protocol: {wrong} (options: "
+                         f"{', '.join(sorted(known))}; protocols: {', '.join(PROTOCOLS)})")
+    options = judge_kwargs(reasoning)
+    engine = ServerEngine(address, tokenizer, model=model, timeout_s=timeout_s)
+    return AsyncReasoningJudge.reading(options.pop("protocol"), None, tokenizer, engine=engine, max_length=max_length,
+                                       **options)

@@ -46,10 +46,8 @@ def load_judge(name: str = backbone.DEFAULT_MODEL, device=None, dtype=None, *, m
     reasoning = dict(reasoning or {})
     reasoning["protocol"] = reasoning.get("protocol") or reasoning_protocol(name)
     if reasoning["protocol"]:
-        if asynchronous and engine == "vllm":
-            raise backbone.BackboneError(f"{name}: a reasoning judge ({reasoning['protocol']}) runs on vLLM's "
-                                         "offline engine in this version, not yet behind `gram serve --engine vllm`")
-        return load_reasoning_judge(name, engine, device, dtype, batch_size, max_length, reasoning, engine_options)
+        return load_reasoning_judge(name, engine, device, dtype, batch_size, max_length, reasoning, engine_options,
+                                    asynchronous)
     if engine == "vllm":
         from .vllm_async import AsyncVLLMJudge
         from .vllm_judge import EngineOptions, VLLMJudge
@@ -68,8 +66,9 @@ def load_judge(name: str = backbone.DEFAULT_MODEL, device=None, dtype=None, *, m
 
 
 def load_reasoning_judge(name: str, engine: str, device, dtype, batch_size: int, max_length: int | None,
-                         reasoning: dict, engine_options: dict) -> Scorer:
-    """A reasoning judge (gram.scoring.reasoning) on transformers or on vLLM's offline engine."""
+                         reasoning: dict, engine_options: dict, asynchronous: bool = False) -> Scorer:
+    """A reasoning judge (gram.scoring.reasoning) on transformers, or on vLLM's offline engine (its async
+    engine where `asynchronous`)."""
     from .protocols import judge_kwargs
 
     reasoning = judge_kwargs(reasoning)
@@ -78,7 +77,8 @@ def load_reasoning_judge(name: str, engine: str, device, dtype, batch_size: int,
         from .vllm_reasoning import load_vllm_reasoning_judge
 
         return load_vllm_reasoning_judge(name, dtype=dtype, max_length=max_length,
-                                         options=EngineOptions(**engine_options), **reasoning)
+                                         options=EngineOptions(**engine_options), asynchronous=asynchronous,
+                                         **reasoning)
     from .reasoning import ReasoningJudge
 
     return ReasoningJudge.load(name, device=device, dtype=dtype, batch_size=batch_size, max_length=max_length,

@@ -23,6 +23,7 @@ in either order.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -134,21 +135,37 @@ class ReasoningJudge(CompareOne):
 
     def compare_many(self, pairs: Iterable[Pair | Sequence], orders: str = "both", batch_size: int | None = None,
                      progress=None) -> list[ReasonedScore]:
-        check_orders(orders)
-        pairs = as_pairs(pairs)
-        shown = ("ab", "ba") if orders == "both" else ("ab",)
-        per_pair = len(shown) * self.samples
-        jobs = [(pair, order, j) for pair in pairs for order in shown for j in range(self.samples)]
+        pairs, shown, jobs = self.jobs(pairs, orders)
+        per_pair = len(jobs) // max(len(pairs), 1)
         readings, size = [], batch_size or self.batch_size
         for start in range(0, len(jobs), size):
             readings += self.read(jobs[start:start + size])
             if progress is not None:  # the pairs whose every job is done
                 progress.update(len(readings) // per_pair - (len(readings) - len(jobs[start:start + size])) // per_pair)
+        return self.scores(pairs, shown, readings)
+
+    def jobs(self, pairs, orders: str) -> tuple[list[Pair], tuple[str, ...], list[tuple[Pair, str, int]]]:
+        """The pairs, the orders shown, and one (pair, order, sample) job per rationale to write."""
+        check_orders(orders)
+        pairs = as_pairs(pairs)
+        shown = ("ab", "ba") if orders == "both" else ("ab",)
+        return pairs, shown, [(pair, order, j) for pair in pairs for order in shown for j in range(self.samples)]
+
+    def scores(self, pairs: list[Pair], shown: tuple[str, ...], readings: list[Reading]) -> list[ReasonedScore]:
+        per_pair = len(shown) * self.samples
         check_finite(pairs, [r.p_a for r in readings], per_pair)
         return [self.score(readings[n * per_pair:(n + 1) * per_pair], shown) for n in range(len(pairs))]
 
     def read(self, batch: list[tuple[Pair, str, int]]) -> list[Reading]:
         """Rationales for (pair, order, sample) jobs, then their label read-outs, each batched."""
+        prompts, cut = self.prompts(batch)
+        written = self.engine.sample(prompts, self.seeds(batch), self.max_think_tokens, self.temperature, self.top_p)
+        sequences, texts, forced = self.label_sequences(prompts, written)
+        return self.readings(written, texts, forced, self.engine.label_scores(sequences, self.label_ids), cut)
+
+    def prompts(self, batch: list[tuple[Pair, str, int]]) -> tuple[list[list[int]], list[bool]]:
+        """Each job's judge prompt ids (responses in the job's order, fitted to max_length), and whether
+        fitting cut it."""
         prompts, cut = [], []
         for pair, order, _ in batch:
             a, b = (pair.response_a, pair.response_b) if order == "ab" else (pair.response_b, pair.response_a)
@@ -156,33 +173,48 @@ class ReasoningJudge(CompareOne):
                                       *user_fields(self.tokenizer, pair.prompt, a, b), self.max_length, self.tokenizer)
             prompts.append(ids)
             cut.append(truncated)
-        seeds = [sample_seed(self.seed, pair, order, j) for pair, order, j in batch]
-        written = self.engine.sample(prompts, seeds, self.max_think_tokens, self.temperature, self.top_p)
+        return prompts, cut
+
+    def seeds(self, batch: list[tuple[Pair, str, int]]) -> list[int]:
+        return [sample_seed(self.seed, pair, order, j) for pair, order, j in batch]
+
+    def label_sequences(self, prompts: list[list[int]], written: list[list[int]]):
+        """The sequences whose last position is the label (each prompt, its rationale cut at the label
+        opening, or closed and opened by gram: `forced`), and the rationales as text."""
         self.generated_tokens += sum(len(ids) for ids in written)
         texts = [self.tokenizer.decode(ids, skip_special_tokens=True) for ids in written]
         cuts = [self.protocol.until_label(text) for text in texts]
-        z = self.engine.label_scores([p + self.encode(cut + self.label_lead) for p, (cut, _) in zip(prompts, cuts)],
-                                     self.label_ids)
+        sequences = [p + self.encode(cut + self.label_lead) for p, (cut, _) in zip(prompts, cuts)]
+        return sequences, texts, [forced for _, forced in cuts]
+
+    def readings(self, written: list[list[int]], texts: list[str], forced: list[bool], z: list[tuple[float, float]],
+                 cut: list[bool]) -> list[Reading]:
         readings = []
-        for ids, text, (_, forced), (z_a, z_b), truncated in zip(written, texts, cuts, z, cut):
+        for ids, text, was_forced, (z_a, z_b), truncated in zip(written, texts, forced, z, cut, strict=True):
             p_a = float(torch.softmax(torch.tensor([z_a, z_b]), 0)[0])
-            out_of_budget = forced and len(ids) >= self.max_think_tokens  # not a rationale that ended unanswered
+            out_of_budget = was_forced and len(ids) >= self.max_think_tokens  # not one that ended unanswered
             verdict = ("A" if z_a >= z_b else "B") if out_of_budget else self.protocol.parse(text)
             readings.append(Reading(text, p_a, verdict, out_of_budget, truncated))
         return readings
 
     @classmethod
     def load(cls, name: str, protocol: str, device=None, dtype=None, batch_size: int = 8,
-             max_length: int | None = 2048, samples: int = 1,
-             temperature: float | None = None, top_p: float | None = None, max_think_tokens: int | None = None,
-             seed: int = 0, rationales: bool = True) -> ReasoningJudge:
-        """The judge of a causal-LM checkpoint read with `protocol` (gram.scoring.protocols.PROTOCOLS)."""
+             max_length: int | None = 2048, **reasoning) -> ReasoningJudge:
+        """The judge of a causal-LM checkpoint read with `protocol` (gram.scoring.protocols.PROTOCOLS);
+        `reasoning`: as `reading`'s."""
         model, tokenizer = backbone.load(name, device=device, dtype=dtype)
-        judge = cls(model, tokenizer, PROTOCOLS[protocol], samples=samples, temperature=temperature, top_p=top_p,
-                    max_think_tokens=max_think_tokens, seed=seed, keep_rationales=rationales, batch_size=batch_size,
-                    max_length=max_length)
+        judge = cls.reading(protocol, model, tokenizer, batch_size=batch_size, max_length=max_length, **reasoning)
         judge.name = name
         return judge
+
+    @classmethod
+    def reading(cls, protocol: str, model, tokenizer, *, engine=None, samples: int = 1,
+                temperature: float | None = None, top_p: float | None = None, max_think_tokens: int | None = None,
+                seed: int = 0, rationales: bool = True, **common) -> ReasoningJudge:
+        """The judge reading `protocol` (by name) over `model` or `engine`, from ReasoningOptions' values as
+        gram.scoring.protocols.judge_kwargs names them (`rationales`: keep them in the scores)."""
+        return cls(model, tokenizer, PROTOCOLS[protocol], engine=engine, samples=samples, temperature=temperature,
+                   top_p=top_p, max_think_tokens=max_think_tokens, seed=seed, keep_rationales=rationales, **common)
 
     def score(self, readings: list[Reading], shown: tuple[str, ...]) -> ReasonedScore:
         """One pair's score from its readings: orders in `shown`, k samples each."""
@@ -197,3 +229,31 @@ class ReasoningJudge(CompareOne):
         return ReasonedScore(score_a, 1.0 - score_a, p_a_ab, p_a_ba, any(r.truncated for r in readings),
                              picks.count("a"), picks.count("b"),
                              picks.count(None), sum(r.forced for r in readings), rationales)
+
+
+class AsyncReasoningJudge(ReasoningJudge):
+    """ReasoningJudge over an engine whose two operations are coroutines (`asample`, `alabel_scores`):
+    vLLM's async engine (gram.scoring.vllm_reasoning.AsyncVLLMEngine, `gram serve --engine vllm`) or a vLLM
+    OpenAI-compatible server (gram.scoring.vllm_server.ServerEngine, verl's reward-model servers). Every job
+    of a call goes to the engine at once, which batches them with everything else it runs; the same
+    prompts, seeds and read-out as ReasoningJudge, so the same scores."""
+
+    async def acompare_many(self, pairs: Iterable[Pair | Sequence], orders: str = "both") -> list[ReasonedScore]:
+        pairs, shown, jobs = self.jobs(pairs, orders)
+        # tokenizing off the event loop, which serves other requests meanwhile
+        prompts, cut = await asyncio.to_thread(self.prompts, jobs)
+        written = await self.engine.asample(prompts, self.seeds(jobs), self.max_think_tokens, self.temperature,
+                                            self.top_p)
+        sequences, texts, forced = await asyncio.to_thread(self.label_sequences, prompts, written)
+        z = await self.engine.alabel_scores(sequences, self.label_ids)
+        return self.scores(pairs, shown, self.readings(written, texts, forced, z, cut))
+
+    def compare_many(self, pairs, orders: str = "both", batch_size: int | None = None, progress=None):
+        if not hasattr(self.engine, "sample"):
+            raise TypeError(f"{type(self.engine).__name__} scores inside an event loop: await judge.acompare_many(pairs)")
+        return super().compare_many(pairs, orders, batch_size, progress)
+
+    def close(self) -> None:
+        """Ends the engine's processes (vLLM's async engine); a server engine has none of its own."""
+        if hasattr(self.engine, "close"):
+            self.engine.close()

@@ -53,9 +53,12 @@ class AsyncVLLMJudge(VLLMJudge):
         return pair_scores(pairs, p_a, truncated, 2 if orders == "both" else 1)
 
     async def _final(self, ids: list[int]):
-        """The engine's last output for one prompt (its one written token)."""
-        final = None
-        async for output in self.llm.generate({"prompt_token_ids": ids}, self.sampling,
-                                              request_id=f"gram-{next(_request_ids)}"):
-            final = output
-        return final
+        return await final_output(self.llm, ids, self.sampling)
+
+
+async def final_output(llm, ids: list[int], params):
+    """The async engine's last output for one prompt (`ids`) under `params`."""
+    final = None
+    async for output in llm.generate({"prompt_token_ids": ids}, params, request_id=f"gram-{next(_request_ids)}"):
+        final = output
+    return final

@@ -93,32 +93,129 @@ class ServerJudge(CompareOne):
                 "logprob_token_ids": self.label_ids, "return_tokens_as_token_ids": True}
 
     def _answer(self, reply) -> dict:
-        if reply.status_code != 200:
-            raise ServerError(f"the judge server at {self.base} answered {reply.status_code} to "
-                              f"{reply.request.url.path}: {reply.text[:300]}")
-        try:
-            answer = reply.json()
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
-            raise ServerError(f"the judge server at {self.base} answered {reply.status_code} to "
-                              f"{reply.request.url.path} with no JSON object: {reply.text[:100]!r}")
-        return answer
+        return answer(self.base, reply)
 
     def label_probs(self, reply: dict, n: int) -> list[float]:
         """P(A) of each prompt, in request order, from the completions reply."""
-        choices = sorted(reply.get("choices") or [], key=lambda c: c.get("index", 0))
-        if len(choices) != n:
-            raise ServerError(f"the judge server at {self.base} returned {len(choices)} completions for {n} prompts")
-        a, b = (f"token_id:{i}" for i in self.label_ids)
-        out = []
-        for i, choice in enumerate(choices):
-            top = ((choice.get("logprobs") or {}).get("top_logprobs") or [{}])[0] or {}
-            if a not in top or b not in top:
-                raise ServerError(f"judge prompt {i}: the server returned no log-probabilities for the label tokens "
-                                  f"{self.label_ids} (got {sorted(top)[:4]}); it needs vLLM's logprob_token_ids")
-            out.append(p_a_from_logprobs(top[a], top[b], i))
-        return out
+        return [p_a_from_logprobs(a, b, i) for i, (a, b) in enumerate(label_logprobs(self.base, reply, n,
+                                                                                     self.label_ids))]
+
+
+class ServerEngine:
+    """A reasoning judge's two operations (gram.scoring.reasoning.AsyncReasoningJudge) on a vLLM
+    OpenAI-compatible server, such as verl's reward-model servers running a GRAM-RR checkpoint:
+
+        sample:        one /v1/completions request per rationale, with its own `seed` (vLLM draws each
+                       request from its own generator, so a rationale does not depend on what else the
+                       server runs), the written ids read back as `token_id:N`
+        label_scores:  one request for all sequences, one token each, the label tokens' log-probabilities
+                       asked for by id (`logprob_token_ids`), as ServerJudge reads them
+
+    `concurrency`: requests in flight at once. Each operation is bounded by `timeout_s` as a whole.
+    asyncio callers `await asample(...)` / `alabel_scores(...)`; blocking callers (not on an event loop's
+    thread) call `sample` / `label_scores`."""
+
+    def __init__(self, address: str, tokenizer, *, model: str | None = None, timeout_s: float = 300.0,
+                 headers: dict | None = None, concurrency: int = 64):
+        self.base = (address if "://" in address else "http://" + address).rstrip("/")
+        self.stop_ids = sorted({i for i in (tokenizer.eos_token_id,) if isinstance(i, int)})
+        self.model, self.timeout_s, self.headers, self.concurrency = model, timeout_s, headers or {}, concurrency
+
+    async def asample(self, prompts: list[list[int]], seeds: list[int], max_new_tokens: int, temperature: float,
+                      top_p: float) -> list[list[int]]:
+        bodies = [{"prompt": ids, "max_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
+                   "seed": seed % 2**63, "stop_token_ids": self.stop_ids, "logprobs": 0,
+                   "return_tokens_as_token_ids": True} for ids, seed in zip(prompts, seeds)]
+        return [written_ids(self.base, reply) for reply in await self.post(bodies)]
+
+    async def alabel_scores(self, sequences: list[list[int]], label_ids: list[int]) -> list[tuple[float, float]]:
+        body = {"prompt": sequences, "max_tokens": 1, "temperature": 0.0, "logprobs": 1,
+                "logprob_token_ids": list(label_ids), "return_tokens_as_token_ids": True}
+        (reply,) = await self.post([body])
+        return label_logprobs(self.base, reply, len(sequences), label_ids)
+
+    def sample(self, *args) -> list[list[int]]:
+        return asyncio.run(self.asample(*args))
+
+    def label_scores(self, *args) -> list[tuple[float, float]]:
+        return asyncio.run(self.alabel_scores(*args))
+
+    async def post(self, bodies: list[dict]) -> list[dict]:
+        """The completions replies to `bodies`, in order, within timeout_s for all of them."""
+        import httpx
+
+        limit = asyncio.Semaphore(self.concurrency)
+        async with httpx.AsyncClient(timeout=self.timeout_s, headers=self.headers) as client:
+            async def one(body: dict) -> dict:
+                async with limit:
+                    reply = await client.post(self.base + "/v1/completions", json={"model": self.model, **body})
+                return answer(self.base, reply)
+
+            async def every() -> list[dict]:
+                if self.model is None:
+                    self.model = served_model(answer(self.base, await client.get(self.base + "/v1/models")))
+                tasks = [asyncio.ensure_future(one(body)) for body in bodies]
+                try:
+                    return await asyncio.gather(*tasks)
+                finally:  # one failing: the others are not left running
+                    for task in tasks:
+                        task.cancel()
+
+            try:
+                return await asyncio.wait_for(every(), self.timeout_s)
+            except (TimeoutError, asyncio.TimeoutError):
+                raise ServerError(f"the judge server at {self.base} did not answer within {self.timeout_s} s"
+                                  ) from None
+            except httpx.HTTPError as err:
+                raise ServerError(f"the judge server at {self.base}: {type(err).__name__}: {err}") from None
+
+
+def answer(base: str, reply) -> dict:
+    """A server's reply as a JSON object, or a ServerError naming the server, the status and the path."""
+    if reply.status_code != 200:
+        raise ServerError(f"the judge server at {base} answered {reply.status_code} to "
+                          f"{reply.request.url.path}: {reply.text[:300]}")
+    try:
+        body = reply.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise ServerError(f"the judge server at {base} answered {reply.status_code} to "
+                          f"{reply.request.url.path} with no JSON object: {reply.text[:100]!r}")
+    return body
+
+
+def choices(base: str, reply: dict, n: int) -> list[dict]:
+    """A completions reply's n choices, in prompt order."""
+    listed = reply.get("choices")
+    listed = sorted(listed, key=lambda c: c.get("index", 0)) if isinstance(listed, list) else []
+    if len(listed) != n or not all(isinstance(c, dict) for c in listed):
+        raise ServerError(f"the judge server at {base} returned {len(listed)} completions for {n} prompts")
+    return listed
+
+
+def label_logprobs(base: str, reply: dict, n: int, label_ids) -> list[tuple[float, float]]:
+    """(log P(A), log P(B)) at each of n prompts' ends, in prompt order, from a completions reply."""
+    a, b = (f"token_id:{i}" for i in label_ids)
+    out = []
+    for i, choice in enumerate(choices(base, reply, n)):
+        top = ((choice.get("logprobs") or {}).get("top_logprobs") or [{}])[0] or {}
+        if a not in top or b not in top:
+            raise ServerError(f"judge prompt {i}: the server returned no log-probabilities for the label tokens "
+                              f"{list(label_ids)} (got {sorted(top)[:4]}); it needs vLLM's logprob_token_ids")
+        out.append((top[a], top[b]))
+    return out
+
+
+def written_ids(base: str, reply: dict) -> list[int]:
+    """The token ids one completion wrote, read from its `token_id:N` log-probability tokens (no
+    detokenising: the ids the model wrote, as the other engines return them)."""
+    tokens = (choices(base, reply, 1)[0].get("logprobs") or {}).get("tokens")
+    try:
+        return [int(t.removeprefix("token_id:")) for t in tokens]
+    except (TypeError, ValueError, AttributeError):
+        raise ServerError(f"the judge server at {base} did not name the tokens it wrote as token_id:N (got "
+                          f"{str(tokens)[:100]}); it needs vLLM's return_tokens_as_token_ids") from None
 
 
 def served_model(listing: dict) -> str:
