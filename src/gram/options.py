@@ -143,15 +143,8 @@ def from_args(cls, args: argparse.Namespace, command: str = ""):
     (those not None in `args`). Every value checked (type, choices, range); `command` names the command in
     messages."""
     known = {f.name: (f, kind) for f, kind in leaves(cls)}
-    values = {}
     path = getattr(args, "config", None)
-    if path:
-        for key, value in read_yaml(path).items():
-            name = str(key).lstrip("-").replace("-", "_")
-            if name not in known:
-                raise OptionError(f"{path}: {key}: not an option of `{command}` (known: "
-                                  f"{', '.join(sorted(n.replace('_', '-') for n in known))})")
-            values[name] = checked(known[name][0], known[name][1], value, f"{path}: {key}")
+    values = named_values(known, read_yaml(path), path, f" of `{command}`") if path else {}
     for name, (f, kind) in known.items():
         given = getattr(args, name, None)
         if given is not None:
@@ -166,6 +159,25 @@ def from_args(cls, args: argparse.Namespace, command: str = ""):
             raise OptionError(f"give exactly one of {', '.join(flag_name(n) for n in names)}"
                               + (f" (given: {', '.join(given)})" if given else ""))
     return build(cls, values)
+
+
+def named_values(known: dict, items: dict, where: str, whose: str = "") -> dict:
+    """Option values given by name (a YAML file's keys, `flag-name` or `field_name`), each checked; a name
+    that is not an option is refused in one line naming the known ones."""
+    values = {}
+    for key, value in items.items():
+        name = str(key).lstrip("-").replace("-", "_")
+        if name not in known:
+            raise OptionError(f"{where}: {key}: not an option{whose} (known: "
+                              f"{', '.join(sorted(n.replace('_', '-') for n in known))})")
+        values[name] = checked(known[name][0], known[name][1], value, f"{where}: {key}")
+    return values
+
+
+def from_dict(cls, items: dict, where: str):
+    """The options of `cls` from a mapping given as data (verl's `reward_kwargs`, say), every value checked
+    as a config file's are; `where` names the mapping in messages."""
+    return build(cls, named_values({f.name: (f, kind) for f, kind in leaves(cls)}, items, where))
 
 
 def build(cls, values: dict):

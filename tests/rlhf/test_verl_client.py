@@ -147,6 +147,8 @@ def test_verls_own_reward_model_servers_are_held_to_the_same(tiny_tokenizer):
 @pytest.mark.parametrize("reply, said", [
     (http(200, "<html>gateway</html>", "text/html"), "no JSON object: '<html>gateway"),
     (http(200, '{"choices": []}'), "returned 0 completions for 1 prompts"),
+    (http(200, '{"choices": ["<think>"]}'), "returned 0 completions for 1 prompts"),
+    (http(200, '{"choices": [{"index": "first"}]}'), "numbered its completions with something other"),
     (http(200, '{"choices": [{"index": 0, "text": "<think>", "logprobs": {"tokens": ["<think>"]}}]}'),
      "did not name the tokens it wrote as token_id:N"),
     (http(500, '{"error": "engine dead"}'), "answered 500 to /v1/completions: .*engine dead"),
@@ -173,9 +175,24 @@ def test_a_reasoning_judge_on_verls_servers_ends_at_timeout_s(tiny_tokenizer):
         assert time.monotonic() - start < 5
 
 
-@pytest.mark.parametrize("reasoning, said", [({"protocol": "gram-rr", "temperature": 0.5}, "temperature"),
-                                             ({"protocol": "judgelrm"}, "protocol 'judgelrm'")])
-def test_a_reasoning_option_verl_passes_that_gram_lacks_is_named(tiny_tokenizer, reasoning, said):
-    with pytest.raises(ValueError, match=f"reward_kwargs.reasoning: no such option or protocol: {said}"):
+@pytest.mark.parametrize("reasoning, said", [
+    ({"protocol": "gram-rr", "temperature": 0.5}, "reward_kwargs.reasoning: temperature: not an option"),
+    ({"protocol": "judgelrm"}, "reward_kwargs.reasoning: protocol: expected one of gram-rr, .*got 'judgelrm'"),
+    ({"protocol": "gram-rr", "samples": 0}, "reward_kwargs.reasoning: samples: must be at least 1, got 0"),
+    ({"protocol": "gram-rr", "samples": "4"}, "reward_kwargs.reasoning: samples: expected int"),
+    ({"samples": 4}, "names no protocol and the checkpoint is not a GRAM-RR one"),
+])
+def test_a_reasoning_option_gram_cannot_take_is_named(tiny_tokenizer, reasoning, said):
+    with pytest.raises(ValueError, match=said):
         asyncio.run(compute_score(**ROW, reward_router_address="127.0.0.1:9", model="m",
                                   reward_model_tokenizer=tiny_tokenizer, reasoning=reasoning))
+
+
+@pytest.mark.parametrize("reasoning", [None, {"protocol": "gram-rr"}])
+def test_verls_servers_not_there_are_a_server_error(tiny_tokenizer, reasoning):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ServerError, match=f"judge server at http://127.0.0.1:{port}: ConnectError"):
+        asyncio.run(compute_score(**ROW, reward_router_address=f"127.0.0.1:{port}", model="m",
+                                  reward_model_tokenizer=tiny_tokenizer, reasoning=reasoning, timeout_s=5))

@@ -125,11 +125,16 @@ def test_the_async_reasoning_judge_scores_as_the_blocking_one(direct):
 
     from gram.scoring.reasoning import AsyncReasoningJudge
 
-    judge = AsyncReasoningJudge.reading("gram-rr", None, direct.tokenizer, engine=AsyncOnly(direct.engine),
-                                        max_think_tokens=64, temperature=0.0)
-    got, want = asyncio.run(judge.acompare_many(RR_PAIRS[:3])), direct.compare_many(RR_PAIRS[:3])
+    from gram.scoring.reasoning import ReasoningJudge
+
+    sampled = {"max_think_tokens": 24, "temperature": 1.0, "samples": 2}  # each rationale its own seed
+    judge = AsyncReasoningJudge.reading("gram-rr", None, direct.tokenizer, engine=AsyncOnly(direct.engine), **sampled)
+    blocking = ReasoningJudge.reading("gram-rr", direct.model, direct.tokenizer, batch_size=3, **sampled)
+    got, want = asyncio.run(judge.acompare_many(RR_PAIRS[:3])), blocking.compare_many(RR_PAIRS[:3])
+    assert len({r for w in want for order in w.rationales for r in order}) > 3  # the samples differ
     assert [g.rationales for g in got] == [w.rationales for w in want]
     assert [(g.votes_a, g.votes_b, g.no_verdict) for g in got] == [(w.votes_a, w.votes_b, w.no_verdict) for w in want]
     assert [g.score_a for g in got] == pytest.approx([w.score_a for w in want], abs=1e-6)
+    assert asyncio.run(judge.acompare_many([])) == []
     with pytest.raises(TypeError, match="await judge.acompare_many"):
         judge.compare_many(RR_PAIRS[:1])

@@ -62,6 +62,21 @@ def test_both_engines_write_and_read_the_same(both_engines):
         hf.max_think_tokens = vl.max_think_tokens = 48
 
 
+def test_seeded_rationales_of_long_prompts_share_the_engine(both_engines):
+    """Eight long pairs sampled at once fill more than one engine step: vLLM's CPU runner died on a seeded
+    request whose prefill was split ("CPU Generator does not use offset") before whole prefills."""
+    from gram.records import Pair
+
+    _, vl = both_engines
+    vl.temperature, vl.samples, vl.max_think_tokens = 0.75, 1, 4
+    try:
+        long = [Pair(f"Question {i}: " + "why " * 300, "yes " * (100 + 10 * i), "no " * 90) for i in range(8)]
+        scores = vl.compare_many(long, batch_size=16)
+        assert len(scores) == 8 and all(0.0 <= s.score_a <= 1.0 for s in scores)
+    finally:
+        vl.temperature, vl.max_think_tokens = 0.0, 48
+
+
 def test_seeded_vllm_samples_do_not_depend_on_the_batch(both_engines):
     _, vl = both_engines
     vl.temperature, vl.samples, vl.max_think_tokens = 0.75, 2, 12
@@ -127,6 +142,8 @@ def test_seeded_server_samples_do_not_depend_on_the_batch(rr_server, hf):
     for pair, s in zip(PAIRS[:2], together):
         (alone,) = judge.compare_many([pair])
         assert alone.rationales == s.rationales and alone.score_a == pytest.approx(s.score_a, abs=1e-6)
+    awaited = asyncio.run(judge.acompare_many(PAIRS))  # verl's way: the same rationales for the same seeds
+    assert [a.rationales for a in awaited] == [t.rationales for t in together]
 
 
 def test_verls_compute_score_with_a_reasoning_judge_on_its_servers(rr_server, hf):

@@ -86,7 +86,8 @@ async def compute_score(data_source=None, solution_str: str = "", ground_truth=N
     else:
         judge = server_judge(reward_router_address, reward_model_tokenizer, template, max_length, model, timeout_s,
                              reasoning)
-        s = (await judge.acompare_many([(prompt, solution_str, reference)]))[0].score_a
+        scores = await within(timeout_s, reward_router_address, judge.acompare_many([(prompt, solution_str, reference)]))
+        s = scores[0].score_a
     return {"score": s - (0.5 if center else 0.0), "judge_score": s}
 
 
@@ -111,7 +112,8 @@ async def compute_group_score(data_sources=None, solution_strs=(), ground_truths
         judge = server_judge(reward_router_address, reward_model_tokenizer, template, max_length, model, timeout_s,
                              reasoning)
         group = GramReward(judge, mode="group")
-        rewards = await asyncio.to_thread(group.group_scores, [prompt] * len(responses), responses)
+        rewards = await within(timeout_s, reward_router_address,
+                               asyncio.to_thread(group.group_scores, [prompt] * len(responses), responses))
     return [{"score": r} for r in rewards]
 
 
@@ -186,43 +188,57 @@ async def _close_with_loop(loop, client) -> None:
 _judges: dict[tuple, object] = {}
 
 
-def server_judge(address, tokenizer, template, max_length, model, timeout_s, reasoning: dict | None = None):
-    """The judge on verl's reward-model servers (one per address, tokenizer and prompt settings): GRAM's
-    one-token judge (gram.scoring.vllm_server.ServerJudge), or a reasoning judge over the same servers
-    (gram.scoring.reasoning.AsyncReasoningJudge) where `reasoning` names a protocol or the checkpoint is
-    a GRAM-RR one."""
-    from ..scoring.loading import reasoning_protocol
-    from ..scoring.vllm_server import ServerJudge
+async def within(timeout_s: float, address: str, call):
+    """`await call`, or a ServerError once timeout_s has passed (a reasoning judge's call is several
+    exchanges with the servers: the deadline is for all of them)."""
+    try:
+        return await asyncio.wait_for(call, timeout_s)
+    except (TimeoutError, asyncio.TimeoutError):
+        raise ServerError(f"the judge server at {address} did not answer within {timeout_s} s (timeout_s)") from None
 
+
+def server_judge(address, tokenizer, template, max_length, model, timeout_s, reasoning: dict | None = None):
+    """The judge on verl's reward-model servers, one per address, tokenizer and settings (made on the first
+    rollout that asks for it)."""
     if not address or tokenizer is None:
         raise MissingField("gram's verl reward: no judge to ask: set reward_kwargs.gram_url to a `gram serve`, or "
                            "enable verl's reward model (reward.reward_model.enable=true, model_path the GRAM "
                            "checkpoint), which passes reward_router_address and reward_model_tokenizer")
-    reasoning = dict(reasoning or {})
-    reasoning["protocol"] = reasoning.get("protocol") or reasoning_protocol(getattr(tokenizer, "name_or_path", ""))
-    key = (address, id(tokenizer), template, max_length, model, timeout_s, repr(sorted(reasoning.items())))
+    key = (address, id(tokenizer), template, max_length, model, timeout_s, repr(reasoning))
     if key not in _judges:
-        if reasoning["protocol"]:
-            _judges[key] = server_reasoning_judge(address, tokenizer, max_length, model, timeout_s, reasoning)
-        else:
-            _judges[key] = ServerJudge(address, tokenizer, model=model, template=template, max_length=max_length,
-                                       timeout_s=timeout_s)
+        _judges[key] = new_server_judge(address, tokenizer, template, max_length, model, timeout_s, reasoning)
     return _judges[key]
 
 
-def server_reasoning_judge(address, tokenizer, max_length, model, timeout_s, reasoning: dict):
-    from dataclasses import fields
+def new_server_judge(address, tokenizer, template, max_length, model, timeout_s, reasoning: dict | None):
+    """GRAM's one-token judge (gram.scoring.vllm_server.ServerJudge), or a reasoning judge over the same
+    servers (gram.scoring.reasoning.AsyncReasoningJudge over ServerEngine) where `reasoning` names a
+    protocol or the checkpoint is a GRAM-RR one."""
+    from ..scoring.loading import reasoning_protocol
+    from ..scoring.vllm_server import ServerJudge
 
-    from ..scoring.protocols import PROTOCOLS, ReasoningOptions, judge_kwargs
+    name = getattr(tokenizer, "name_or_path", "") or ""
+    protocol = (reasoning or {}).get("protocol") or (reasoning_protocol(name) if name else None)
+    if reasoning and not protocol:
+        raise MissingField("gram's verl reward: reward_kwargs.reasoning names no protocol and the checkpoint is not "
+                           "a GRAM-RR one: add `protocol` (gram-rr, rm-r1, rm-r1-reasoning, prometheus2)")
+    if not protocol:
+        return ServerJudge(address, tokenizer, model=model, template=template, max_length=max_length,
+                           timeout_s=timeout_s)
+    return server_reasoning_judge(address, tokenizer, max_length, model, timeout_s,
+                                  {**(reasoning or {}), "protocol": protocol})
+
+
+def server_reasoning_judge(address, tokenizer, max_length, model, timeout_s, reasoning: dict):
+    from dataclasses import asdict
+
+    from ..options import from_dict
+    from ..scoring.protocols import ReasoningOptions, judge_kwargs
     from ..scoring.reasoning import AsyncReasoningJudge
     from ..scoring.vllm_server import ServerEngine
 
-    known = {f.name for f in fields(ReasoningOptions)}
-    if set(reasoning) - known or reasoning["protocol"] not in PROTOCOLS:
-        wrong = ", ".join(sorted(set(reasoning) - known)) or f"protocol {reasoning['protocol']!r}"
-        raise ValueError(f"gram's verl reward: reward_kwargs.reasoning: no such option or protocol: {wrong} (options: "
-                         f"{', '.join(sorted(known))}; protocols: {', '.join(PROTOCOLS)})")
-    options = judge_kwargs(reasoning)
+    options = judge_kwargs(asdict(from_dict(ReasoningOptions, reasoning, "gram's verl reward: reward_kwargs.reasoning")))
     engine = ServerEngine(address, tokenizer, model=model, timeout_s=timeout_s)
+    # batch_size: a group's blocking rank sends all its rationales at once; the servers batch them
     return AsyncReasoningJudge.reading(options.pop("protocol"), None, tokenizer, engine=engine, max_length=max_length,
-                                       **options)
+                                       batch_size=4096, **options)

@@ -240,6 +240,8 @@ class AsyncReasoningJudge(ReasoningJudge):
 
     async def acompare_many(self, pairs: Iterable[Pair | Sequence], orders: str = "both") -> list[ReasonedScore]:
         pairs, shown, jobs = self.jobs(pairs, orders)
+        if not jobs:
+            return []
         # tokenizing off the event loop, which serves other requests meanwhile
         prompts, cut = await asyncio.to_thread(self.prompts, jobs)
         written = await self.engine.asample(prompts, self.seeds(jobs), self.max_think_tokens, self.temperature,

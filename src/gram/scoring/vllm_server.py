@@ -51,10 +51,13 @@ class ServerJudge(CompareOne):
         import httpx
 
         pairs, sequences, truncated = self._encode(pairs, orders)
-        with httpx.Client(timeout=self.timeout_s, headers=self.headers) as client:
-            if self.model is None:
-                self.model = served_model(self._answer(client.get(self.base + "/v1/models")))
-            reply = self._answer(client.post(self.base + "/v1/completions", json=self.request(sequences)))
+        try:
+            with httpx.Client(timeout=self.timeout_s, headers=self.headers) as client:
+                if self.model is None:
+                    self.model = served_model(self._answer(client.get(self.base + "/v1/models")))
+                reply = self._answer(client.post(self.base + "/v1/completions", json=self.request(sequences)))
+        except (httpx.HTTPError, httpx.InvalidURL) as err:
+            raise ServerError(f"the judge server at {self.base}: {type(err).__name__}: {err}") from None
         if progress is not None:
             progress.update(len(pairs))
         return pair_scores(pairs, self.label_probs(reply, len(sequences)), truncated, 2 if orders == "both" else 1)
@@ -71,6 +74,8 @@ class ServerJudge(CompareOne):
             reply = await asyncio.wait_for(self._ask(client, sequences), self.timeout_s)
         except (TimeoutError, asyncio.TimeoutError):
             raise ServerError(f"the judge server at {self.base} did not answer within {self.timeout_s} s") from None
+        except (httpx.HTTPError, httpx.InvalidURL) as err:
+            raise ServerError(f"the judge server at {self.base}: {type(err).__name__}: {err}") from None
         finally:
             if own:
                 await client.aclose()
@@ -123,8 +128,11 @@ class ServerEngine:
 
     async def asample(self, prompts: list[list[int]], seeds: list[int], max_new_tokens: int, temperature: float,
                       top_p: float) -> list[list[int]]:
+        # every sampling setting said, so that a server filling what a request leaves out from the
+        # checkpoint's generation_config.json (vLLM's --generation-config auto) samples as the other engines
         bodies = [{"prompt": ids, "max_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
-                   "seed": seed % 2**63, "stop_token_ids": self.stop_ids, "logprobs": 0,
+                   "top_k": -1, "min_p": 0.0, "repetition_penalty": 1.0, "presence_penalty": 0.0,
+                   "frequency_penalty": 0.0, "seed": seed % 2**63, "stop_token_ids": self.stop_ids, "logprobs": 0,
                    "return_tokens_as_token_ids": True} for ids, seed in zip(prompts, seeds)]
         return [written_ids(self.base, reply) for reply in await self.post(bodies)]
 
@@ -166,7 +174,7 @@ class ServerEngine:
             except (TimeoutError, asyncio.TimeoutError):
                 raise ServerError(f"the judge server at {self.base} did not answer within {self.timeout_s} s"
                                   ) from None
-            except httpx.HTTPError as err:
+            except (httpx.HTTPError, httpx.InvalidURL) as err:
                 raise ServerError(f"the judge server at {self.base}: {type(err).__name__}: {err}") from None
 
 
@@ -188,10 +196,14 @@ def answer(base: str, reply) -> dict:
 def choices(base: str, reply: dict, n: int) -> list[dict]:
     """A completions reply's n choices, in prompt order."""
     listed = reply.get("choices")
-    listed = sorted(listed, key=lambda c: c.get("index", 0)) if isinstance(listed, list) else []
-    if len(listed) != n or not all(isinstance(c, dict) for c in listed):
+    listed = listed if isinstance(listed, list) and all(isinstance(c, dict) for c in listed) else []
+    if len(listed) != n:
         raise ServerError(f"the judge server at {base} returned {len(listed)} completions for {n} prompts")
-    return listed
+    try:
+        return sorted(listed, key=lambda c: int(c.get("index", 0)))
+    except (TypeError, ValueError):
+        raise ServerError(f"the judge server at {base} numbered its completions with something other than "
+                          f"integers: {str([c.get('index') for c in listed])[:100]}") from None
 
 
 def label_logprobs(base: str, reply: dict, n: int, label_ids) -> list[tuple[float, float]]:
