@@ -110,7 +110,9 @@ def test_gram_serve_on_vllms_async_engine_reads_a_reasoning_judge(rr_format_mode
 
 @pytest.fixture(scope="module")
 def rr_server(rr_format_model_dir):
-    with vllm_openai_server(rr_format_model_dir) as address:
+    # on a CPU, whole prefills, as gram starts its own engines (gram.scoring.vllm_reasoning.whole_prefills)
+    with vllm_openai_server(rr_format_model_dir, "--no-enable-chunked-prefill", "--max-num-batched-tokens",
+                            "4096") as address:
         yield address
 
 
