@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import threading
 import time
 
 import pytest
 
+from gram import http as http_clients
 from gram.errors import ServerError
-from gram.integrations import verl
+from gram.http import loop_client
 from gram.integrations.verl import compute_score
 
 ROW = {"solution_str": "4", "ground_truth": "5", "extra_info": {"prompt": "What is 2+2?"}}
@@ -99,9 +101,9 @@ def test_a_server_that_is_not_there_is_a_server_error():
 def test_one_http_client_per_event_loop():
     async def two_calls(url):
         first = await compute_score(**ROW, gram_url=url, timeout_s=10)
-        client = verl.http_client()
+        client = loop_client()
         second = await compute_score(**ROW, gram_url=url, timeout_s=10)
-        return first, second, client, verl.http_client()
+        return first, second, client, loop_client()
 
     with fake_server(http(200, '{"rewards": [0.75], "references": ["5"]}')) as url:
         first, second, client, again = asyncio.run(two_calls(url))
@@ -124,7 +126,7 @@ def test_a_new_event_loop_per_call_leaks_no_client_and_no_socket():
         for _ in range(10):
             assert asyncio.run(compute_score(**ROW, gram_url=url, timeout_s=10))["judge_score"] == 0.75
         gc.collect()
-        assert len(verl._clients) == 0 and not verl._keepers
+        assert len(http_clients._clients) == 0 and not http_clients._keepers
         assert descriptors() <= before
 
 
@@ -196,3 +198,28 @@ def test_verls_servers_not_there_are_a_server_error(tiny_tokenizer, reasoning):
     with pytest.raises(ServerError, match=f"judge server at http://127.0.0.1:{port}: ConnectError"):
         asyncio.run(compute_score(**ROW, reward_router_address=f"127.0.0.1:{port}", model="m",
                                   reward_model_tokenizer=tiny_tokenizer, reasoning=reasoning, timeout_s=5))
+
+
+def test_verls_servers_are_asked_on_the_loops_one_client(tiny_tokenizer, monkeypatch):
+    """Way 2 (verl's reward-model servers) reuses the event loop's HTTP client, as way 1 does: it opened
+    and closed a client per rollout before."""
+    import httpx
+
+    from gram.templates import label_token_ids
+
+    a, b = label_token_ids(tiny_tokenizer)
+    top = {f"token_id:{a}": -0.1, f"token_id:{b}": -2.4}
+    choice = {"logprobs": {"top_logprobs": [top]}}
+    reply = http(200, json.dumps({"choices": [{"index": 0, **choice}, {"index": 1, **choice}]}))
+    made = []
+    monkeypatch.setattr(httpx.AsyncClient, "__init__",
+                        lambda self, *a, _init=httpx.AsyncClient.__init__, **k: (made.append(self), _init(self, *a, **k))[1])
+
+    async def three_calls(address):
+        kwargs = {"reward_router_address": address, "reward_model_tokenizer": tiny_tokenizer, "model": "m"}
+        return [await compute_score(**ROW, **kwargs) for _ in range(3)]
+
+    with fake_server(reply) as url:
+        scores = asyncio.run(three_calls(url.removeprefix("http://")))
+    assert scores[0] == scores[1] == scores[2] == {"score": 0.0, "judge_score": 0.5}  # both orders say A alike
+    assert len(made) == 1 and made[0].is_closed  # one client, closed with its loop

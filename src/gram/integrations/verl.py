@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import asyncio
 import math
-import weakref
 
 from ..errors import MissingField, ServerError
+from ..http import loop_client
 
 PROMPT_KEYS = ("prompt", "question")
 
@@ -127,7 +127,7 @@ async def ask_gram_serve(gram_url: str, token: str | None, body: dict, timeout_s
     url = gram_url.rstrip("/") + "/reward"
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        reply = await asyncio.wait_for(http_client().post(url, json=body, headers=headers, timeout=timeout_s),
+        reply = await asyncio.wait_for(loop_client().post(url, json=body, headers=headers, timeout=timeout_s),
                                        timeout_s)
     except (TimeoutError, asyncio.TimeoutError):
         raise ServerError(f"gram serve at {gram_url} did not answer within {timeout_s} s (timeout_s)") from None
@@ -152,37 +152,6 @@ def rewards_of(reply, gram_url: str, expected: int) -> list[float]:
     if not all(isinstance(r, (int, float)) and not isinstance(r, bool) and math.isfinite(r) for r in rewards):
         raise ServerError(f"{where} with rewards that are not all finite numbers: {rewards[:8]!r}")
     return [float(r) for r in rewards]
-
-
-_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def http_client():
-    """One HTTP client per event loop, reused by every call on it (a client per call cost ~33 ms of CPU
-    under load); verl's reward workers each run one loop. The client is closed when its loop ends its
-    tasks (`asyncio.run` cancels them at its end), so a caller that runs a new loop per call leaks no
-    client and no socket."""
-    import httpx
-
-    loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None or client.is_closed:
-        client = _clients[loop] = httpx.AsyncClient()
-        _keepers.add(loop.create_task(_close_with_loop(loop, client), name="gram-http-client"))
-    return client
-
-
-_keepers: set = set()  # the tasks that close each loop's client (held: a loop keeps only weak references)
-
-
-async def _close_with_loop(loop, client) -> None:
-    try:
-        await asyncio.Event().wait()
-    finally:
-        _keepers.discard(asyncio.current_task())
-        if _clients.get(loop) is client:
-            del _clients[loop]
-        await client.aclose()
 
 
 _judges: dict[tuple, object] = {}

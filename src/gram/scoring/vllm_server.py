@@ -22,6 +22,7 @@ import asyncio
 from collections.abc import Iterable, Sequence
 
 from ..errors import ServerError
+from ..http import loop_client
 from ..records import Pair
 from ..templates import judge_template, label_token_ids, trained_template
 from .base import CompareOne, PairScore, as_pairs, check_orders, pair_scores
@@ -64,27 +65,25 @@ class ServerJudge(CompareOne):
 
     async def acompare_many(self, pairs: Iterable[Pair | Sequence], orders: str = "both",
                             client=None) -> list[PairScore]:
-        """`compare_many` without blocking the event loop (`client`: an httpx.AsyncClient to reuse)."""
+        """`compare_many` without blocking the event loop (`client`: an httpx.AsyncClient; by default the
+        event loop's own, gram.http.loop_client)."""
         import httpx
 
         pairs, sequences, truncated = self._encode(pairs, orders)
-        own = client is None
-        client = client or httpx.AsyncClient(timeout=self.timeout_s, headers=self.headers)
+        client = client or loop_client()
         try:  # timeout_s bounds the whole exchange, not each read (a server may trickle its answer)
             reply = await asyncio.wait_for(self._ask(client, sequences), self.timeout_s)
         except (TimeoutError, asyncio.TimeoutError):
             raise ServerError(f"the judge server at {self.base} did not answer within {self.timeout_s} s") from None
         except (httpx.HTTPError, httpx.InvalidURL) as err:
             raise ServerError(f"the judge server at {self.base}: {type(err).__name__}: {err}") from None
-        finally:
-            if own:
-                await client.aclose()
         return pair_scores(pairs, self.label_probs(reply, len(sequences)), truncated, 2 if orders == "both" else 1)
 
     async def _ask(self, client, sequences) -> dict:
+        sent = {"headers": self.headers, "timeout": self.timeout_s}
         if self.model is None:
-            self.model = served_model(self._answer(await client.get(self.base + "/v1/models")))
-        return self._answer(await client.post(self.base + "/v1/completions", json=self.request(sequences)))
+            self.model = served_model(self._answer(await client.get(self.base + "/v1/models", **sent)))
+        return self._answer(await client.post(self.base + "/v1/completions", json=self.request(sequences), **sent))
 
     def _encode(self, pairs, orders: str):
         check_orders(orders)
@@ -149,33 +148,34 @@ class ServerEngine:
         return asyncio.run(self.alabel_scores(*args))
 
     async def post(self, bodies: list[dict]) -> list[dict]:
-        """The completions replies to `bodies`, in order, within timeout_s for all of them."""
+        """The completions replies to `bodies`, in order, within timeout_s for all of them (on the event
+        loop's own client, gram.http.loop_client)."""
         import httpx
 
-        limit = asyncio.Semaphore(self.concurrency)
-        async with httpx.AsyncClient(timeout=self.timeout_s, headers=self.headers) as client:
-            async def one(body: dict) -> dict:
-                async with limit:
-                    reply = await client.post(self.base + "/v1/completions", json={"model": self.model, **body})
-                return answer(self.base, reply)
+        limit, client = asyncio.Semaphore(self.concurrency), loop_client()
+        sent = {"headers": self.headers, "timeout": self.timeout_s}
 
-            async def every() -> list[dict]:
-                if self.model is None:
-                    self.model = served_model(answer(self.base, await client.get(self.base + "/v1/models")))
-                tasks = [asyncio.ensure_future(one(body)) for body in bodies]
-                try:
-                    return await asyncio.gather(*tasks)
-                finally:  # one failing: the others are not left running
-                    for task in tasks:
-                        task.cancel()
+        async def one(body: dict) -> dict:
+            async with limit:
+                reply = await client.post(self.base + "/v1/completions", json={"model": self.model, **body}, **sent)
+            return answer(self.base, reply)
 
+        async def every() -> list[dict]:
+            if self.model is None:
+                self.model = served_model(answer(self.base, await client.get(self.base + "/v1/models", **sent)))
+            tasks = [asyncio.ensure_future(one(body)) for body in bodies]
             try:
-                return await asyncio.wait_for(every(), self.timeout_s)
-            except (TimeoutError, asyncio.TimeoutError):
-                raise ServerError(f"the judge server at {self.base} did not answer within {self.timeout_s} s"
-                                  ) from None
-            except (httpx.HTTPError, httpx.InvalidURL) as err:
-                raise ServerError(f"the judge server at {self.base}: {type(err).__name__}: {err}") from None
+                return await asyncio.gather(*tasks)
+            finally:  # one failing: the others are not left running
+                for task in tasks:
+                    task.cancel()
+
+        try:
+            return await asyncio.wait_for(every(), self.timeout_s)
+        except (TimeoutError, asyncio.TimeoutError):
+            raise ServerError(f"the judge server at {self.base} did not answer within {self.timeout_s} s") from None
+        except (httpx.HTTPError, httpx.InvalidURL) as err:
+            raise ServerError(f"the judge server at {self.base}: {type(err).__name__}: {err}") from None
 
 
 def answer(base: str, reply) -> dict:
