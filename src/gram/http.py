@@ -21,7 +21,11 @@ def loop_client():
     client = _clients.get(loop)
     if client is None or client.is_closed:
         client = _clients[loop] = httpx.AsyncClient()
-        _keepers.add(loop.create_task(_close_with_loop(loop, client), name="gram-http-client"))
+        keeper = loop.create_task(_close_with_loop(loop, client), name="gram-http-client")
+        # a loop that is dropped without ending its tasks (verl's reward worker keeps its loop to the end of
+        # the process) leaves this one pending by design: not worth asyncio's "Task was destroyed" warning
+        keeper._log_destroy_pending = False
+        _keepers.add(keeper)
     return client
 
 
@@ -29,7 +33,10 @@ async def _close_with_loop(loop, client) -> None:
     try:
         await asyncio.Event().wait()
     finally:
-        _keepers.discard(asyncio.current_task())
         if _clients.get(loop) is client:
             del _clients[loop]
-        await client.aclose()
+        try:
+            _keepers.discard(asyncio.current_task())
+            await client.aclose()
+        except RuntimeError:  # closed as its loop is dropped at exit, with no loop running: nothing to close on
+            pass

@@ -223,3 +223,15 @@ def test_verls_servers_are_asked_on_the_loops_one_client(tiny_tokenizer, monkeyp
         scores = asyncio.run(three_calls(url.removeprefix("http://")))
     assert scores[0] == scores[1] == scores[2] == {"score": 0.0, "judge_score": 0.5}  # both orders say A alike
     assert len(made) == 1 and made[0].is_closed  # one client, closed with its loop
+
+
+def test_a_loop_dropped_at_exit_ends_quietly():
+    """verl's reward worker keeps its event loop until the process ends: the loop's client keeper was left
+    pending then, and the exit printed "Task was destroyed but it is pending!" and a RuntimeError."""
+    import subprocess
+    import sys
+
+    script = ("import asyncio\nfrom gram.http import loop_client\nloop = asyncio.new_event_loop()\n"
+              "async def use():\n    loop_client()\nloop.run_until_complete(use())\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
