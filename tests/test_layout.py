@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "gram"
 
 # The modules at the top of the package, each its own room, and what each may import.
 BASE = {"errors": set(), "lazy": set(), "io": {"errors"}, "templates": {"errors"}, "records": {"io", "templates", "errors"},
-        "options": {"errors"}}
+        "options": {"errors"}, "http": set()}  # http: one HTTP client per event loop, for calls to model servers
 # The folders, each one stage of the data flow, and the rooms each may import besides the base ones.
 ROOMS = {
     "model": set(),  # running a causal LM: loading, batching, prefix caches, generation
