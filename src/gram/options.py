@@ -142,7 +142,7 @@ def from_args(cls, args: argparse.Namespace, command: str = ""):
     """The options of `cls`: its defaults, then the YAML file `args.config` names, then the flags given
     (those not None in `args`). Every value checked (type, choices, range); `command` names the command in
     messages."""
-    known = {f.name: (f, kind) for f, kind in leaves(cls)}
+    known = known_options(cls)
     path = getattr(args, "config", None)
     values = named_values(known, read_yaml(path), path, f" of `{command}`") if path else {}
     for name, (f, kind) in known.items():
@@ -161,6 +161,11 @@ def from_args(cls, args: argparse.Namespace, command: str = ""):
     return build(cls, values)
 
 
+def known_options(cls) -> dict:
+    """Every option of `cls` (its groups' too) by field name: (field, its type)."""
+    return {f.name: (f, kind) for f, kind in leaves(cls)}
+
+
 def named_values(known: dict, items: dict, where: str, whose: str = "") -> dict:
     """Option values given by name (a YAML file's keys, `flag-name` or `field_name`), each checked; a name
     that is not an option is refused in one line naming the known ones."""
@@ -177,7 +182,7 @@ def named_values(known: dict, items: dict, where: str, whose: str = "") -> dict:
 def from_dict(cls, items: dict, where: str):
     """The options of `cls` from a mapping given as data (verl's `reward_kwargs`, say), every value checked
     as a config file's are; `where` names the mapping in messages."""
-    return build(cls, named_values({f.name: (f, kind) for f, kind in leaves(cls)}, items, where))
+    return build(cls, named_values(known_options(cls), items, where))
 
 
 def build(cls, values: dict):

@@ -189,8 +189,10 @@ def new_server_judge(address, tokenizer, template, max_length, model, timeout_s,
     name = getattr(tokenizer, "name_or_path", "") or ""
     protocol = (reasoning or {}).get("protocol") or (reasoning_protocol(name) if name else None)
     if reasoning and not protocol:
+        from ..scoring.protocols import PROTOCOLS
+
         raise MissingField("gram's verl reward: reward_kwargs.reasoning names no protocol and the checkpoint is not "
-                           "a GRAM-RR one: add `protocol` (gram-rr, rm-r1, rm-r1-reasoning, prometheus2)")
+                           f"a GRAM-RR one: add `protocol` ({', '.join(PROTOCOLS)})")
     if not protocol:
         return ServerJudge(address, tokenizer, model=model, template=template, max_length=max_length,
                            timeout_s=timeout_s)

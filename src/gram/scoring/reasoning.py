@@ -69,8 +69,9 @@ def sample_seed(seed: int, pair: Pair, order: str, j: int) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
 
 
-def end_ids(tokenizer, model) -> set[int]:
-    """The tokens that end what the model writes: the tokenizer's end token and the generation config's."""
+def end_ids(tokenizer, model=None) -> set[int]:
+    """The tokens that end what the model writes: the tokenizer's end token and the generation config's
+    (the tokenizer's alone without a model: the vLLM engines and servers)."""
     configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
     configured = configured if isinstance(configured, list) else [configured]
     return {i for i in (tokenizer.eos_token_id, *configured) if isinstance(i, int)}

@@ -18,13 +18,14 @@ import asyncio
 
 from ..model import backbone
 from ..templates import label_token_ids
+from .reasoning import end_ids
 from .vllm_judge import EngineOptions, engine_arguments, engine_log, engine_reason, import_vllm, started
 
 
 class VLLMEngine:
     def __init__(self, llm, tokenizer):
         self.llm, self.tokenizer = llm, tokenizer
-        self.stop_ids = sorted({i for i in (tokenizer.eos_token_id,) if isinstance(i, int)})
+        self.stop_ids = sorted(end_ids(tokenizer))
 
     def generate(self, prompts: list[list[int]], params) -> list:
         from vllm.v1.engine.exceptions import EngineDeadError
@@ -50,7 +51,7 @@ class AsyncVLLMEngine:
 
     def __init__(self, llm, tokenizer):
         self.llm, self.tokenizer = llm, tokenizer
-        self.stop_ids = sorted({i for i in (tokenizer.eos_token_id,) if isinstance(i, int)})
+        self.stop_ids = sorted(end_ids(tokenizer))
 
     async def asample(self, prompts: list[list[int]], seeds: list[int], max_new_tokens: int, temperature: float,
                       top_p: float) -> list[list[int]]:

@@ -27,6 +27,7 @@ from ..records import Pair
 from ..templates import judge_template, label_token_ids, trained_template
 from .base import CompareOne, PairScore, as_pairs, check_orders, pair_scores
 from .judge import encode_orders
+from .reasoning import end_ids
 from .vllm_judge import p_a_from_logprobs
 
 
@@ -37,7 +38,7 @@ class ServerJudge(CompareOne):
 
     def __init__(self, address: str, tokenizer, *, model: str | None = None, template: str | None = None,
                  max_length: int | None = 2048, timeout_s: float = 300.0, headers: dict | None = None):
-        self.base = (address if "://" in address else "http://" + address).rstrip("/")
+        self.base = base_url(address)
         self.tokenizer = tokenizer
         self.label_ids = list(label_token_ids(tokenizer))
         self.model = model
@@ -58,7 +59,7 @@ class ServerJudge(CompareOne):
                     self.model = served_model(self._answer(client.get(self.base + "/v1/models")))
                 reply = self._answer(client.post(self.base + "/v1/completions", json=self.request(sequences)))
         except (httpx.HTTPError, httpx.InvalidURL) as err:
-            raise ServerError(f"the judge server at {self.base}: {type(err).__name__}: {err}") from None
+            raise unreachable(self.base, err) from None
         if progress is not None:
             progress.update(len(pairs))
         return pair_scores(pairs, self.label_probs(reply, len(sequences)), truncated, 2 if orders == "both" else 1)
@@ -76,7 +77,7 @@ class ServerJudge(CompareOne):
         except (TimeoutError, asyncio.TimeoutError):
             raise ServerError(f"the judge server at {self.base} did not answer within {self.timeout_s} s") from None
         except (httpx.HTTPError, httpx.InvalidURL) as err:
-            raise ServerError(f"the judge server at {self.base}: {type(err).__name__}: {err}") from None
+            raise unreachable(self.base, err) from None
         return pair_scores(pairs, self.label_probs(reply, len(sequences)), truncated, 2 if orders == "both" else 1)
 
     async def _ask(self, client, sequences) -> dict:
@@ -121,8 +122,8 @@ class ServerEngine:
 
     def __init__(self, address: str, tokenizer, *, model: str | None = None, timeout_s: float = 300.0,
                  headers: dict | None = None, concurrency: int = 64):
-        self.base = (address if "://" in address else "http://" + address).rstrip("/")
-        self.stop_ids = sorted({i for i in (tokenizer.eos_token_id,) if isinstance(i, int)})
+        self.base = base_url(address)
+        self.stop_ids = sorted(end_ids(tokenizer))
         self.model, self.timeout_s, self.headers, self.concurrency = model, timeout_s, headers or {}, concurrency
 
     async def asample(self, prompts: list[list[int]], seeds: list[int], max_new_tokens: int, temperature: float,
@@ -175,7 +176,17 @@ class ServerEngine:
         except (TimeoutError, asyncio.TimeoutError):
             raise ServerError(f"the judge server at {self.base} did not answer within {self.timeout_s} s") from None
         except (httpx.HTTPError, httpx.InvalidURL) as err:
-            raise ServerError(f"the judge server at {self.base}: {type(err).__name__}: {err}") from None
+            raise unreachable(self.base, err) from None
+
+
+def base_url(address: str) -> str:
+    """A server's base URL from "ip:port" (as verl's router gives it) or a URL."""
+    return (address if "://" in address else "http://" + address).rstrip("/")
+
+
+def unreachable(base: str, err: Exception) -> ServerError:
+    """A transport failure (nothing listening, a reset, a bad URL) as one ServerError naming the server."""
+    return ServerError(f"the judge server at {base}: {type(err).__name__}: {err}")
 
 
 def answer(base: str, reply) -> dict:
