@@ -1,5 +1,5 @@
 """Training and jobs on the real distributed engines, on the CPU: torchrun with 2 processes over gloo (DDP),
-DeepSpeed ZeRO-2 and ZeRO-3 on its CPU accelerator, and two "nodes" (two torchrun launches, each in its own
+DeepSpeed ZeRO-2 and ZeRO-3 on its CPU accelerator, torch FSDP2 (`--fsdp`) over gloo, and two "nodes" (two torchrun launches, each in its own
 working folder). The distributed phase of .ci/run runs these (pip install '.[deepspeed]'); without DeepSpeed
 they are skipped.
 
@@ -30,6 +30,7 @@ pytest.importorskip("deepspeed", reason="DeepSpeed is not installed (pip install
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "DS_ACCELERATOR": "cpu", "GRAM_CPU_BF16": "0"}
 ZERO = {2: {"stage": 2}, 3: {"stage": 3, "stage3_gather_16bit_weights_on_model_save": True}}
 # 32 pairs of varied lengths, both orders: 64 examples, 8 steps of 8 per epoch
+ENGINES = {"ddp": "DDP", "zero2": "DeepSpeed ZeRO-2", "zero3": "DeepSpeed ZeRO-3", "fsdp": "FSDP2"}
 TRAIN = ["--max-length", "1024", "--learning-rate", "1e-3", "--lr-scheduler", "constant", "--warmup-ratio", "0",
          "--logging-steps", "1", "--seed", "3"]
 
@@ -52,6 +53,13 @@ def deepspeed_config(tmp_path, stage: int):
                                 "gradient_accumulation_steps": "auto", "gradient_clipping": "auto",
                                 "zero_allow_untested_optimizer": True, "zero_optimization": ZERO[stage]}))
     return path
+
+
+def engine_flags(tmp_path, engine: str) -> list:
+    """The flags of one of ENGINES."""
+    if engine.startswith("zero"):
+        return ["--deepspeed", deepspeed_config(tmp_path, int(engine[-1]))]
+    return ["--fsdp"] if engine == "fsdp" else []
 
 
 def launch(nproc: int, *args, cwd=None, nodes: tuple[int, int, int] | None = None) -> list[str]:
@@ -92,35 +100,62 @@ def one_process(tmp_path_factory, tiny_model_dir, pairs):
     return out
 
 
-@pytest.mark.parametrize("engine", ["ddp", "zero2", "zero3"])
+@pytest.mark.parametrize("engine", ["ddp", "zero2", "zero3", "fsdp"])
 def test_two_processes_give_the_one_process_weights(tmp_path, tiny_model_dir, pairs, one_process, engine):
     """2 x 4 on each engine = 1 x 8, with length grouping on (the groups are sized from the global batch),
-    across an epoch boundary; ZeRO-3's final model is gathered from its shards."""
-    extra = [] if engine == "ddp" else ["--deepspeed", deepspeed_config(tmp_path, int(engine[-1]))]
+    across an epoch boundary; ZeRO-3's and FSDP2's final models are gathered from their shards."""
     out = tmp_path / "run"
-    run(launch(2, *finetune(tiny_model_dir, pairs, out, 4, 10, *extra)))
+    run(launch(2, *finetune(tiny_model_dir, pairs, out, 4, 10, *engine_flags(tmp_path, engine))))
     difference = largest_difference(weights(one_process), weights(out))
     assert difference < 1e-6, difference
     assert largest_difference(weights(one_process), load_file(tiny_model_dir / "model.safetensors")) > 1e-3
     summary = json.loads((out / "train_summary.json").read_text())
-    assert summary["engine"] == {"ddp": "DDP", "zero2": "DeepSpeed ZeRO-2", "zero3": "DeepSpeed ZeRO-3"}[engine] \
-        + ", 2 processes"
-    assert summary["shared_template_head"] is True
+    assert summary["engine"] == ENGINES[engine] + ", 2 processes"
+    # FSDP2's blocks reshard after their forward and cannot run the head's forward and the rows' before one backward
+    assert summary["shared_template_head"] == ("off: FSDP2, 2 processes" if engine == "fsdp" else True)
 
 
+@pytest.fixture(scope="module")
+def tied_model_dir(tmp_path_factory, tiny_tokenizer):
+    """A tiny Llama whose LM head is its input embeddings, as the embedded SmolLM2's."""
+    from conftest import make_model
+
+    path = tmp_path_factory.mktemp("tied")
+    model = make_model(len(tiny_tokenizer))
+    model.config.tie_word_embeddings = True
+    torch.manual_seed(0)
+    type(model)(model.config).save_pretrained(path)
+    tiny_tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.mark.parametrize("engine", ["zero3", "fsdp"])
 @pytest.mark.parametrize("command", ["pretrain", "train-bt"])
-def test_the_other_stages_run_on_zero3_like_one_process(tmp_path, tiny_model_dir, pairs, command):
+def test_the_other_stages_run_sharded_like_one_process(tmp_path, tied_model_dir, pairs, command, engine):
     """Stage 1 (next-token loss) and the Bradley-Terry baseline (a fresh reward head, gathered at save) on
-    ZeRO-3 x 2 = 1 process at the same global batch; `adapt` is stage 2's code (tested above)."""
-    args = [command, "--model", tiny_model_dir, "--train-file", pairs, "--grad-accum", 1, "--max-steps", 4,
+    ZeRO-3 or FSDP2 x 2 = 1 process at the same global batch, on a model with tied embeddings (saved once,
+    as one process saves it); `adapt` is stage 2's code (tested above)."""
+    args = [command, "--model", tied_model_dir, "--train-file", pairs, "--grad-accum", 1, "--max-steps", 4,
             "--save-steps", 3, *TRAIN]
-    one, zero3 = tmp_path / "one", tmp_path / "zero3"
+    one, sharded = tmp_path / "one", tmp_path / engine
     run(gram(*args, "--output-dir", one, "--batch-size", 8))
-    run(launch(2, *args, "--output-dir", zero3, "--batch-size", 4, "--deepspeed", deepspeed_config(tmp_path, 3)))
-    assert logged_losses(one) == pytest.approx(logged_losses(zero3), rel=1e-6)
+    run(launch(2, *args, "--output-dir", sharded, "--batch-size", 4, *engine_flags(tmp_path, engine)))
+    assert logged_losses(one) == pytest.approx(logged_losses(sharded), rel=1e-6)
     # Adam divides by sqrt(v): an element whose gradient is ~1e-8 turns float noise into a visible step
     # (the baseline's layer-0 down_proj: 2.2e-5, every other tensor below 5e-7)
-    assert largest_difference(weights(one), weights(zero3)) < 1e-4
+    assert largest_difference(weights(one), weights(sharded)) < 1e-4
+
+
+@pytest.mark.parametrize("options", [["--freeze-layers", 1], ["--gradient-checkpointing"]])
+def test_fsdp_with_frozen_blocks_accumulation_or_recomputation_is_one_process(tmp_path, tiny_model_dir, pairs, options):
+    """FSDP2 units holding frozen and trained weights (--freeze-layers), 2 micro-batches per step (every one
+    reduce-scattered: FSDP2 has no no_sync) and recomputed activations: 2 x 2 x 2 = 1 x 4 x 2."""
+    args = ["finetune", "--model", tiny_model_dir, "--train-file", pairs, "--grad-accum", 2, "--max-steps", 4, *TRAIN,
+            *options]
+    one, fsdp = tmp_path / "one", tmp_path / "fsdp"
+    run(gram(*args, "--output-dir", one, "--batch-size", 4))
+    run(launch(2, *args, "--output-dir", fsdp, "--batch-size", 2, "--fsdp"))
+    assert largest_difference(weights(one), weights(fsdp)) < 1e-6
 
 
 def logged_losses(out) -> list[float]:
@@ -145,11 +180,11 @@ def kill_rank_1_after(cmd, out, step: int, timeout=300.0) -> None:
     assert proc.wait(timeout=120) != 0
 
 
-@pytest.mark.parametrize("engine", ["ddp", "zero3"])
+@pytest.mark.parametrize("engine", ["ddp", "zero3", "fsdp"])
 def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path, tiny_model_dir, pairs, engine):
     """20 steps of 8 per epoch, checkpoints every 3: rank 1 is killed once checkpoint-9 (epoch 1, step 1)
     is written; the same command again resumes there and ends with the uninterrupted run's weights."""
-    extra = [] if engine == "ddp" else ["--deepspeed", deepspeed_config(tmp_path, 3)]
+    extra = engine_flags(tmp_path, engine)
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     run(launch(2, *finetune(tiny_model_dir, pairs, whole, 4, 20, *extra)))
     cmd = launch(2, *finetune(tiny_model_dir, pairs, killed, 4, 20, *extra))
@@ -161,33 +196,34 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path, tiny_model
     assert largest_difference(weights(whole), weights(killed)) == 0.0
 
 
-def test_zero3_with_eval_file_and_lora_finishes_like_ddp(tmp_path, tiny_model_dir, pairs):
-    """ZeRO-3 + --lora + --eval-file: the adapters are merged (from the gathered files, not in sharded
-    memory) into the model DDP gives, the held-out check runs on it and the summary is written; a rerun
-    of a run killed after its last checkpoint finishes it without an engine."""
-    common = ["--lora", "--eval-file", pairs, "--keep-checkpoints"]
-    ddp, zero3 = tmp_path / "ddp", tmp_path / "zero3"
+@pytest.mark.parametrize("engine", ["zero3", "fsdp"])
+def test_sharded_with_eval_file_and_lora_finishes_like_ddp(tmp_path, tiny_model_dir, pairs, engine):
+    """ZeRO-3 or FSDP2 + --lora + --eval-file: the adapters are merged (from the gathered files, not in
+    sharded memory) into the model DDP gives, the held-out check runs on it and the summary is written; a
+    rerun of a run killed after its last checkpoint finishes it without an engine."""
+    # no dropout: FSDP2 runs the template's head in every row, DDP once per batch, so their masks would differ
+    common = ["--lora", "--lora-dropout", 0, "--eval-file", pairs, "--keep-checkpoints"]
+    ddp, sharded = tmp_path / "ddp", tmp_path / engine
     run(launch(2, *finetune(tiny_model_dir, pairs, ddp, 4, 6, *common)))
-    run(launch(2, *finetune(tiny_model_dir, pairs, zero3, 4, 6, *common, "--deepspeed", deepspeed_config(tmp_path, 3))))
-    assert not (zero3 / "adapter_model.safetensors").exists()
-    assert largest_difference(weights(ddp), weights(zero3)) < 1e-5  # Adam over 6 steps of float32 sums in another order
-    summaries = [json.loads((out / "train_summary.json").read_text()) for out in (ddp, zero3)]
+    run(launch(2, *finetune(tiny_model_dir, pairs, sharded, 4, 6, *common, *engine_flags(tmp_path, engine))))
+    assert not (sharded / "adapter_model.safetensors").exists()
+    assert largest_difference(weights(ddp), weights(sharded)) < 1e-5  # Adam over 6 steps of float32 sums in another order
+    summaries = [json.loads((out / "train_summary.json").read_text()) for out in (ddp, sharded)]
     assert summaries[0]["eval"]["accuracy"] == pytest.approx(summaries[1]["eval"]["accuracy"])
-    before = weights(zero3)
+    before = weights(sharded)
     for name in ("model.safetensors", "train_summary.json"):  # as if killed right after checkpoint-6
-        (zero3 / name).unlink()
-    done = run(launch(2, *finetune(tiny_model_dir, pairs, zero3, 4, 6, *common, "--deepspeed",
-                                   deepspeed_config(tmp_path, 3))))
+        (sharded / name).unlink()
+    done = run(launch(2, *finetune(tiny_model_dir, pairs, sharded, 4, 6, *common, *engine_flags(tmp_path, engine))))
     assert "finishing without training" in done.stderr
-    assert largest_difference(before, weights(zero3)) == 0.0
-    assert "eval" in json.loads((zero3 / "train_summary.json").read_text())
+    assert largest_difference(before, weights(sharded)) == 0.0
+    assert "eval" in json.loads((sharded / "train_summary.json").read_text())
 
 
-@pytest.mark.parametrize("stage", [2, 3])
-def test_a_diverging_zero_run_stops_in_one_line(tmp_path, tiny_model_dir, pairs, stage):
+@pytest.mark.parametrize("engine", ["zero2", "zero3", "fsdp"])
+def test_a_diverging_sharded_run_stops_in_one_line(tmp_path, tiny_model_dir, pairs, engine):
     out = tmp_path / "run"
-    done = run(launch(2, *finetune(tiny_model_dir, pairs, out, 4, 12, "--learning-rate", "50", "--deepspeed",
-                                   deepspeed_config(tmp_path, stage))), ok=False)
+    done = run(launch(2, *finetune(tiny_model_dir, pairs, out, 4, 12, "--learning-rate", "50",
+                                   *engine_flags(tmp_path, engine))), ok=False)
     assert done.returncode != 0
     lines = {line[line.index("gram finetune: error: "):] for line in done.stderr.splitlines()
              if "gram finetune: error: step " in line}  # each rank says it, after a progress bar

@@ -68,16 +68,17 @@ def test_push_to_hub_uploads_the_finished_directory_and_is_checked_before_traini
     ({"deepspeed": "{not json"}, "not JSON"),
     ({"deepspeed": '{"zero_optimization": {"stage": "three"}}'}, "zero_optimization.stage must be 0, 1, 2 or 3"),
     ({"deepspeed": '{"zero_optimization": {"stage": 3}}'}, "stage3_gather_16bit_weights_on_model_save: true"),
-    ({"fsdp": True}, "FSDP (accelerate launch --use_fsdp) runs on GPUs only"),
+    ({"accelerate_fsdp": True}, "accelerate's FSDP plugin (--use_fsdp) is not gram's way to FSDP"),
+    ({"fsdp": True}, "--fsdp shards the model over the launch's processes: launch with torchrun"),
+    ({"fsdp": True, "deepspeed": '{"zero_optimization": {"stage": 2}}'}, "--deepspeed and --fsdp are two engines"),
     ({"no_deepspeed": True}, "DeepSpeed is not installed (pip install 'gram[deepspeed]'"),
 ])
 def test_what_no_training_engine_can_run_is_one_line_before_the_model_loads(tmp_path, capsys, monkeypatch, setup,
                                                                            expected):
-    """A DeepSpeed config that cannot work, FSDP on a CPU (accelerate would silently run DDP), DeepSpeed not
-    installed: exit 2 with one line, nothing written (issue 43)."""
+    """A DeepSpeed config that cannot work, accelerate's FSDP plugin (on a CPU it silently runs DDP), --fsdp
+    in one process or with DeepSpeed, DeepSpeed not installed: exit 2 with one line, nothing written
+    (issue 43)."""
     import importlib.util
-
-    import torch
 
     data = tmp_path / "l.jsonl"
     data.write_text(json.dumps({**PAIR, "label": "a"}) + "\n")
@@ -88,9 +89,10 @@ def test_what_no_training_engine_can_run_is_one_line_before_the_model_loads(tmp_
             path = tmp_path / "ds.json"
             path.write_text(setup["deepspeed"])
         args += ["--deepspeed", str(path)]
-    if setup.get("fsdp"):
+    if setup.get("accelerate_fsdp"):
         monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
-        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    if setup.get("fsdp"):
+        args.append("--fsdp")
     if setup.get("no_deepspeed"):
         (tmp_path / "ds.json").write_text('{"zero_optimization": {"stage": 2}}')
         args += ["--deepspeed", str(tmp_path / "ds.json")]

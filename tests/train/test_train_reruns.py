@@ -79,14 +79,15 @@ def test_killed_between_the_last_checkpoint_and_the_summary_ends_like_the_clean_
 
 
 def test_a_run_saved_before_a_setting_existed_reads_as_that_settings_old_behaviour():
-    """gram_run.json written before --group-by-length: its runs had random batches, so the same command
-    with --no-group-by-length resumes it and the new default is named as the difference."""
+    """gram_run.json written before --group-by-length (and --fsdp): its runs had random batches, so the same
+    command with --no-group-by-length resumes it and the new default is named as the difference."""
     from gram.train.identity import differences, extends
 
     old = {"stage": "finetune", "settings": {"learning_rate": 1e-4, "max_steps": 10}, "train_file_sha256": "x"}
-    same = {"stage": "finetune", "settings": {"learning_rate": 1e-4, "max_steps": 10, "group_by_length": False},
-            "train_file_sha256": "x"}
+    same = {"stage": "finetune", "settings": {"learning_rate": 1e-4, "max_steps": 10, "group_by_length": False,
+                                              "fsdp": False}, "train_file_sha256": "x"}
     assert differences(old, same) == []
+    assert differences(old, {**same, "settings": {**same["settings"], "fsdp": True}}) == ["fsdp False -> True"]
     grouped = {**same, "settings": {**same["settings"], "group_by_length": True}}
     assert differences(old, grouped) == ["group_by_length False -> True"]
     longer = {**same, "settings": {**same["settings"], "max_steps": 20}}

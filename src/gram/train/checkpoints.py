@@ -42,7 +42,7 @@ def last_complete_checkpoint(output_dir: str | Path) -> str | None:
 
 # what a checkpoint holds besides the model files `save_model` writes (weights, config, tokenizer)
 TRAINING_STATE = ("optimizer", "scheduler", "rng_state", "trainer_state.json", "training_args.bin", "latest",
-                  "zero_to_fp32.py", "scaler.pt")
+                  "zero_to_fp32.py", "scaler.pt", "fsdp_state")
 
 
 def save_final(trainer: Trainer, config, finished_checkpoint: str | None = None) -> None:

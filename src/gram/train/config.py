@@ -61,7 +61,9 @@ class TrainConfig:
     overwrite: bool = opt(False, "start over in an output_dir that holds another run: its checkpoints and summary are deleted")
     eval_file: str | None = opt(None, "labeled pairs scored after training (accuracy, both orders) for the model card")
     eval_limit: int | None = opt(None, "score only the first N rows of eval_file", at_least=1)
-    deepspeed: str | None = opt(None, "DeepSpeed config JSON (GPU clusters)")
+    deepspeed: str | None = opt(None, "DeepSpeed config JSON (ZeRO-2/3; on a CPU with DS_ACCELERATOR=cpu)")
+    fsdp: bool = opt(False, "shard weights, gradients and optimizer state over the launch's processes with torch "
+                            "FSDP2 (each transformer block one unit; under torchrun, GPUs or CPUs)")
     report_to: str = opt("none", "logging integrations (transformers report_to: none, tensorboard, wandb, ...)")
     push_to_hub: str | None = opt(None, "hub repository (org/name) to upload the finished model directory to "
                                         "(model, tokenizer, card, summary, loss plot; not the checkpoints)")

@@ -3,7 +3,7 @@
     gram finetune ...                                              one process
     torchrun --nproc_per_node 8 -m gram.cli finetune ...           DDP (gloo on a CPU, NCCL on GPUs)
     torchrun ... finetune --deepspeed configs/ds_zero3.json        DeepSpeed ZeRO-2 or ZeRO-3
-    accelerate launch --use_fsdp --fsdp_version 2 ... finetune ... FSDP2 (GPUs only)
+    torchrun ... finetune --fsdp                                   FSDP2 (gram.train.fsdp), GPUs or CPUs
 
 Every engine goes through the same Trainer; what differs is said here: whether weights are sharded (then
 the final model is gathered by `save_model` and read back from disk for merging and evaluation), whether
@@ -33,7 +33,7 @@ class Engine:
         if self.zero_stage is not None:
             kind = f"DeepSpeed ZeRO-{self.zero_stage}"
         elif self.fsdp:
-            kind = "FSDP"
+            kind = "FSDP2"
         else:
             kind = "DDP" if self.processes > 1 else "one process"
         where = f", {self.processes} processes" + (f" on {self.nodes} nodes" if self.nodes > 1 else "")
@@ -52,13 +52,17 @@ class Engine:
 
 
 def engine_of(config) -> Engine:
-    """The engine of this launch: the launcher's environment and --deepspeed's config."""
+    """The engine of this launch: the launcher's environment, --deepspeed's config and --fsdp."""
     processes = int(os.environ.get("WORLD_SIZE", "1"))
     per_node = int(os.environ.get("LOCAL_WORLD_SIZE", processes))
     nodes = max(1, processes // max(per_node, 1))
-    fsdp = os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
     zero = deepspeed_stage(config.deepspeed) if config.deepspeed else None
-    return Engine(processes=processes, nodes=nodes, zero_stage=zero, fsdp=fsdp)
+    return Engine(processes=processes, nodes=nodes, zero_stage=zero, fsdp=config.fsdp)
+
+
+def accelerate_fsdp() -> bool:
+    """Whether the launch asked accelerate for its FSDP plugin (`accelerate launch --use_fsdp`)."""
+    return os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
 
 
 def deepspeed_stage(path: str) -> int:
@@ -84,16 +88,21 @@ def check_engine(config, engine: Engine) -> None:
     import importlib.util
 
     import torch
+    import torch.distributed.fsdp
 
+    if engine.fsdp and config.deepspeed:
+        raise ConfigError("--deepspeed and --fsdp are two engines: choose one")
     if engine.zero_stage is not None and importlib.util.find_spec("deepspeed") is None:
         raise ConfigError(f"--deepspeed {config.deepspeed}: DeepSpeed is not installed (pip install 'gram[deepspeed]'; "
                           "on a CPU run with DS_ACCELERATOR=cpu)")
-    if engine.fsdp and not torch.cuda.is_available():
-        raise ConfigError("FSDP (accelerate launch --use_fsdp) runs on GPUs only: on a CPU accelerate would "
-                          "silently train with DDP instead; use torchrun without --use_fsdp, or --deepspeed with "
-                          "DS_ACCELERATOR=cpu for sharded weights")
-    if engine.fsdp and config.deepspeed:
-        raise ConfigError("--deepspeed and FSDP (accelerate's --use_fsdp) are two engines: choose one")
+    if accelerate_fsdp():
+        raise ConfigError("accelerate's FSDP plugin (--use_fsdp) is not gram's way to FSDP (on a CPU accelerate "
+                          "would silently train with DDP): launch without it and pass --fsdp")
+    if engine.fsdp and engine.processes < 2:
+        raise ConfigError("--fsdp shards the model over the launch's processes: launch with torchrun "
+                          "--nproc_per_node N (N >= 2)")
+    if engine.fsdp and not hasattr(torch.distributed.fsdp, "fully_shard"):
+        raise ConfigError(f"--fsdp needs torch >= 2.6 (FSDP2's fully_shard); this is torch {torch.__version__}")
 
 
 def start(engine: Engine) -> None:

@@ -50,7 +50,7 @@ def run_identity(stage: str, config) -> dict:
 
 
 # settings added after gram_run.json was introduced -> the value every run saved before them had
-LEGACY_SETTING_VALUES = {"group_by_length": False}
+LEGACY_SETTING_VALUES = {"group_by_length": False, "fsdp": False}
 # settings added later still, whose value a saved run did not record: not compared for such a run
 UNRECORDED_BEFORE = ("processes", "deepspeed_config_sha256")
 

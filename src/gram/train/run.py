@@ -24,6 +24,7 @@ from ..errors import ConfigError, NoExamples, NonFiniteTraining
 from ..io import write_json_atomic
 from ..jobs.sharding import check_shared, decided_by_rank_0, leave_process_group
 from ..model import backbone
+from . import fsdp
 from .card import plot_losses, write_model_card
 from .checkpoints import (
     finished_training,
@@ -296,9 +297,11 @@ def run(stage: str, config: TrainConfig, evaluate: Callable | None = None) -> di
     pairs, prepared = stage_examples(stage, spec, config, tokenizer, model, engine)
     last = resume_point(config, state)
     clock = RunClock(before=RunClock.saved(last))
-    trainer = prepared.trainer_cls(model=model, args=args, train_dataset=prepared.examples,
-                                   data_collator=prepared.collator, processing_class=tokenizer,
-                                   callbacks=[ProgressCallback(), clock], **prepared.trainer_kwargs)
+    trainer_cls = prepared.trainer_cls
+    if engine.fsdp:  # the blocks sharded before the Trainer sees the model (gram.train.fsdp)
+        model, trainer_cls = fsdp.shard(model, engine.processes), fsdp.sharded_trainer(trainer_cls)
+    trainer = trainer_cls(model=model, args=args, train_dataset=prepared.examples, data_collator=prepared.collator,
+                          processing_class=tokenizer, callbacks=[ProgressCallback(), clock], **prepared.trainer_kwargs)
     train_loss, finished_checkpoint = train_or_finish(trainer, config, state, last)
     summary = {"stage": stage, "base_model": config.model, "base_path": backbone.resolve(config.model),
                "train_file": config.train_file, "pairs": len(pairs), "examples": len(prepared.examples),

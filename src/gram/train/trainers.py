@@ -101,16 +101,18 @@ class LengthGroupedTrainer(Trainer):
     def global_grad_norm(self) -> float | None:
         """The norm of the whole gradient before the optimizer applies it: DeepSpeed's own (its gradients are
         partitioned; it has stepped already, inside the backward, but nothing is saved before the check),
-        else the gradients this rank holds (all of them under DDP); None under FSDP, whose gradients are
-        shards (its loss check stands)."""
+        else the gradients this rank holds: all of them under DDP, shards under FSDP2 (DTensors, whose
+        norm is summed over the ranks)."""
         if self.is_deepspeed_enabled:
             norm = self.model_wrapped.get_global_grad_norm()
             return None if norm is None else float(norm)
-        if self.is_fsdp_enabled:
-            return None
         grads = [p.grad for p in self.model.parameters() if p.grad is not None]
         if not grads:
             return None
+        from torch.distributed.tensor import DTensor
+
+        if isinstance(grads[0], DTensor):
+            return float(torch.nn.utils.get_total_norm(grads).full_tensor().item())
         norms = torch._foreach_norm(grads)
         return float(torch.linalg.vector_norm(torch.stack([n.to(norms[0].device) for n in norms])).item())
 
