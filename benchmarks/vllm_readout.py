@@ -26,7 +26,7 @@ from scoring import cpu_name, pick_pairs  # noqa: E402
 
 
 def classifier_engine(vllm, path: str, dtype: str, max_len: int):
-    from gram.scoring.vllm_judge import CPU_KV_CACHE_BYTES
+    from gram.scoring.vllm_start import CPU_KV_CACHE_BYTES
 
     return vllm.LLM(model=path, dtype=dtype, runner="pooling", convert="classify", seed=0, max_model_len=max_len,
                     enable_prefix_caching=True, kv_cache_memory_bytes=CPU_KV_CACHE_BYTES, disable_log_stats=True,
@@ -48,8 +48,9 @@ def main(argv=None) -> None:
 
     from gram.model import backbone
     from gram.scoring import load_judge
-    from gram.scoring.judge import encode_orders
-    from gram.scoring.vllm_judge import VLLMJudge, import_vllm
+    from gram.scoring.judge import encode_orders, two_way_p_a
+    from gram.scoring.vllm_judge import VLLMJudge
+    from gram.scoring.vllm_start import import_vllm
 
     vllm = import_vllm()
     reference = load_judge(args.model, device="cpu", dtype="float32", max_length=None, template="gram-eval-exact")
@@ -66,7 +67,8 @@ def main(argv=None) -> None:
             start = time.perf_counter()
             if readout == "logprobs":
                 judge = VLLMJudge.load(args.model, dtype=dtype, max_length=max_len - 1, template="gram-eval-exact")
-                llm, run = judge.llm, judge.label_probs
+                llm = judge.llm
+                run = lambda seqs, judge=judge: two_way_p_a(judge.engine.label_scores(seqs, judge.label_ids))  # noqa: E731
             else:
                 llm = classifier_engine(vllm, path, dtype, max_len)
                 run = lambda seqs, llm=llm: classifier_p_a(llm, seqs)  # noqa: E731

@@ -26,7 +26,7 @@ def test_auto_dtype_follows_the_cpu_on_both_engines(monkeypatch, tmp_path, flags
     import torch
 
     from gram.model import backbone
-    from gram.scoring import vllm_judge
+    from gram.scoring import vllm_start as vllm_judge
 
     fake_cpuinfo(monkeypatch, tmp_path, flags)
     cpu = torch.device("cpu")

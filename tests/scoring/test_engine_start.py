@@ -13,7 +13,7 @@ import time
 SCRIPT = textwrap.dedent('''
     import _thread, multiprocessing, signal, subprocess, sys, threading, time
     from pathlib import Path
-    from gram.scoring.vllm_judge import started
+    from gram.scoring.vllm_start import started
 
     def start():
         time.sleep(0.6)  # the signal lands at 0.2 s, before the engine process exists

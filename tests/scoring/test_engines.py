@@ -33,7 +33,7 @@ def test_engine_options_belong_to_vllm(tiny_model_dir):
 def test_engine_arguments_reserve_a_bounded_kv_cache_on_the_cpu(monkeypatch):
     import torch
 
-    from gram.scoring.vllm_judge import CPU_KV_CACHE_BYTES, EngineOptions, engine_arguments
+    from gram.scoring.vllm_start import CPU_KV_CACHE_BYTES, EngineOptions, engine_arguments
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     args = engine_arguments("m", "float32", 2048, EngineOptions())
@@ -46,7 +46,7 @@ def test_engine_arguments_reserve_a_bounded_kv_cache_on_the_cpu(monkeypatch):
 
 def test_data_parallel_on_the_offline_engine_points_the_way():
     from gram.model.backbone import BackboneError
-    from gram.scoring.vllm_judge import EngineOptions, engine_arguments
+    from gram.scoring.vllm_start import EngineOptions, engine_arguments
 
     with pytest.raises(BackboneError, match="under torchrun .*`gram serve --engine vllm` .* takes it"):
         engine_arguments("m", "float32", 2048, EngineOptions(data_parallel_size=2))
@@ -57,7 +57,7 @@ def test_a_failed_cpu_tensor_parallel_start_names_the_thread_binding(monkeypatch
     OpenMP binding: gram's error adds what it needs (issue 43)."""
     import torch
 
-    from gram.scoring.vllm_judge import cpu_parallel_hint
+    from gram.scoring.vllm_start import cpu_parallel_hint
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.delenv("VLLM_CPU_OMP_THREADS_BIND", raising=False)

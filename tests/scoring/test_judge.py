@@ -135,7 +135,7 @@ def test_prefix_reuse_is_exact_and_runs_fewer_tokens(tiny_model, tiny_tokenizer)
         assert b.p_a_ab == pytest.approx(a.p_a_ab, abs=1e-5) and b.p_a_ba == pytest.approx(a.p_a_ba, abs=1e-5)
     assert again[0].score_a == pytest.approx(full[0].score_a, abs=1e-5)
     assert fast_tokens < 0.6 * full_tokens
-    head = len(reuse._template_prefix[0])
+    head = len(reuse.engine.template_head()[0])
     assert head > 100 and second_call < 2 * (len(encode_judge(tiny_tokenizer, *pairs[0].__dict__.values()).input_ids)
                                              - head) + 1
 
@@ -155,3 +155,37 @@ def test_prefix_reuse_through_a_peft_wrapper_is_exact(tiny_model, tiny_tokenizer
         model.unload()  # the shared fixture gets its plain layers back
     for a, b in zip(full, fast):
         assert b.p_a_ab == pytest.approx(a.p_a_ab, abs=1e-5) and b.p_a_ba == pytest.approx(a.p_a_ba, abs=1e-5)
+
+
+class AsyncOnlyLabels:
+    """The transformers engine's label scores as a coroutine only: what vLLM's async engine offers (tested for
+    real on it in the engine phase)."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    async def alabel_scores(self, sequences, label_ids):
+        return self.engine.label_scores(sequences, label_ids)
+
+
+def test_every_one_token_judge_is_one_read_out_over_its_engine(judge):
+    """Judge, VLLMJudge, AsyncVLLMJudge and ServerJudge share LabelJudge's compare_many and acompare_many
+    (issue 44: one pipeline, engines by composition); over an engine that only awaits, the scores are the
+    blocking engine's, compare_many says to await, and the server batches it continuously (`asynchronous`)."""
+    import asyncio
+
+    from gram.scoring.judge import LabelJudge
+    from gram.scoring.vllm_judge import AsyncVLLMJudge, VLLMJudge
+    from gram.scoring.vllm_server import ServerJudge
+
+    for cls in (Judge, VLLMJudge, AsyncVLLMJudge, ServerJudge):
+        assert cls.compare_many is LabelJudge.compare_many and cls.acompare_many is LabelJudge.acompare_many
+    awaiting = LabelJudge(AsyncOnlyLabels(judge.engine), judge.tokenizer, max_length=judge.max_length,
+                          template=judge.template)
+    want = judge.compare_many(PAIRS)
+    got = asyncio.run(awaiting.acompare_many(PAIRS))
+    assert [g.score_a for g in got] == pytest.approx([w.score_a for w in want], abs=1e-6)
+    assert [g.score_a for g in asyncio.run(judge.acompare_many(PAIRS))] == [w.score_a for w in want]
+    with pytest.raises(TypeError, match="await judge.acompare_many"):
+        awaiting.compare_many(PAIRS)
+    assert awaiting.asynchronous and not judge.asynchronous

@@ -107,8 +107,8 @@ def test_gram_reward_gives_a_reasoning_judges_rewards(direct):
 
 
 class AsyncOnly:
-    """The transformers engine's two operations as coroutines: what vLLM's async engine and an OpenAI
-    server offer AsyncReasoningJudge (tested for real on those in the engine phase)."""
+    """The transformers engine's two operations as coroutines only: what vLLM's async engine offers a judge
+    (tested for real on it, and on an OpenAI server, in the engine phase)."""
 
     def __init__(self, engine):
         self.engine = engine
@@ -123,12 +123,10 @@ class AsyncOnly:
 def test_the_async_reasoning_judge_scores_as_the_blocking_one(direct):
     import asyncio
 
-    from gram.scoring.reasoning import AsyncReasoningJudge
-
     from gram.scoring.reasoning import ReasoningJudge
 
     sampled = {"max_think_tokens": 24, "temperature": 1.0, "samples": 2}  # each rationale its own seed
-    judge = AsyncReasoningJudge.reading("gram-rr", None, direct.tokenizer, engine=AsyncOnly(direct.engine), **sampled)
+    judge = ReasoningJudge.reading("gram-rr", None, direct.tokenizer, engine=AsyncOnly(direct.engine), **sampled)
     blocking = ReasoningJudge.reading("gram-rr", direct.model, direct.tokenizer, batch_size=3, **sampled)
     got, want = asyncio.run(judge.acompare_many(RR_PAIRS[:3])), blocking.compare_many(RR_PAIRS[:3])
     assert len({r for w in want for order in w.rationales for r in order}) > 3  # the samples differ
@@ -138,3 +136,6 @@ def test_the_async_reasoning_judge_scores_as_the_blocking_one(direct):
     assert asyncio.run(judge.acompare_many([])) == []
     with pytest.raises(TypeError, match="await judge.acompare_many"):
         judge.compare_many(RR_PAIRS[:1])
+    assert judge.asynchronous and not blocking.asynchronous  # gram serve batches the first continuously
+    # a blocking engine awaited: its calls run in a worker thread, with the same scores
+    assert [g.score_a for g in asyncio.run(blocking.acompare_many(RR_PAIRS[:3]))] == [w.score_a for w in want]

@@ -119,10 +119,10 @@ def rr_server(rr_format_model_dir):
 def test_a_reasoning_judge_on_a_vllm_openai_server(rr_server, hf):
     """ServerEngine writes the rationales on the server (one seeded request each) and reads the labels there:
     the transformers judge's scores, blocking and async."""
-    from gram.scoring.reasoning import AsyncReasoningJudge
+    from gram.scoring.reasoning import ReasoningJudge
     from gram.scoring.vllm_server import ServerEngine
 
-    judge = AsyncReasoningJudge.reading("gram-rr", None, hf.tokenizer, engine=ServerEngine(rr_server, hf.tokenizer),
+    judge = ReasoningJudge.reading("gram-rr", None, hf.tokenizer, engine=ServerEngine(rr_server, hf.tokenizer),
                                         temperature=0.0, max_think_tokens=48)
     want = hf.compare_many(PAIRS[:3])
     assert_same(judge.compare_many(PAIRS[:3]), want)
@@ -135,10 +135,10 @@ def test_a_reasoning_judge_on_a_vllm_openai_server(rr_server, hf):
 
 
 def test_seeded_server_samples_do_not_depend_on_the_batch(rr_server, hf):
-    from gram.scoring.reasoning import AsyncReasoningJudge
+    from gram.scoring.reasoning import ReasoningJudge
     from gram.scoring.vllm_server import ServerEngine
 
-    judge = AsyncReasoningJudge.reading("gram-rr", None, hf.tokenizer, engine=ServerEngine(rr_server, hf.tokenizer),
+    judge = ReasoningJudge.reading("gram-rr", None, hf.tokenizer, engine=ServerEngine(rr_server, hf.tokenizer),
                                         temperature=0.75, samples=2, max_think_tokens=12)
     together = judge.compare_many(PAIRS)
     for pair, s in zip(PAIRS[:2], together):

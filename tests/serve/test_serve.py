@@ -227,7 +227,7 @@ def test_health_says_what_the_judge_runs_on(tiny_judge):
 
 
 @pytest.mark.parametrize("given", [None, "1024"])
-def test_gram_serve_caps_onednns_kernel_cache_before_the_judge_loads(monkeypatch, given):
+def test_gram_serve_caps_onednns_kernel_cache_before_the_judge_loads(monkeypatch, given, tiny_model_dir):
     """oneDNN keeps a compiled kernel per matrix shape (bf16 on a CPU): a server that met requests of
     every length held ~290 MB more when idle. `gram serve` caps the cache before loading, unless the
     environment already chose (read when oneDNN makes its first kernel)."""
@@ -247,9 +247,9 @@ def test_gram_serve_caps_onednns_kernel_cache_before_the_judge_loads(monkeypatch
         seen.append(os.environ.get("ONEDNN_PRIMITIVE_CACHE_CAPACITY"))
         raise KeyboardInterrupt  # stop here: nothing is served
 
-    monkeypatch.setattr(serve_cli, "load_judge", loading)
+    monkeypatch.setattr(serve_cli.JudgeSpec, "load", loading)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    assert main(["serve", "--model", "any", "--port", str(port)]) == 130
+    assert main(["serve", "--model", str(tiny_model_dir), "--port", str(port)]) == 130
     assert seen == [given or str(KERNEL_CACHE)]

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 
 from ..io import check_prompt, read_jsonl
 from ..jobs.ranking import RankMethod, rank_rows
-from ..jobs.settings import judge_settings, model_settings
+from ..jobs.settings import JudgeSpec, model_settings
 from ..model import backbone
 from ..options import group, opt
-from ..scoring import load_judge
 from . import flags
 
 
@@ -48,7 +47,8 @@ def run(args) -> int:
         prompts = [check_prompt(row.get("prompt"), args.input, line) for line, row in read_jsonl(args.input)]
     prompts = prompts[:args.limit] if args.limit else prompts
     policy, tokenizer = backbone.load(args.policy, device=args.device, dtype=args.dtype)
-    judge = load_judge(args.model, device=args.device, dtype=args.dtype, **flags.judge_options(args))
+    spec = JudgeSpec.from_args(args)
+    judge = spec.load()
 
     def samples(i: int, row: dict) -> list[str]:  # prompt i's own seed: a resumed run samples the same
         with tqdm(total=args.max_new_tokens, unit="token", file=sys.stderr, disable=args.quiet, leave=False,
@@ -58,7 +58,7 @@ def run(args) -> int:
 
     settings = {"input": str(args.input), "prompts": len(prompts), "policy": model_settings(args.policy), "n": args.n,
                 "max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "seed": args.seed,
-                "strategy": args.strategy, "budget": args.budget, **judge_settings(args)}
+                "strategy": args.strategy, "budget": args.budget, **spec.identity()}
     rows, seconds = rank_rows(judge, [{"prompt": p} for p in prompts], args.output, settings, resume=args.resume,
                               method=RankMethod(args.strategy, args.budget, args.seed, args.orders),
                               responses_of=samples, with_picked_response=True, unit="prompt", desc="best-of-n",

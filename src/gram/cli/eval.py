@@ -23,7 +23,6 @@ from .flags import (
     ModelsOptions,
     ReasoningOptions,
     add_command,
-    judge_options,
     quiet,
 )
 
@@ -46,7 +45,7 @@ class EvalOptions:
 
 def run(args) -> int:
     everything = []
-    for finished in evaluate(args, judge_options(args)):
+    for finished in evaluate(args):
         print("\n".join(finished.lines), file=sys.stderr)
         everything.append(finished.results)
     if sharding.world()[0] > 0:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from ..model import backbone
 from ..options import add_arguments, opt
-from ..jobs.settings import reasoning_settings
 from ..scoring.protocols import ReasoningOptions  # noqa: F401 (the reasoning option group, for the commands)
 from ..scoring.rank import DEFAULT_STRATEGY, STRATEGIES
 from ..templates import JUDGE_TEMPLATES
@@ -88,17 +87,6 @@ class ServeJudgeOptions(JudgeOptions):
     """The server: each request's pairs in both orders."""
 
     orders: str = opt("both", flag=False)
-
-
-def judge_options(args) -> dict:
-    """The keyword arguments of gram.scoring.load_judge that the judge, reasoning and engine options set."""
-    options = {"max_length": args.max_length, "batch_size": args.batch_size, "max_batch_tokens": args.max_batch_tokens,
-               "template": args.template}
-    if hasattr(args, "protocol"):  # a command with the reasoning options
-        options["reasoning"] = reasoning_settings(args)
-    if getattr(args, "engine", "transformers") == "vllm":
-        options.update(engine="vllm", **{k: getattr(args, k) for k in ENGINE_OPTIONS})
-    return options
 
 
 RESUME = "go on from where an interrupted run with the same output stopped"

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from ..errors import InputError
 from ..formats import read
 from ..jobs import ranking
-from ..jobs.settings import judge_settings
+from ..jobs.settings import JudgeSpec
 from ..options import group, opt
 from ..records import ResponseSet
-from ..scoring import load_judge
 from .flags import (
     EngineFlags,
     FileJobOptions,
@@ -19,7 +18,6 @@ from .flags import (
     ModelOptions,
     ReasoningOptions,
     add_command,
-    judge_options,
     strategy,
 )
 
@@ -46,9 +44,10 @@ def run(args) -> int:
     if len(sets) != len(records):
         raise InputError(args.input, None, None, "expected response sets (prompt, responses), found pairs")
     sets = sets[:args.limit] if args.limit else sets
-    judge = load_judge(args.model, device=args.device, dtype=args.dtype, **judge_options(args))
+    spec = JudgeSpec.from_args(args)
+    judge = spec.load()
     settings = {"input": str(args.input), "format": args.format, "lists": len(sets), "strategy": args.strategy,
-                "budget": args.budget, "seed": args.seed, **judge_settings(args)}
+                "budget": args.budget, "seed": args.seed, **spec.identity()}
     method = ranking.RankMethod(args.strategy, args.budget, args.seed, args.orders)
     rows, seconds = ranking.rank_rows(judge, [s.to_row(defaults=False) for s in sets], args.output, settings, resume=args.resume,
                               method=method, quiet=args.quiet)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from ..io import read_jsonl
 from ..jobs.runner import score_rows
-from ..jobs.settings import judge_settings
+from ..jobs.settings import JudgeSpec
 from ..jobs.sharding import leave_process_group
 from ..options import group, opt
 from ..records import pair_from_row
-from ..scoring import load_judge, summarize
+from ..scoring import summarize
 from .flags import (
     EngineFlags,
     FileJobOptions,
@@ -25,7 +25,6 @@ from .flags import (
     ModelOptions,
     ReasoningOptions,
     add_command,
-    judge_options,
 )
 
 log = logging.getLogger("gram")
@@ -51,10 +50,11 @@ def run(args) -> int:
     if Path(args.output).exists() and not args.resume:
         print(f"gram score: warning: {args.output} exists and will be replaced when this run finishes", file=sys.stderr)
     start = time.perf_counter()
-    judge = load_judge(args.model, device=args.device, dtype=args.dtype, **judge_options(args))
+    spec = JudgeSpec.from_args(args)
+    judge = spec.load()
     log.info("loaded %s in %.1f s", args.model, time.perf_counter() - start)
     inputs = [row for _, row in rows]
-    settings = {"input": str(args.input), "rows": len(inputs), **judge_settings(args)}
+    settings = {"input": str(args.input), "rows": len(inputs), **spec.identity()}
     done = score_rows(judge, pairs, inputs, args.output, settings, resume=args.resume, orders=args.orders,
                       quiet=args.quiet)
     leave_process_group()

@@ -8,11 +8,11 @@ import re
 import sys
 from dataclasses import dataclass
 
+from ..jobs.settings import JudgeSpec
 from ..model import backbone
 from ..options import group, opt
-from ..scoring import load_judge
 from ..serve.limits import Limits
-from .flags import EngineFlags, ModelOptions, ReasoningOptions, ServeJudgeOptions, add_command, judge_options
+from .flags import EngineFlags, ModelOptions, ReasoningOptions, ServeJudgeOptions, add_command
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -77,7 +77,7 @@ def run(args) -> int:
               "use it (set --token or GRAM_SERVE_TOKEN)", file=sys.stderr)
     sock = listen(args.host, args.port)  # before the minutes of loading: a port in use is said at once
     bound_kernel_cache()
-    judge = load_judge(args.model, device=args.device, dtype=args.dtype, asynchronous=True, **judge_options(args))
+    judge = JudgeSpec.from_args(args).load(asynchronous=True)
     policy = tokenizer = None
     if args.policy:
         policy, tokenizer = backbone.load(args.policy, device=args.device, dtype=args.dtype)

@@ -19,12 +19,10 @@ from ..errors import InputError
 from ..io import write_text_atomic
 from ..jobs import sharding
 from ..jobs.runner import score_rows
-from ..jobs.settings import judge_settings
+from ..jobs.settings import JudgeSpec
 from ..jobs.sharding import leave_process_group
 from ..model import backbone
 from ..records import ResponseSet
-from ..scoring import load_judge
-from ..templates import trained_template
 from .registry import PROJECT_DATA, data_dir, load_benchmark
 from .reports import comparison, model_label, summarize_results, write_reports
 from .sets import rank_sets, summarize_sets, write_set_reports
@@ -38,31 +36,30 @@ class Finished:
     lines: list[str] = field(default_factory=list)
 
 
-def evaluate(args, load_options: dict) -> Iterator[Finished]:
-    """Every model on every benchmark (args: `gram eval`'s options; load_options: gram.scoring.load_judge's
-    keyword arguments). All data is read, and every model resolved, before any model loads. A process
+def evaluate(args) -> Iterator[Finished]:
+    """Every model on every benchmark (args: `gram eval`'s options, each model's judge a JudgeSpec of them). All data is read, and every model resolved, before any model loads. A process
     of a sharded run other than the first yields nothing."""
     models = args.model or [backbone.DEFAULT_MODEL]
     root = data_dir(default=PROJECT_DATA)
     benches = [load_benchmark(b, args.format, root) for b in args.benchmark]
     distinct_folders("--benchmark", args.benchmark, [name for name, _, _ in benches])
     distinct_folders("--model", models, [model_label(m) for m in models])
-    for model in models:  # a missing third model is said now, not after scoring the first two
-        backbone.resolve(model)
+    specs = [JudgeSpec.from_args(args, model) for model in models]  # a missing third model is said now
+    for model in models:
         for name, _, _ in benches:
             check_owner(Path(args.output) / model_label(model) / name, model)
-    for model in models:
+    for model, spec in zip(models, specs):
         judge = None
         for name, pairs, identity in benches:
             pairs, sample = limited(pairs, args.limit, args.seed)
             where = Path(args.output) / model_label(model) / name
-            settings = eval_settings(args, model, {**identity, **sample}, len(pairs))
+            settings = eval_settings(spec, {**identity, **sample}, len(pairs))
             finished = where / "results.json"
             if args.resume and finished.exists() and json.loads(finished.read_text()).get("settings") == settings:
                 yield Finished(json.loads(finished.read_text()), [f"gram eval: {model} on {name}: already done -> {where}"])
                 continue
             if judge is None:
-                judge = load_judge(model, device=args.device, dtype=args.dtype, **load_options)
+                judge = spec.load()
             evaluate_one = rank_benchmark if pairs and isinstance(pairs[0], ResponseSet) else score_benchmark
             done = evaluate_one(args, judge, model, name, pairs, where, settings)
             if done is not None:
@@ -137,10 +134,9 @@ def distinct_folders(flag: str, given: list[str], names: list[str]) -> None:
         first[name] = spec
 
 
-def eval_settings(args, model: str, identity: dict, evaluated: int) -> dict:
+def eval_settings(spec: JudgeSpec, identity: dict, evaluated: int) -> dict:
     """What identifies one model's results on one benchmark (a finished one is kept by --resume)."""
-    return {"data": {**identity, "evaluated": evaluated}, **judge_settings(args, model),
-            "template": args.template or trained_template(backbone.resolve(model))}
+    return {"data": {**identity, "evaluated": evaluated}, **spec.identity()}
 
 
 def rank_benchmark(args, judge, model: str, name: str, sets, where: Path, settings: dict) -> Finished | None:

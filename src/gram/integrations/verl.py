@@ -181,7 +181,7 @@ def server_judge(address, tokenizer, template, max_length, model, timeout_s, rea
 
 def new_server_judge(address, tokenizer, template, max_length, model, timeout_s, reasoning: dict | None):
     """GRAM's one-token judge (gram.scoring.vllm_server.ServerJudge), or a reasoning judge over the same
-    servers (gram.scoring.reasoning.AsyncReasoningJudge over ServerEngine) where `reasoning` names a
+    servers (gram.scoring.reasoning.ReasoningJudge over ServerEngine) where `reasoning` names a
     protocol or the checkpoint is a GRAM-RR one."""
     from ..scoring.loading import reasoning_protocol
     from ..scoring.vllm_server import ServerJudge
@@ -205,11 +205,11 @@ def server_reasoning_judge(address, tokenizer, max_length, model, timeout_s, rea
 
     from ..options import from_dict
     from ..scoring.protocols import ReasoningOptions, judge_kwargs
-    from ..scoring.reasoning import AsyncReasoningJudge
+    from ..scoring.reasoning import ReasoningJudge
     from ..scoring.vllm_server import ServerEngine
 
     options = judge_kwargs(asdict(from_dict(ReasoningOptions, reasoning, "gram's verl reward: reward_kwargs.reasoning")))
     engine = ServerEngine(address, tokenizer, model=model, timeout_s=timeout_s)
     # batch_size: a group's blocking rank sends all its rationales at once; the servers batch them
-    return AsyncReasoningJudge.reading(options.pop("protocol"), None, tokenizer, engine=engine, max_length=max_length,
+    return ReasoningJudge.reading(options.pop("protocol"), None, tokenizer, engine=engine, max_length=max_length,
                                        batch_size=4096, **options)

@@ -37,7 +37,7 @@ def load_judge(name: str = backbone.DEFAULT_MODEL, device=None, dtype=None, *, m
     gpu_memory_utilization, max_model_len, enforce_eager, kv_cache_memory_bytes). `template` and
     `reuse_prefix` are the generative judge's (a reward model reads each response on its own, with no judge
     prompt); `template` None: the one gram trained the model with, else the reference evaluation prompt
-    (judge.trained_template). `asynchronous`: on vLLM, the async engine (gram.scoring.vllm_async, for a
+    (judge.trained_template). `asynchronous`: on vLLM, the async engine (gram.scoring.vllm_judge.AsyncVLLMJudge, for a
     server: `await judge.acompare_many(...)`); the transformers judge is the same either way. `reasoning`:
     gram.scoring.protocols.ReasoningOptions' fields (a protocol reads the model as a reasoning judge,
     gram.scoring.reasoning; GRAM-RR checkpoints get gram-rr without being told)."""
@@ -49,8 +49,8 @@ def load_judge(name: str = backbone.DEFAULT_MODEL, device=None, dtype=None, *, m
         return load_reasoning_judge(name, engine, device, dtype, batch_size, max_length, reasoning, engine_options,
                                     asynchronous)
     if engine == "vllm":
-        from .vllm_async import AsyncVLLMJudge
-        from .vllm_judge import EngineOptions, VLLMJudge
+        from .vllm_judge import AsyncVLLMJudge, VLLMJudge
+        from .vllm_start import EngineOptions
 
         return (AsyncVLLMJudge if asynchronous else VLLMJudge).load(name, dtype=dtype, max_length=max_length, template=template,
                               options=EngineOptions(**engine_options))
@@ -73,8 +73,8 @@ def load_reasoning_judge(name: str, engine: str, device, dtype, batch_size: int,
 
     reasoning = judge_kwargs(reasoning)
     if engine == "vllm":
-        from .vllm_judge import EngineOptions
         from .vllm_reasoning import load_vllm_reasoning_judge
+        from .vllm_start import EngineOptions
 
         return load_vllm_reasoning_judge(name, dtype=dtype, max_length=max_length,
                                          options=EngineOptions(**engine_options), asynchronous=asynchronous,

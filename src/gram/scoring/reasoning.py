@@ -32,13 +32,11 @@ from dataclasses import dataclass
 import torch
 
 from ..model import backbone
-from ..model.batching import left_pad, pad_id
-from ..model.readout import label_logits
-from ..model.sampling import sample
 from ..records import Pair
 from ..templates import fit_pair, user_fields
 from .base import CompareOne, PairScore, as_pairs, check_finite, check_orders
 from .protocols import PROTOCOLS, Protocol, label_reading
+from .transformers_engine import TransformersEngine
 
 
 @dataclass(frozen=True)
@@ -69,14 +67,6 @@ def sample_seed(seed: int, pair: Pair, order: str, j: int) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
 
 
-def end_ids(tokenizer, model=None) -> set[int]:
-    """The tokens that end what the model writes: the tokenizer's end token and the generation config's
-    (the tokenizer's alone without a model: the vLLM engines and servers)."""
-    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    configured = configured if isinstance(configured, list) else [configured]
-    return {i for i in (tokenizer.eos_token_id, *configured) if isinstance(i, int)}
-
-
 @dataclass
 class Reading:
     """One rationale and what was read from it."""
@@ -88,31 +78,13 @@ class Reading:
     truncated: bool  # the judge prompt was shortened to max_length (gram.templates.fit_pair)
 
 
-class TransformersEngine:
-    """A reasoning judge's two operations on a transformers model: seeded continuations
-    (gram.model.sampling) and the label tokens' fp32 logits at the end of given sequences
-    (gram.model.readout). gram.scoring.vllm_reasoning.VLLMEngine offers the same two on vLLM."""
-
-    def __init__(self, model, tokenizer):
-        self.model, self.pad_id, self.stop_ids = model.eval(), pad_id(tokenizer), end_ids(tokenizer, model)
-
-    def sample(self, prompts: list[list[int]], seeds: list[int], max_new_tokens: int, temperature: float,
-               top_p: float) -> list[list[int]]:
-        return sample(self.model, prompts, seeds, max_new_tokens, temperature, top_p, self.stop_ids, self.pad_id)
-
-    @torch.inference_mode()
-    def label_scores(self, sequences: list[list[int]], label_ids: list[int]) -> list[tuple[float, float]]:
-        """(z_A, z_B) at each sequence's end: any scores whose two-way softmax is P(A) (logits here)."""
-        device = next(self.model.parameters()).device
-        ids, mask, positions = (t.to(device) for t in left_pad(sequences, self.pad_id))
-        z = label_logits(self.model, label_ids, input_ids=ids, attention_mask=mask, position_ids=positions)
-        return [tuple(row) for row in z.tolist()]
-
-
 class ReasoningJudge(CompareOne):
-    """A judge reading a reasoning protocol (gram.scoring.protocols) over an engine that offers `sample`
-    and `label_scores` (TransformersEngine, gram.scoring.vllm_reasoning.VLLMEngine). Implements
-    gram.scoring.base.Scorer; its scores are ReasonedScore."""
+    """A judge reading a reasoning protocol (gram.scoring.protocols) over an engine whose two operations
+    block (`sample`, `label_scores`: gram.scoring.transformers_engine, vLLM's offline engine in
+    gram.scoring.vllm_engine, a vLLM server) or are coroutines (`asample`, `alabel_scores`: vLLM's async
+    engine, `gram serve --engine vllm`; a vLLM server, verl's reward-model servers). Implements
+    gram.scoring.base.Scorer where they block (`compare_many`); `await acompare_many(...)` on any engine.
+    Both share the prompts, seeds and read-out, so they give the same scores. Its scores are ReasonedScore."""
 
     def __init__(self, model, tokenizer, protocol: Protocol, *, samples: int = 1, temperature: float | None = None,
                  top_p: float | None = None, max_think_tokens: int | None = None, seed: int = 0,
@@ -134,8 +106,15 @@ class ReasoningJudge(CompareOne):
     def encode(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
+    @property
+    def asynchronous(self) -> bool:
+        """Whether the engine's operations are coroutines: a server batches this judge's calls continuously."""
+        return hasattr(self.engine, "asample") and not hasattr(self.engine, "sample")
+
     def compare_many(self, pairs: Iterable[Pair | Sequence], orders: str = "both", batch_size: int | None = None,
                      progress=None) -> list[ReasonedScore]:
+        if not hasattr(self.engine, "sample"):
+            raise TypeError(f"{type(self.engine).__name__} scores inside an event loop: await judge.acompare_many(pairs)")
         pairs, shown, jobs = self.jobs(pairs, orders)
         per_pair = len(jobs) // max(len(pairs), 1)
         readings, size = [], batch_size or self.batch_size
@@ -231,15 +210,11 @@ class ReasoningJudge(CompareOne):
                              picks.count("a"), picks.count("b"),
                              picks.count(None), sum(r.forced for r in readings), rationales)
 
-
-class AsyncReasoningJudge(ReasoningJudge):
-    """ReasoningJudge over an engine whose two operations are coroutines (`asample`, `alabel_scores`):
-    vLLM's async engine (gram.scoring.vllm_reasoning.AsyncVLLMEngine, `gram serve --engine vllm`) or a vLLM
-    OpenAI-compatible server (gram.scoring.vllm_server.ServerEngine, verl's reward-model servers). Every job
-    of a call goes to the engine at once, which batches them with everything else it runs; the same
-    prompts, seeds and read-out as ReasoningJudge, so the same scores."""
-
     async def acompare_many(self, pairs: Iterable[Pair | Sequence], orders: str = "both") -> list[ReasonedScore]:
+        """`compare_many` for asyncio callers: every job of the call goes to an async engine at once, which
+        batches them with everything else it runs (an engine that blocks runs in a worker thread)."""
+        if not hasattr(self.engine, "asample"):
+            return await asyncio.to_thread(self.compare_many, pairs, orders)
         pairs, shown, jobs = self.jobs(pairs, orders)
         if not jobs:
             return []
@@ -251,12 +226,7 @@ class AsyncReasoningJudge(ReasoningJudge):
         z = await self.engine.alabel_scores(sequences, self.label_ids)
         return self.scores(pairs, shown, self.readings(written, texts, forced, z, cut))
 
-    def compare_many(self, pairs, orders: str = "both", batch_size: int | None = None, progress=None):
-        if not hasattr(self.engine, "sample"):
-            raise TypeError(f"{type(self.engine).__name__} scores inside an event loop: await judge.acompare_many(pairs)")
-        return super().compare_many(pairs, orders, batch_size, progress)
-
     def close(self) -> None:
-        """Ends the engine's processes (vLLM's async engine); a server engine has none of its own."""
+        """Ends the engine's processes where it has its own (vLLM's engines; a server has none)."""
         if hasattr(self.engine, "close"):
             self.engine.close()

@@ -19,102 +19,35 @@ other request and reuses their shared prefix when it caches prefixes).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
 
 from ..errors import ServerError
 from ..http import loop_client
-from ..records import Pair
-from ..templates import judge_template, label_token_ids, trained_template
-from .base import CompareOne, PairScore, as_pairs, check_orders, pair_scores
-from .judge import encode_orders
-from .reasoning import end_ids
-from .vllm_judge import p_a_from_logprobs
+from ..templates import trained_template
+from .judge import LabelJudge
+from .transformers_engine import end_ids
 
 
-class ServerJudge(CompareOne):
-    """A judge whose model runs in a vLLM OpenAI-compatible server. Implements gram.scoring.base.Scorer
-    (`compare_many`, blocking) and `acompare_many` (for asyncio callers such as verl's reward loop).
-    `model`: the served model's name (None: the first the server lists at /v1/models)."""
+class ServerJudge(LabelJudge):
+    """GRAM's one-token judge (gram.scoring.judge.LabelJudge) whose model runs in a vLLM OpenAI-compatible
+    server (ServerEngine): `compare_many` blocks, `await acompare_many(...)` for asyncio callers such as
+    verl's reward loop. `model`: the served model's name (None: the first the server lists at /v1/models)."""
 
     def __init__(self, address: str, tokenizer, *, model: str | None = None, template: str | None = None,
                  max_length: int | None = 2048, timeout_s: float = 300.0, headers: dict | None = None):
-        self.base = base_url(address)
-        self.tokenizer = tokenizer
-        self.label_ids = list(label_token_ids(tokenizer))
-        self.model = model
-        self.template = judge_template(template or trained_template(getattr(tokenizer, "name_or_path", "") or "."))
-        self.max_length = max_length
-        self.timeout_s = timeout_s
-        self.headers = headers or {}
-
-    def compare_many(self, pairs: Iterable[Pair | Sequence], orders: str = "both", batch_size: int | None = None,
-                     progress=None) -> list[PairScore]:
-        """Scores for many pairs, in input order, in one request (`batch_size`: the server's to choose)."""
-        import httpx
-
-        pairs, sequences, truncated = self._encode(pairs, orders)
-        try:
-            with httpx.Client(timeout=self.timeout_s, headers=self.headers) as client:
-                if self.model is None:
-                    self.model = served_model(self._answer(client.get(self.base + "/v1/models")))
-                reply = self._answer(client.post(self.base + "/v1/completions", json=self.request(sequences)))
-        except (httpx.HTTPError, httpx.InvalidURL) as err:
-            raise unreachable(self.base, err) from None
-        if progress is not None:
-            progress.update(len(pairs))
-        return pair_scores(pairs, self.label_probs(reply, len(sequences)), truncated, 2 if orders == "both" else 1)
-
-    async def acompare_many(self, pairs: Iterable[Pair | Sequence], orders: str = "both",
-                            client=None) -> list[PairScore]:
-        """`compare_many` without blocking the event loop (`client`: an httpx.AsyncClient; by default the
-        event loop's own, gram.http.loop_client)."""
-        import httpx
-
-        pairs, sequences, truncated = self._encode(pairs, orders)
-        client = client or loop_client()
-        try:  # timeout_s bounds the whole exchange, not each read (a server may trickle its answer)
-            reply = await asyncio.wait_for(self._ask(client, sequences), self.timeout_s)
-        except (TimeoutError, asyncio.TimeoutError):
-            raise ServerError(f"the judge server at {self.base} did not answer within {self.timeout_s} s") from None
-        except (httpx.HTTPError, httpx.InvalidURL) as err:
-            raise unreachable(self.base, err) from None
-        return pair_scores(pairs, self.label_probs(reply, len(sequences)), truncated, 2 if orders == "both" else 1)
-
-    async def _ask(self, client, sequences) -> dict:
-        sent = {"headers": self.headers, "timeout": self.timeout_s}
-        if self.model is None:
-            self.model = served_model(self._answer(await client.get(self.base + "/v1/models", **sent)))
-        return self._answer(await client.post(self.base + "/v1/completions", json=self.request(sequences), **sent))
-
-    def _encode(self, pairs, orders: str):
-        check_orders(orders)
-        pairs = as_pairs(pairs)
-        sequences, truncated, _ = encode_orders(self.tokenizer, pairs, orders, self.max_length, self.template)
-        return pairs, sequences, truncated
-
-    def request(self, sequences: list[list[int]]) -> dict:
-        """The /v1/completions body: one greedy token per prompt, the label tokens' log-probabilities."""
-        return {"model": self.model, "prompt": sequences, "max_tokens": 1, "temperature": 0.0, "logprobs": 1,
-                "logprob_token_ids": self.label_ids, "return_tokens_as_token_ids": True}
-
-    def _answer(self, reply) -> dict:
-        return answer(self.base, reply)
-
-    def label_probs(self, reply: dict, n: int) -> list[float]:
-        """P(A) of each prompt, in request order, from the completions reply."""
-        return [p_a_from_logprobs(a, b, i) for i, (a, b) in enumerate(label_logprobs(self.base, reply, n,
-                                                                                     self.label_ids))]
+        engine = ServerEngine(address, tokenizer, model=model, timeout_s=timeout_s, headers=headers)
+        super().__init__(engine, tokenizer, max_length=max_length,
+                         template=template or trained_template(getattr(tokenizer, "name_or_path", "") or "."))
 
 
 class ServerEngine:
-    """A reasoning judge's two operations (gram.scoring.reasoning.AsyncReasoningJudge) on a vLLM
-    OpenAI-compatible server, such as verl's reward-model servers running a GRAM-RR checkpoint:
+    """A judge's two operations (gram.scoring.judge.LabelJudge, gram.scoring.reasoning.ReasoningJudge) on a
+    vLLM OpenAI-compatible server, such as verl's reward-model servers:
 
         sample:        one /v1/completions request per rationale, with its own `seed` (vLLM draws each
                        request from its own generator, so a rationale does not depend on what else the
                        server runs), the written ids read back as `token_id:N`
         label_scores:  one request for all sequences, one token each, the label tokens' log-probabilities
-                       asked for by id (`logprob_token_ids`), as ServerJudge reads them
+                       asked for by id (`logprob_token_ids`); P(A) is their two-way softmax
 
     `concurrency`: requests in flight at once. Each operation is bounded by `timeout_s` as a whole.
     asyncio callers `await asample(...)` / `alabel_scores(...)`; blocking callers (not on an event loop's
@@ -145,8 +78,8 @@ class ServerEngine:
     def sample(self, *args) -> list[list[int]]:
         return asyncio.run(self.asample(*args))
 
-    def label_scores(self, *args) -> list[tuple[float, float]]:
-        return asyncio.run(self.alabel_scores(*args))
+    def label_scores(self, sequences: list[list[int]], label_ids: list[int], **_) -> list[tuple[float, float]]:
+        return asyncio.run(self.alabel_scores(sequences, label_ids))
 
     async def post(self, bodies: list[dict]) -> list[dict]:
         """The completions replies to `bodies`, in order, within timeout_s for all of them (on the event

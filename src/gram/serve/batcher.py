@@ -1,6 +1,7 @@
 """Dynamic batching for the server: every request that arrives while the model is busy joins the next
-judge call, on one model thread. A judge with `acompare_many` (vLLM's async engine) batches continuously
-itself: each batch goes to it at once, beside the batches already in it, in the event loop.
+judge call, on one model thread. An asynchronous judge (its engine's operations are coroutines: vLLM's
+async engine) batches continuously itself: each batch goes to it at once, beside the batches already in
+it, in the event loop.
 
     batcher = Batcher(judge); batcher.start()          # inside the event loop
     scores = await batcher.compare(pairs)
@@ -47,7 +48,7 @@ class Batcher:
     than a batch (a long ranking round) is scored a batch at a time, going to the back of the queue after
     each: requests that arrived meanwhile are served between its chunks, and a cancelled one stops at the
     next chunk. `refuse_waiting` (a shutdown's drain deadline) fails every waiting job and every new one.
-    With an async judge (`acompare_many`) the worker does not wait for a batch before sending the next, and
+    With an asynchronous judge (`judge.asynchronous`) the worker does not wait for a batch before sending the next, and
     a batch whose every request was cancelled is cancelled in the engine too."""
 
     judge: object
@@ -66,7 +67,7 @@ class Batcher:
         self._task: asyncio.Task | None = None
         self.refusing: str | None = None
         self.running: list[_Job] = []  # the jobs of the batches in the model (out of the queue meanwhile)
-        self.continuous = hasattr(self.judge, "acompare_many")
+        self.continuous = bool(getattr(self.judge, "asynchronous", False))
         self.pair_seconds = 0.0  # seconds per pair of recent batches (a moving average), for Retry-After
         self.busy_with: tuple[str, float] | None = None  # other model work now running, and since when
         self.trimmed = True  # memory given back since the last batch
