@@ -25,10 +25,11 @@ _request_ids = itertools.count()
 
 
 class VLLMEngine:
-    """Both operations on vLLM's offline engine (`vllm.LLM`): every call's prompts go to the engine at once."""
+    """Both operations on vLLM's offline engine (`vllm.LLM`): every call's prompts go to the engine at once.
+    `name`: the model, for errors; `log`: the engine's log file (gram.scoring.vllm_start.engine_log)."""
 
-    def __init__(self, llm, tokenizer):
-        self.llm, self.tokenizer = llm, tokenizer
+    def __init__(self, llm, tokenizer, name: str = "the model", log=None):
+        self.llm, self.tokenizer, self.name, self.log = llm, tokenizer, name, log
         self.stop_ids = sorted(end_ids(tokenizer))
 
     def generate(self, prompts: list[list[int]], params) -> list:
@@ -37,7 +38,7 @@ class VLLMEngine:
         try:
             return self.llm.generate([{"prompt_token_ids": ids} for ids in prompts], params, use_tqdm=False)
         except EngineDeadError as err:  # the reason is in the engine's log
-            raise backbone.BackboneError(f"the vLLM engine stopped: {engine_reason(getattr(self, 'log', None), err)}"
+            raise backbone.BackboneError(f"the vLLM engine could not run {self.name}: {engine_reason(self.log, err)}"
                                          ) from None
 
     def sample(self, prompts: list[list[int]], seeds: list[int], max_new_tokens: int, temperature: float,
@@ -57,8 +58,8 @@ class AsyncVLLMEngine:
     """The same two operations on vLLM's async engine: every sequence is a request of its own, joining the
     engine beside the requests already in it; a call cancelled aborts its requests there."""
 
-    def __init__(self, llm, tokenizer):
-        self.llm, self.tokenizer = llm, tokenizer
+    def __init__(self, llm, tokenizer, name: str = "the model", log=None):
+        self.llm, self.tokenizer, self.name, self.log = llm, tokenizer, name, log
         self.stop_ids = sorted(end_ids(tokenizer))
 
     async def asample(self, prompts: list[list[int]], seeds: list[int], max_new_tokens: int, temperature: float,

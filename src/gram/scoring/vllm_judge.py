@@ -60,8 +60,7 @@ class VLLMJudge(LabelJudge):
         except (ValueError, RuntimeError) as err:  # a setting the engine refuses, memory it cannot reserve
             raise backbone.BackboneError(f"vLLM could not start {name}: {engine_reason(log, err)}"
                                          + cpu_parallel_hint(arguments)) from None
-        engine = cls.engine_class()(llm, tokenizer)
-        engine.log = log
+        engine = cls.engine_class()(llm, tokenizer, name=name, log=log)
         judge = cls(engine, tokenizer, max_length=max_length, template=template or trained_template(path))
         judge.name, judge.log, judge.dtype, judge.llm = name, log, arguments["dtype"], llm
         return judge

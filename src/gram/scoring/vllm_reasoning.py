@@ -51,8 +51,7 @@ def load_vllm_reasoning_judge(name: str, protocol: str, dtype=None, *, max_lengt
         llm = started(start, log)
     except (ValueError, RuntimeError) as err:
         raise backbone.BackboneError(f"vLLM could not start {name}: {engine_reason(log, err)}") from None
-    engine = (AsyncVLLMEngine if asynchronous else VLLMEngine)(llm, tokenizer)
-    engine.log = log
+    engine = (AsyncVLLMEngine if asynchronous else VLLMEngine)(llm, tokenizer, name=name, log=log)
     judge = ReasoningJudge.reading(
         protocol, None, tokenizer, engine=engine, batch_size=batch_size, max_length=max_length, **reasoning)
     judge.name, judge.llm, judge.dtype, judge.log = name, llm, arguments["dtype"], log
