@@ -235,3 +235,31 @@ def test_a_loop_dropped_at_exit_ends_quietly():
               "async def use():\n    loop_client()\nloop.run_until_complete(use())\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def test_the_server_judge_blocks_outside_and_inside_a_running_event_loop(tiny_tokenizer):
+    """`compare_many` of ServerJudge works from plain code and from code running on an event loop's thread (a
+    notebook cell, a sync helper called by async code): there it runs its requests on a helper thread's loop
+    instead of failing with "asyncio.run() cannot be called from a running event loop"."""
+    import json
+    import math
+
+    from gram.scoring.vllm_server import ServerJudge
+    from gram.templates import label_token_ids
+
+    a, b = label_token_ids(tiny_tokenizer)
+    top = [{f"token_id:{a}": -0.5, f"token_id:{b}": -1.5}, {f"token_id:{a}": -2.0, f"token_id:{b}": -0.25}]
+    reply = http(200, json.dumps({"choices": [{"index": i, "logprobs": {"top_logprobs": [t]}}
+                                              for i, t in enumerate(top)]}))
+    p_ab, p_ba = 1 / (1 + math.exp(-1.0)), 1 / (1 + math.exp(1.75))
+
+    async def on_the_loop(judge):
+        return judge.compare_many([("q", "a", "b")])
+
+    for call in (lambda judge: judge.compare_many([("q", "a", "b")]), lambda judge: asyncio.run(on_the_loop(judge))):
+        with fake_server(reply) as url:
+            judge = ServerJudge(url.removeprefix("http://"), tiny_tokenizer, model="m", timeout_s=5.0)
+            (score,) = call(judge)
+        assert judge.asynchronous  # gram serve's batcher sends it its batches continuously
+        assert (score.p_a_ab, score.p_a_ba) == pytest.approx((p_ab, p_ba), abs=1e-12)
+        assert score.score_a == pytest.approx((p_ab + 1 - p_ba) / 2, abs=1e-12)

@@ -189,3 +189,18 @@ def test_every_one_token_judge_is_one_read_out_over_its_engine(judge):
     with pytest.raises(TypeError, match="await judge.acompare_many"):
         awaiting.compare_many(PAIRS)
     assert awaiting.asynchronous and not judge.asynchronous
+
+
+def test_concurrent_awaits_on_one_transformers_judge_score_as_one_call_at_a_time(tiny_model, tiny_tokenizer):
+    """A blocking engine awaited from several tasks runs one call at a time in worker threads: the template
+    head is built once, and every task gets the scores of a judge called in turn."""
+    import asyncio
+
+    want = [s.score_a for s in Judge(tiny_model, tiny_tokenizer).compare_many(PAIRS)]
+    judge = Judge(tiny_model, tiny_tokenizer)  # its head not yet run: the tasks meet there first
+
+    async def together():
+        return await asyncio.gather(*(judge.acompare_many(PAIRS) for _ in range(4)))
+
+    for scores in asyncio.run(together()):
+        assert [s.score_a for s in scores] == want

@@ -49,10 +49,6 @@ class EngineFlags:
     enforce_eager: bool = opt(False, "vllm: no CUDA graphs or torch.compile: a faster start, slower steps")
 
 
-ENGINE_OPTIONS = ("tensor_parallel_size", "data_parallel_size", "gpu_memory_utilization", "max_model_len",
-                  "enforce_eager")
-
-
 def max_length_help(default: int | None) -> str:
     return ("tokens per judge prompt; longer pairs lose the middles of their responses, then of the prompt "
             + (f"(default {default})" if default else "(default: none below the model's context, as the reference; "

@@ -82,8 +82,7 @@ class JudgeSpec:
         path = backbone.resolve(model)
         reasoning = None
         if hasattr(args, "protocol"):  # a command with the reasoning options
-            protocol = args.protocol or reasoning_protocol(model) or reasoning_protocol(path)  # by name or card
-            reasoning = {**reasoning_settings(args), "protocol": protocol}
+            reasoning = {**reasoning_settings(args), "protocol": args.protocol or reasoning_protocol(model)}
         engine = getattr(args, "engine", "transformers")
         vllm = {f.name: getattr(args, f.name) for f in fields(EngineOptions) if hasattr(args, f.name)}
         return cls(model=model, path=path, template=args.template or trained_template(path), engine=engine,
@@ -93,11 +92,12 @@ class JudgeSpec:
                    engine_options=vllm if engine == "vllm" else {})
 
     def load(self, asynchronous: bool = False):
-        """The judge (gram.scoring.load_judge) from the resolved path; `asynchronous`: on vLLM, its async
-        engine (a server's)."""
+        """The judge (gram.scoring.load_judge), with the template and protocol resolved here; the loaders
+        resolve the name again (a directory's stat; the embedded and hub caches) and name it in their errors.
+        `asynchronous`: on vLLM, its async engine (a server's)."""
         from ..scoring.loading import load_judge
 
-        return load_judge(self.path, device=self.device, dtype=self.dtype, max_length=self.max_length,
+        return load_judge(self.model, device=self.device, dtype=self.dtype, max_length=self.max_length,
                           batch_size=self.batch_size, max_batch_tokens=self.max_batch_tokens, template=self.template,
                           engine=self.engine, asynchronous=asynchronous, reasoning=self.reasoning,
                           **self.engine_options)

@@ -65,7 +65,7 @@ def two_way_p_a(z: list[tuple[float, float]]) -> list[float]:
     (gram.scoring.base.check_finite names its pair)."""
     if not z:
         return []
-    return torch.softmax(torch.tensor(z, dtype=torch.float32), dim=-1)[:, 0].tolist()
+    return torch.softmax(torch.tensor(z, dtype=torch.float64), dim=-1)[:, 0].tolist()  # no saturation at 1
 
 
 class Progress:
@@ -101,8 +101,8 @@ class LabelJudge(CompareOne):
 
     @property
     def asynchronous(self) -> bool:
-        """Whether the engine's scores are coroutines: a server batches this judge's calls continuously."""
-        return hasattr(self.engine, "alabel_scores") and not hasattr(self.engine, "label_scores")
+        """Whether the engine offers its scores as coroutines: a server batches this judge's calls continuously."""
+        return hasattr(self.engine, "alabel_scores")
 
     def encode(self, pairs, orders: str):
         """The pairs, the ids of each order (gram.scoring.judge.encode_orders), whether each pair was cut,

@@ -108,8 +108,9 @@ class ReasoningJudge(CompareOne):
 
     @property
     def asynchronous(self) -> bool:
-        """Whether the engine's operations are coroutines: a server batches this judge's calls continuously."""
-        return hasattr(self.engine, "asample") and not hasattr(self.engine, "sample")
+        """Whether the engine offers its operations as coroutines: a server batches this judge's calls
+        continuously."""
+        return hasattr(self.engine, "asample")
 
     def compare_many(self, pairs: Iterable[Pair | Sequence], orders: str = "both", batch_size: int | None = None,
                      progress=None) -> list[ReasonedScore]:

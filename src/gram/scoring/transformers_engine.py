@@ -18,6 +18,7 @@ the question.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import torch
@@ -41,7 +42,8 @@ def end_ids(tokenizer, model=None) -> set[int]:
 
 class TransformersEngine:
     """`label_scores` and `sample` on a transformers model. `head`: the token ids every judge prompt starts
-    with (gram.templates.template_head), or None: no shared prefix is reused."""
+    with (gram.templates.template_head), or None: no shared prefix is reused. One call runs at a time (a
+    judge awaited from several tasks runs its calls in worker threads): one model's memory, one kept head."""
 
     def __init__(self, model, tokenizer, *, max_batch_tokens: int | None = None, head: list[int] | None = None):
         self.model, self.pad_id, self.stop_ids = model.eval(), pad_id(tokenizer), end_ids(tokenizer, model)
@@ -54,6 +56,7 @@ class TransformersEngine:
             and getattr(getattr(model, "config", None), "sliding_window", None) in (None, 0)
         self._head_ids = list(head or ())
         self._head: tuple[tuple[int, ...], list] | None = None  # (ids, per-layer (k, v)) once run
+        self._lock = threading.Lock()
 
     @property
     def device(self) -> torch.device:
@@ -61,14 +64,18 @@ class TransformersEngine:
 
     def sample(self, prompts: list[list[int]], seeds: list[int], max_new_tokens: int, temperature: float,
                top_p: float) -> list[list[int]]:
-        return sample(self.model, prompts, seeds, max_new_tokens, temperature, top_p, self.stop_ids, self.pad_id)
+        with self._lock:
+            return sample(self.model, prompts, seeds, max_new_tokens, temperature, top_p, self.stop_ids, self.pad_id)
 
-    @torch.inference_mode()
     def label_scores(self, sequences: list[list[int]], label_ids: list[int], *, rows_per_batch: int | None = None,
                      groups: list[list[int]] | None = None,
                      on_scored: Callable[[int], None] | None = None) -> list[tuple[float, float]]:
         """(z_A, z_B) at the end of each sequence, in order (module docstring). `on_scored(n)`: called as
         each batch of n sequences is done."""
+        with self._lock, torch.inference_mode():
+            return self._label_scores(sequences, label_ids, rows_per_batch, groups, on_scored)
+
+    def _label_scores(self, sequences, label_ids, rows_per_batch, groups, on_scored) -> list[tuple[float, float]]:
         out: list = [None] * len(sequences)
         rows = rows_per_batch or max(len(sequences), 1)
         head = self.template_head() if self.reuse_prefix else None

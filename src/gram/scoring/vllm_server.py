@@ -76,10 +76,10 @@ class ServerEngine:
         return label_logprobs(self.base, reply, len(sequences), label_ids)
 
     def sample(self, *args) -> list[list[int]]:
-        return asyncio.run(self.asample(*args))
+        return run_blocking(self.asample(*args))
 
     def label_scores(self, sequences: list[list[int]], label_ids: list[int], **_) -> list[tuple[float, float]]:
-        return asyncio.run(self.alabel_scores(sequences, label_ids))
+        return run_blocking(self.alabel_scores(sequences, label_ids))
 
     async def post(self, bodies: list[dict]) -> list[dict]:
         """The completions replies to `bodies`, in order, within timeout_s for all of them (on the event
@@ -110,6 +110,19 @@ class ServerEngine:
             raise ServerError(f"the judge server at {self.base} did not answer within {self.timeout_s} s") from None
         except (httpx.HTTPError, httpx.InvalidURL) as err:
             raise unreachable(self.base, err) from None
+
+
+def run_blocking(coroutine):
+    """A coroutine's result for a blocking caller: on its own event loop, in a helper thread where the
+    caller's thread runs one already (a notebook, sync code called from a loop)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="gram-server") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def base_url(address: str) -> str:

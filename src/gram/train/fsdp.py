@@ -7,7 +7,8 @@ after), the rest of the model the root unit; weights, gradients and optimizer st
 process of the launch (one dimension, across nodes too). gram applies it itself because accelerate never
 turns FSDP on for CPU processes (its MULTI_CPU mode wraps the model in DDP, whatever the plugin says).
 
-Checkpoints: the model files a user loads (gathered on every rank, written by rank 0, as on every engine)
+Checkpoints: the model files a user loads (gathered to rank 0 by every rank, written by rank 0, as on every
+engine)
 and, for a resume, the sharded model and optimizer states in CHECKPOINT_STATE (torch.distributed.checkpoint:
 each rank writes and reads its own shards, LoRA adapters and frozen weights alike).
 """
@@ -64,11 +65,21 @@ class FSDPCheckpoints:
         super().__init__(*args, **kwargs)
         self.accelerator.prepare_model = keep_model
 
+    def compute_loss_context_manager(self):
+        """accelerate's mixed precision (bf16 on GPUs) around each forward, which its prepare_model would have
+        put on the model's forward (a no-op in fp32, as on a CPU)."""
+        stack = super().compute_loss_context_manager()
+        stack.enter_context(self.accelerator.autocast())
+        return stack
+
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
-        """The whole model gathered to every rank's CPU memory and written by rank 0 as a plain HF folder."""
+        """The whole model gathered into rank 0's CPU memory (every rank takes part) and written by rank 0 as a
+        plain HF folder."""
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-        full = get_model_state_dict(self.model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+        adapters = hasattr(self.model, "peft_config")  # LoRA writes its adapters only: the base is not gathered
+        full = get_model_state_dict(self.model, options=StateDictOptions(full_state_dict=True, cpu_offload=True,
+                                                                         ignore_frozen_params=adapters))
         for name in tied_duplicates(self.model):  # gathered as copies: save_pretrained would write both
             full.pop(name, None)  # rank 0 alone holds the gathered state
         if self.args.should_save:
