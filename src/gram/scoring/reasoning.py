@@ -29,12 +29,11 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import torch
-
 from ..model import backbone
 from ..records import Pair
 from ..templates import fit_pair, user_fields
 from .base import CompareOne, PairScore, as_pairs, check_finite, check_orders
+from .judge import two_way_p_a
 from .protocols import PROTOCOLS, Protocol, label_reading
 from .transformers_engine import TransformersEngine
 
@@ -171,8 +170,8 @@ class ReasoningJudge(CompareOne):
     def readings(self, written: list[list[int]], texts: list[str], forced: list[bool], z: list[tuple[float, float]],
                  cut: list[bool]) -> list[Reading]:
         readings = []
-        for ids, text, was_forced, (z_a, z_b), truncated in zip(written, texts, forced, z, cut, strict=True):
-            p_a = float(torch.softmax(torch.tensor([z_a, z_b]), 0)[0])
+        for ids, text, was_forced, (z_a, z_b), p_a, truncated in zip(written, texts, forced, z, two_way_p_a(z), cut,
+                                                                      strict=True):
             out_of_budget = was_forced and len(ids) >= self.max_think_tokens  # not one that ended unanswered
             verdict = ("A" if z_a >= z_b else "B") if out_of_budget else self.protocol.parse(text)
             readings.append(Reading(text, p_a, verdict, out_of_budget, truncated))
